@@ -1,0 +1,140 @@
+//! API keys: where they are read from (Bearer or Basic), which shapes are
+//! accepted, the optional allow-list, and Stripe's masked error messages.
+
+use base64::Engine;
+
+use crate::error::ApiError;
+
+/// An authenticated caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct App {
+    /// The key as sent; one key is one app.
+    pub key: String,
+    /// `true` for `_live_` keys.
+    pub livemode: bool,
+}
+
+const NO_KEY: &str = "You did not provide an API key. You need to provide your API key in the \
+Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See \
+https://stripe.com/docs/api#authentication for details, or we can help at https://support.stripe.com/.";
+
+/// Authenticates the `Authorization` header value. `allow` empty means any
+/// well-formed key.
+pub(crate) fn authenticate(header: Option<&str>, allow: &[String]) -> Result<App, ApiError> {
+    let key = header.and_then(key_from_header).filter(|k| !k.is_empty());
+    let Some(key) = key else {
+        return Err(ApiError::invalid(NO_KEY, None).with_status(401));
+    };
+    let livemode = match mode(&key) {
+        Some(live) if allow.is_empty() || allow.contains(&key) => live,
+        _ => {
+            return Err(ApiError::invalid(
+                format!("Invalid API Key provided: {}", mask(&key)),
+                None,
+            )
+            .with_status(401))
+        }
+    };
+    Ok(App { key, livemode })
+}
+
+/// `Bearer KEY`, `Basic base64(KEY:)` or `Basic KEY`. Any other scheme
+/// counts as no key.
+fn key_from_header(value: &str) -> Option<String> {
+    let (scheme, rest) = value.trim().split_once(' ')?;
+    let rest = rest.trim();
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Some(rest.to_string());
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(rest)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok());
+        return Some(match decoded {
+            Some(pair) => pair
+                .split_once(':')
+                .map(|(u, _)| u)
+                .unwrap_or(&pair)
+                .to_string(),
+            None => rest.to_string(),
+        });
+    }
+    None
+}
+
+/// `Some(livemode)` for a well-formed key: `(sk|rk)_(test|live)_[A-Za-z0-9]+`.
+fn mode(key: &str) -> Option<bool> {
+    let rest = key
+        .strip_prefix("sk_")
+        .or_else(|| key.strip_prefix("rk_"))?;
+    let (live, tail) = if let Some(t) = rest.strip_prefix("test_") {
+        (false, t)
+    } else {
+        (true, rest.strip_prefix("live_")?)
+    };
+    (!tail.is_empty() && tail.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(live)
+}
+
+/// Every character after the `xx_mode_` prefix becomes `*` but the last 4.
+fn mask(key: &str) -> String {
+    let prefix_len = ["sk_test_", "sk_live_", "rk_test_", "rk_live_"]
+        .iter()
+        .find(|p| key.starts_with(*p))
+        .map_or(0, |p| p.len());
+    let (prefix, rest) = key.split_at(prefix_len);
+    let chars: Vec<char> = rest.chars().collect();
+    let hidden = chars.len().saturating_sub(4);
+    let tail: String = chars[hidden..].iter().collect();
+    format!("{prefix}{}{tail}", "*".repeat(hidden))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_and_both_basic_forms_are_read() {
+        let app = authenticate(Some("Bearer sk_test_123"), &[]).unwrap();
+        assert_eq!(
+            app,
+            App {
+                key: "sk_test_123".into(),
+                livemode: false
+            }
+        );
+        let b64 = base64::engine::general_purpose::STANDARD.encode("sk_live_abc:");
+        assert!(
+            authenticate(Some(&format!("Basic {b64}")), &[])
+                .unwrap()
+                .livemode
+        );
+        assert_eq!(
+            authenticate(Some("Basic sk_test_1"), &[]).unwrap().key,
+            "sk_test_1"
+        );
+    }
+
+    #[test]
+    fn missing_key_is_401_with_stripe_wording() {
+        for h in [None, Some("Bearer "), Some("Token sk_test_1")] {
+            let e = authenticate(h, &[]).unwrap_err();
+            assert_eq!(e.status, 401);
+            assert!(
+                e.message.starts_with("You did not provide an API key."),
+                "{h:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_or_unlisted_keys_are_masked() {
+        let e = authenticate(Some("Bearer sk_test_abc_def1234"), &[]).unwrap_err();
+        assert_eq!(e.message, "Invalid API Key provided: sk_test_*******1234");
+        assert!(authenticate(Some("Bearer pk_test_1"), &[]).is_err());
+        let allow = vec!["sk_test_good".to_string()];
+        assert!(authenticate(Some("Bearer sk_test_good"), &allow).is_ok());
+        let e = authenticate(Some("Bearer sk_test_other1234"), &allow).unwrap_err();
+        assert_eq!(e.message, "Invalid API Key provided: sk_test_*****1234");
+    }
+}

@@ -1,0 +1,38 @@
+//! The options a server runs with, shared by the CLI and the library builder.
+
+use crate::clock::DEFAULT_NOW;
+
+/// Everything that shapes a mock server's behaviour (not where it listens).
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Seed of every id stream: same seed + same requests = same bytes.
+    pub seed: u64,
+    /// The fake clock's starting instant, in Unix seconds.
+    pub now: i64,
+    /// Read the system clock instead of a fake one (expiry then follows real
+    /// time and responses are no longer reproducible).
+    pub system_clock: bool,
+    /// Distinct secret names allowed per scope (Stripe: 10).
+    pub max_secrets_per_scope: usize,
+    /// If not empty, the only API keys accepted; otherwise any well-formed key.
+    pub api_keys: Vec<String>,
+    /// Turn a response that violates the spec into a 500 `api_error`
+    /// (otherwise it is only logged and sent as is).
+    pub strict: bool,
+    /// An OpenAPI document to use instead of the bundled one (JSON text).
+    pub spec_json: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            seed: 0,
+            now: DEFAULT_NOW,
+            system_clock: false,
+            max_secrets_per_scope: 10,
+            api_keys: Vec::new(),
+            strict: true,
+            spec_json: None,
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! The one API error type, and the one place it becomes a Stripe error body.
+//!
+//! Every failure a client can see is an [`ApiError`]: a status, Stripe's error
+//! `type`, an optional `code` and `param`, and the client-facing message.
+//! [`ApiError::body`] renders it as Stripe does (`doc_url` derived from the
+//! code, `request_log_url` from the request id and mode), so no handler writes
+//! an error body by hand.
+
+use serde_json::{json, Map, Value};
+
+/// Stripe's error `type` values that the mock produces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ErrorType {
+    /// Something about the request is wrong (the vast majority of errors).
+    InvalidRequest,
+    /// The mock itself failed, e.g. a response that does not match the spec.
+    Api,
+    /// An `Idempotency-Key` was reused with different parameters.
+    #[allow(dead_code)]
+    Idempotency,
+}
+
+impl ErrorType {
+    fn as_str(self) -> &'static str {
+        match self {
+            ErrorType::InvalidRequest => "invalid_request_error",
+            ErrorType::Api => "api_error",
+            ErrorType::Idempotency => "idempotency_error",
+        }
+    }
+}
+
+/// A client-visible failure, rendered by [`ApiError::body`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ApiError {
+    /// HTTP status of the response.
+    pub status: u16,
+    /// Stripe's error `type`.
+    pub kind: ErrorType,
+    /// Stripe's machine-readable `code`, when Stripe gives one.
+    pub code: Option<&'static str>,
+    /// The human-readable message, Stripe's wording where it is known.
+    pub message: String,
+    /// The request parameter at fault, in bracket notation (`scope[type]`).
+    pub param: Option<String>,
+}
+
+impl ApiError {
+    /// A 400 `invalid_request_error` with no code.
+    pub fn invalid(message: impl Into<String>, param: Option<String>) -> Self {
+        ApiError {
+            status: 400,
+            kind: ErrorType::InvalidRequest,
+            code: None,
+            message: message.into(),
+            param,
+        }
+    }
+
+    /// Sets the code (builder style).
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = Some(code);
+        self
+    }
+
+    /// Sets the status (builder style).
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// `Missing required param: X.`
+    pub fn missing(param: &str) -> Self {
+        Self::invalid(
+            format!("Missing required param: {param}."),
+            Some(param.into()),
+        )
+        .with_code("parameter_missing")
+    }
+
+    /// `Received unknown parameter: X`
+    pub fn unknown(param: &str) -> Self {
+        Self::invalid(
+            format!("Received unknown parameter: {param}"),
+            Some(param.into()),
+        )
+        .with_code("parameter_unknown")
+    }
+
+    /// `No such secret: 'X'` (404 on find/delete, 400 for list cursors).
+    pub fn no_such_secret(what: &str, param: &str, status: u16) -> Self {
+        Self::invalid(format!("No such secret: '{what}'"), Some(param.into()))
+            .with_code("resource_missing")
+            .with_status(status)
+    }
+
+    /// A 500 `api_error`: the mock broke its own contract.
+    pub fn internal(message: impl Into<String>) -> Self {
+        ApiError {
+            status: 500,
+            kind: ErrorType::Api,
+            code: None,
+            message: message.into(),
+            param: None,
+        }
+    }
+
+    /// The 404 for any method and path the spec does not define.
+    pub fn unrecognized_url(method: &str, path: &str) -> Self {
+        Self::invalid(
+            format!(
+                "Unrecognized request URL ({method}: {path}). Please see \
+                 https://stripe.com/docs or we can help at https://support.stripe.com/."
+            ),
+            None,
+        )
+        .with_status(404)
+    }
+
+    /// Renders Stripe's `{"error": {...}}` body.
+    pub fn body(&self, request_id: &str, livemode: bool) -> Value {
+        let mut error = Map::new();
+        if let Some(code) = self.code {
+            error.insert("code".into(), json!(code));
+            error.insert(
+                "doc_url".into(),
+                json!(format!(
+                    "https://stripe.com/docs/error-codes/{}",
+                    code.replace('_', "-")
+                )),
+            );
+        }
+        error.insert("message".into(), json!(self.message));
+        if let Some(param) = &self.param {
+            error.insert("param".into(), json!(param));
+        }
+        let mode = if livemode { "" } else { "/test" };
+        error.insert(
+            "request_log_url".into(),
+            json!(format!(
+                "https://dashboard.stripe.com{mode}/logs/{request_id}"
+            )),
+        );
+        error.insert("type".into(), json!(self.kind.as_str()));
+        json!({ "error": error })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doc_url_uses_dashes_and_log_url_follows_mode() {
+        let body = ApiError::missing("name").body("req_1", false);
+        assert_eq!(
+            body["error"]["doc_url"],
+            "https://stripe.com/docs/error-codes/parameter-missing"
+        );
+        assert_eq!(
+            body["error"]["request_log_url"],
+            "https://dashboard.stripe.com/test/logs/req_1"
+        );
+        let live = ApiError::invalid("x", None).body("req_2", true);
+        assert_eq!(
+            live["error"]["request_log_url"],
+            "https://dashboard.stripe.com/logs/req_2"
+        );
+        assert!(live["error"].get("doc_url").is_none());
+        assert!(live["error"].get("code").is_none());
+    }
+}

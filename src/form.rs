@@ -1,0 +1,346 @@
+//! Stripe's wire format for inputs: `application/x-www-form-urlencoded`
+//! bodies and query strings in bracket notation, decoded into one JSON object
+//! and then coerced, guided by the operation's schema, from strings into the
+//! integers, booleans and arrays the schema asks for.
+//!
+//! - `scope[type]=user` → `{"scope": {"type": "user"}}`
+//! - `expand[]=a&expand[]=b` → `{"expand": ["a", "b"]}`
+//! - `expand[0]=a&expand[1]=b` → `{"expand": {"0": "a", "1": "b"}}`, which
+//!   coercion turns into `["a", "b"]` where the schema says array.
+//! - A repeated scalar keeps the last value, as Rack (and so Stripe) does.
+
+use serde_json::{Map, Number, Value};
+
+use crate::error::ApiError;
+
+/// Decodes one query string or form body into `into`.
+pub(crate) fn decode_into(into: &mut Map<String, Value>, input: &str) -> Result<(), ApiError> {
+    for pair in input.split('&').filter(|p| !p.is_empty()) {
+        let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+        let key = percent_decode(raw_key)?;
+        let value = percent_decode(raw_value)?;
+        let (base, segments) = split_key(&key);
+        if base.is_empty() {
+            return Err(ApiError::invalid(
+                format!("Invalid parameter name: {key}"),
+                None,
+            ));
+        }
+        insert(into, base, &segments, value, base)?;
+    }
+    Ok(())
+}
+
+/// `a[b][]` → (`a`, [`b`, ``]). A key with unbalanced brackets is taken
+/// literally, so it surfaces as an unknown parameter.
+fn split_key(key: &str) -> (&str, Vec<&str>) {
+    let Some(open) = key.find('[') else {
+        return (key, Vec::new());
+    };
+    let (base, mut rest) = key.split_at(open);
+    let mut segments = Vec::new();
+    while let Some(stripped) = rest.strip_prefix('[') {
+        let Some(close) = stripped.find(']') else {
+            return (key, Vec::new());
+        };
+        segments.push(&stripped[..close]);
+        rest = &stripped[close + 1..];
+    }
+    if !rest.is_empty() {
+        return (key, Vec::new());
+    }
+    (base, segments)
+}
+
+fn insert(
+    map: &mut Map<String, Value>,
+    name: &str,
+    rest: &[&str],
+    value: String,
+    path: &str,
+) -> Result<(), ApiError> {
+    let Some((first, tail)) = rest.split_first() else {
+        // Last one wins for a repeated scalar; a scalar may not replace a hash
+        // or array sent under the same name.
+        match map.get(name) {
+            Some(Value::Object(_) | Value::Array(_)) => return Err(conflict(path)),
+            _ => map.insert(name.to_string(), Value::String(value)),
+        };
+        return Ok(());
+    };
+    if first.is_empty() {
+        // `name[]`: append to an array.
+        let slot = map
+            .entry(name.to_string())
+            .or_insert_with(|| Value::Array(Vec::new()));
+        let Value::Array(items) = slot else {
+            return Err(conflict(path));
+        };
+        if tail.is_empty() {
+            items.push(Value::String(value));
+            return Ok(());
+        }
+        // `name[][field]`: a new element unless the last one lacks `field`.
+        let field = tail[0];
+        let needs_new = !matches!(items.last(), Some(Value::Object(o)) if !o.contains_key(field));
+        if needs_new {
+            items.push(Value::Object(Map::new()));
+        }
+        let index = items.len() - 1;
+        let Some(Value::Object(last)) = items.last_mut() else {
+            return Err(conflict(path));
+        };
+        let nested = format!("{path}[{index}][{field}]");
+        return insert(last, field, &tail[1..], value, &nested);
+    }
+    let slot = map
+        .entry(name.to_string())
+        .or_insert_with(|| Value::Object(Map::new()));
+    let Value::Object(inner) = slot else {
+        return Err(conflict(path));
+    };
+    let nested = format!("{path}[{first}]");
+    insert(inner, first, tail, value, &nested)
+}
+
+fn conflict(path: &str) -> ApiError {
+    ApiError::invalid(
+        format!(
+            "Invalid value for {path}: it was sent both as a single value and as a hash or array."
+        ),
+        Some(path.to_string()),
+    )
+}
+
+fn percent_decode(s: &str) -> Result<String, ApiError> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                match hex {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| {
+        ApiError::invalid(
+            "Invalid request: the parameters are not valid UTF-8 once percent-decoded.",
+            None,
+        )
+    })
+}
+
+/// Coerces decoded strings into what `schema` asks for, in place. Values that
+/// cannot be coerced are reported (`Invalid integer: abc`) and left as they
+/// are; shape mismatches are left for schema validation to report.
+pub(crate) fn coerce(
+    value: &mut Value,
+    schema: &Value,
+    root: &Value,
+    path: &str,
+    errors: &mut Vec<ApiError>,
+) {
+    let schema = deref(schema, root);
+    let (kind, nullable) = schema_type(schema);
+    if nullable && value.as_str() == Some("") {
+        // Stripe's form encoding unsets a nullable field with an empty value.
+        *value = Value::Null;
+        return;
+    }
+    match kind {
+        Some("integer") => {
+            if let Value::String(s) = value {
+                match s.parse::<i64>() {
+                    Ok(n) => *value = Value::Number(n.into()),
+                    Err(_) => errors.push(
+                        ApiError::invalid(format!("Invalid integer: {s}"), Some(path.to_string()))
+                            .with_code("parameter_invalid_integer"),
+                    ),
+                }
+            }
+        }
+        Some("number") => {
+            if let Value::String(s) = value {
+                match s.parse::<f64>().ok().and_then(Number::from_f64) {
+                    Some(n) => *value = Value::Number(n),
+                    None => errors.push(ApiError::invalid(
+                        format!("Invalid decimal: {s}"),
+                        Some(path.to_string()),
+                    )),
+                }
+            }
+        }
+        Some("boolean") => {
+            if let Value::String(s) = value {
+                match s.as_str() {
+                    "true" => *value = Value::Bool(true),
+                    "false" => *value = Value::Bool(false),
+                    _ => errors.push(ApiError::invalid(
+                        format!("Invalid boolean: {s}"),
+                        Some(path.to_string()),
+                    )),
+                }
+            }
+        }
+        Some("array") => {
+            if let Value::Object(map) = value {
+                if let Some(items) = indexed_to_array(map) {
+                    *value = Value::Array(items);
+                }
+            }
+            if let (Value::Array(items), Some(item_schema)) = (value, schema.get("items")) {
+                for (i, item) in items.iter_mut().enumerate() {
+                    coerce(item, item_schema, root, &format!("{path}[{i}]"), errors);
+                }
+            }
+        }
+        Some("object") | None => {
+            let Value::Object(map) = value else { return };
+            let props = schema.get("properties").and_then(Value::as_object);
+            let extra = schema.get("additionalProperties").filter(|s| s.is_object());
+            for (k, v) in map.iter_mut() {
+                let child = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}[{k}]")
+                };
+                if let Some(s) = props.and_then(|p| p.get(k)).or(extra) {
+                    coerce(v, s, root, &child, errors);
+                }
+            }
+        }
+        Some(_) => {}
+    }
+}
+
+/// `{"0": a, "1": b}` → `[a, b]`, ordered by index; `None` if any key is
+/// not an index.
+fn indexed_to_array(map: &mut Map<String, Value>) -> Option<Vec<Value>> {
+    let mut indexed = Vec::with_capacity(map.len());
+    for (k, _) in map.iter() {
+        indexed.push((k.parse::<u64>().ok()?, k.clone()));
+    }
+    indexed.sort();
+    Some(
+        indexed
+            .into_iter()
+            .filter_map(|(_, k)| map.remove(&k))
+            .collect(),
+    )
+}
+
+fn deref<'a>(schema: &'a Value, root: &'a Value) -> &'a Value {
+    match schema.get("$ref").and_then(Value::as_str) {
+        Some(r) => root
+            .pointer(r.trim_start_matches('#'))
+            .map(|s| deref(s, root))
+            .unwrap_or(schema),
+        None => schema,
+    }
+}
+
+/// The schema's non-null type and whether it admits null.
+fn schema_type(schema: &Value) -> (Option<&str>, bool) {
+    match schema.get("type") {
+        Some(Value::String(t)) => (Some(t.as_str()), false),
+        Some(Value::Array(ts)) => (
+            ts.iter().filter_map(Value::as_str).find(|t| *t != "null"),
+            ts.iter().any(|t| t == "null"),
+        ),
+        _ => (None, false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn decode(s: &str) -> Result<Value, ApiError> {
+        let mut m = Map::new();
+        decode_into(&mut m, s)?;
+        Ok(Value::Object(m))
+    }
+
+    #[test]
+    fn brackets_build_nested_objects_and_arrays() {
+        assert_eq!(
+            decode("scope[type]=user&scope[user]=usr_1&expand[]=payload&expand[]=scope").unwrap(),
+            json!({"scope": {"type": "user", "user": "usr_1"}, "expand": ["payload", "scope"]})
+        );
+        assert_eq!(
+            decode("expand[0]=payload&expand[1]=scope").unwrap(),
+            json!({"expand": {"0": "payload", "1": "scope"}})
+        );
+    }
+
+    #[test]
+    fn percent_and_plus_are_decoded_and_last_scalar_wins() {
+        assert_eq!(
+            decode("name=a%20b+c&name=%E2%9C%93&x%5By%5D=1").unwrap(),
+            json!({"name": "✓", "x": {"y": "1"}})
+        );
+    }
+
+    #[test]
+    fn scalar_and_hash_under_one_name_is_an_error() {
+        let e = decode("scope=x&scope[type]=user").unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("scope"));
+        assert!(decode("scope[type]=user&scope=x").is_err());
+        assert!(decode("expand[]=a&expand[0]=b").is_err());
+    }
+
+    #[test]
+    fn invalid_utf8_is_a_clear_error() {
+        assert!(decode("name=%FF").is_err());
+    }
+
+    #[test]
+    fn array_of_hashes_groups_fields() {
+        assert_eq!(
+            decode("i[][a]=1&i[][b]=2&i[][a]=3").unwrap(),
+            json!({"i": [{"a": "1", "b": "2"}, {"a": "3"}]})
+        );
+    }
+
+    #[test]
+    fn coercion_follows_the_schema() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "limit": {"type": "integer"},
+                "flag": {"type": "boolean"},
+                "expand": {"type": "array", "items": {"type": "string"}},
+                "at": {"type": ["integer", "null"]}
+            }
+        });
+        let mut v = json!({"limit": "5", "flag": "true", "expand": {"1": "b", "0": "a"}, "at": ""});
+        let mut errors = Vec::new();
+        coerce(&mut v, &schema, &schema, "", &mut errors);
+        assert!(errors.is_empty());
+        assert_eq!(
+            v,
+            json!({"limit": 5, "flag": true, "expand": ["a", "b"], "at": null})
+        );
+
+        let mut bad = json!({"limit": "abc"});
+        coerce(&mut bad, &schema, &schema, "", &mut errors);
+        assert_eq!(errors[0].message, "Invalid integer: abc");
+        assert_eq!(errors[0].param.as_deref(), Some("limit"));
+        assert_eq!(errors[0].code, Some("parameter_invalid_integer"));
+    }
+}

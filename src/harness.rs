@@ -1,0 +1,174 @@
+//! [`MockServer`]: the mock as a library, for tests written in Rust. It binds
+//! a free port on 127.0.0.1, serves in the background on the current tokio
+//! runtime, and shuts down when dropped.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::mock::Core;
+use crate::server;
+
+/// A running mock server.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use stripe_secrets_mock::MockServer;
+///
+/// let server = MockServer::builder().seed(7).max_secrets_per_scope(3).start().await;
+/// assert!(server.url().starts_with("http://127.0.0.1:"));
+/// // Point your Stripe client's API base at `server.url()` and use any
+/// // well-formed key, e.g. `sk_test_123`.
+/// server.clock().advance(60);
+/// assert_eq!(server.clock().now(), 1_700_000_060);
+/// # }
+/// ```
+pub struct MockServer {
+    /// Where it listens.
+    addr: SocketAddr,
+    /// Shared with the serving task, for clock control.
+    core: Arc<Core>,
+    /// Dropping this tells the serving task to stop.
+    _shutdown: watch::Sender<()>,
+}
+
+impl MockServer {
+    /// Starts a server with default options on `127.0.0.1:0`.
+    pub async fn start() -> MockServer {
+        MockServer::builder().start().await
+    }
+
+    /// Options for a server; see [`MockServerBuilder`].
+    pub fn builder() -> MockServerBuilder {
+        MockServerBuilder {
+            config: Config::default(),
+        }
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:40123` (no trailing slash).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The bound address.
+    pub fn address(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The server's clock.
+    pub fn clock(&self) -> MockClock {
+        MockClock {
+            core: self.core.clone(),
+        }
+    }
+}
+
+/// Builds a [`MockServer`] with the same options as the CLI.
+pub struct MockServerBuilder {
+    /// What the server will run with.
+    config: Config,
+}
+
+impl MockServerBuilder {
+    /// Seed of every generated id (default 0).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.config.seed = seed;
+        self
+    }
+
+    /// The fake clock's starting instant (default 1700000000).
+    pub fn now(mut self, unix_seconds: i64) -> Self {
+        self.config.now = unix_seconds;
+        self
+    }
+
+    /// Use the system clock instead of the fake one.
+    pub fn system_clock(mut self) -> Self {
+        self.config.system_clock = true;
+        self
+    }
+
+    /// Distinct secret names allowed per scope (default 10, as Stripe).
+    pub fn max_secrets_per_scope(mut self, max: usize) -> Self {
+        self.config.max_secrets_per_scope = max;
+        self
+    }
+
+    /// Accept this API key; once any is given, only the given keys work.
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.config.api_keys.push(key.into());
+        self
+    }
+
+    /// Whether a response that violates the spec becomes a 500 (default true).
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.config.strict = strict;
+        self
+    }
+
+    /// Serve this OpenAPI document (JSON text) instead of the bundled one.
+    pub fn spec_json(mut self, spec: impl Into<String>) -> Self {
+        self.config.spec_json = Some(spec.into());
+        self
+    }
+
+    /// Starts the server, panicking if the spec does not compile or no port
+    /// can be bound (this is a test helper; see [`MockServerBuilder::try_start`]).
+    pub async fn start(self) -> MockServer {
+        self.try_start().await.expect("mock server starts")
+    }
+
+    /// Starts the server on `127.0.0.1:0`.
+    pub async fn try_start(self) -> Result<MockServer, String> {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("cannot bind 127.0.0.1:0: {e}"))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let core = Arc::new(Core::new(self.config)?);
+        let (tx, mut rx) = watch::channel(());
+        let shutdown = async move {
+            // Resolves when the sender (the MockServer) is dropped.
+            while rx.changed().await.is_ok() {}
+        };
+        tokio::spawn(server::serve(listener, core.clone(), shutdown));
+        Ok(MockServer {
+            addr,
+            core,
+            _shutdown: tx,
+        })
+    }
+}
+
+/// Controls a server's clock. Moving it forward expires secrets at once;
+/// moving it back is allowed and never revives an expired secret.
+pub struct MockClock {
+    /// The server it belongs to.
+    core: Arc<Core>,
+}
+
+impl MockClock {
+    /// The current instant in Unix seconds.
+    pub fn now(&self) -> i64 {
+        self.core.clock.now()
+    }
+
+    /// Moves the clock to `unix_seconds`.
+    ///
+    /// # Panics
+    /// On a server started with the system clock, which cannot be moved.
+    pub fn set(&self, unix_seconds: i64) {
+        assert!(
+            self.core.set_clock(unix_seconds),
+            "the system clock cannot be set; start the server without system_clock()"
+        );
+    }
+
+    /// Moves the clock forward by `seconds` (backward if negative).
+    pub fn advance(&self, seconds: i64) {
+        self.set(self.now().saturating_add(seconds));
+    }
+}

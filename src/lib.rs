@@ -1,0 +1,58 @@
+//! A deterministic, stateful mock of Stripe's Apps Secret Store API, driven by
+//! the bundled OpenAPI document: every request and every response is validated
+//! against it.
+//!
+//! # Layout
+//! - [`harness`]: `MockServer`, the library entry point for Rust tests.
+//! - `server`: the hyper edge (accept loop, graceful shutdown, conversion).
+//! - `mock`: the socket-free request pipeline (auth → route → validate →
+//!   operate → validate the response).
+//! - `spec` and `schema`: the OpenAPI document, compiled once per process.
+//! - `form` and `validate`: Stripe's bracket-notation inputs and their errors.
+//! - `api`: the four operations; `store`: partitions, scopes, pagination,
+//!   expiry; `auth`: API keys; `clock`: the fake clock; `ids`: seeded ids;
+//!   `error`: the one error type and Stripe's error body.
+//!
+//! # Example
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let server = stripe_secrets_mock::MockServer::start().await;
+//! println!("point the Stripe SDK at {}", server.url());
+//! # }
+//! ```
+
+mod api;
+mod auth;
+mod clock;
+mod config;
+mod error;
+mod form;
+pub mod harness;
+mod ids;
+mod mock;
+mod schema;
+mod server;
+mod spec;
+mod store;
+mod validate;
+
+use std::future::Future;
+use std::sync::Arc;
+
+pub use clock::DEFAULT_NOW;
+pub use config::Config;
+pub use harness::{MockClock, MockServer, MockServerBuilder};
+pub use spec::BUNDLED_SPEC;
+
+/// Serves a mock with `config` on an already bound `listener` until
+/// `shutdown` completes. This is what the binary runs.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), String> {
+    let core = Arc::new(mock::Core::new(config)?);
+    server::serve(listener, core, shutdown).await;
+    Ok(())
+}

@@ -1,0 +1,80 @@
+//! The standalone mock: parse flags, bind, print the address, serve.
+
+use clap::Parser;
+use stripe_secrets_mock::{Config, DEFAULT_NOW};
+
+/// A deterministic, stateful mock of Stripe's Apps Secret Store API.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on; 0 picks a free one (read it from the first line).
+    #[arg(long, default_value_t = 12111)]
+    port: u16,
+    /// Seed of every generated id.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Starting instant of the fake clock, in Unix seconds.
+    #[arg(long, default_value_t = DEFAULT_NOW, allow_negative_numbers = true)]
+    now: i64,
+    /// Use the system clock instead of the fake one.
+    #[arg(long, conflicts_with = "now")]
+    system_clock: bool,
+    /// Distinct secret names allowed per scope.
+    #[arg(long, default_value_t = 10)]
+    max_secrets_per_scope: usize,
+    /// Accept only this API key (repeatable); default: any well-formed key.
+    #[arg(long = "api-key", value_name = "KEY")]
+    api_keys: Vec<String>,
+    /// Send responses that violate the spec as they are (logged) instead of
+    /// turning them into a 500 api_error.
+    #[arg(long)]
+    lenient: bool,
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let config = Config {
+        seed: args.seed,
+        now: args.now,
+        system_clock: args.system_clock,
+        max_secrets_per_scope: args.max_secrets_per_scope,
+        api_keys: args.api_keys,
+        strict: !args.lenient,
+        spec_json: None,
+    };
+    let listener = match tokio::net::TcpListener::bind((args.host.as_str(), args.port)).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!(
+                "stripe-secrets-mock: cannot listen on {}:{}: {e}",
+                args.host, args.port
+            );
+            std::process::exit(1);
+        }
+    };
+    let addr = listener.local_addr().expect("bound socket has an address");
+    println!("listening on http://{addr}");
+    if let Err(e) = stripe_secrets_mock::run(listener, config, shutdown_signal()).await {
+        eprintln!("stripe-secrets-mock: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler installs");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,108 @@
+//! The HTTP edge: the accept loop, graceful shutdown, and the one place a
+//! hyper request becomes a [`MockRequest`] and a [`MockResponse`] becomes a
+//! hyper response. Everything behind it is synchronous and socket-free.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+use crate::mock::{Core, MockRequest, MockResponse};
+
+/// Bodies larger than this get a 413.
+const MAX_BODY: usize = 1 << 20;
+
+/// How long open connections get to finish after shutdown is requested.
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// Serves `core` on `listener` until `shutdown` completes, then drains.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    core: Arc<Core>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off, go on.
+                        eprintln!("stripe-secrets-mock: accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let core = core.clone();
+                let service = service_fn(move |req| {
+                    let core = core.clone();
+                    async move { Ok::<_, Infallible>(respond(&core, req).await) }
+                });
+                let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
+}
+
+async fn respond(core: &Core, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let body = Limited::new(body, MAX_BODY)
+        .collect()
+        .await
+        .ok()
+        .map(|b| b.to_bytes().to_vec());
+    let header = |name: &str| header_str(&parts.headers, name);
+    let request = MockRequest {
+        method: parts.method.as_str().to_string(),
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().unwrap_or("").to_string(),
+        authorization: header("authorization"),
+        stripe_account: header("stripe-account"),
+        stripe_version: header("stripe-version"),
+        content_type: header("content-type"),
+        body,
+    };
+    to_hyper(core.handle(&request))
+}
+
+fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from)
+}
+
+fn to_hyper(res: MockResponse) -> Response<Full<Bytes>> {
+    let mut out = Response::new(Full::new(Bytes::from(res.body)));
+    *out.status_mut() =
+        hyper::StatusCode::from_u16(res.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = out.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Ok(v) = HeaderValue::from_str(&res.request_id) {
+        headers.insert("request-id", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&res.stripe_version) {
+        headers.insert("stripe-version", v);
+    }
+    out
+}

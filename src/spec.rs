@@ -1,0 +1,381 @@
+//! The bundled OpenAPI document, parsed once and compiled into what the server
+//! needs: a route table, one request validator per operation (query parameters
+//! and form body as one object), one response validator per operation and
+//! status, and the expandable fields of each operation's result.
+//!
+//! Nothing here knows about secrets: swap the document and routing,
+//! parameter rules and response checks follow it.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, OnceLock};
+
+use jsonschema::Validator;
+use openapiv3::{OpenAPI, Parameter, ReferenceOr, StatusCode};
+use serde_json::{json, Map, Value};
+
+use crate::schema;
+
+/// The OpenAPI document embedded in the binary.
+pub const BUNDLED_SPEC: &str = include_str!("../spec/apps_secrets.openapi.json");
+
+/// Response fields that Stripe leaves out unless the request expands them
+/// (BEHAVIOUR.md §3: `payload`), although the spec's `x-expandableFields` does
+/// not list them. They count as expandable wherever the result has them.
+pub(crate) const HIDDEN_UNLESS_EXPANDED: &[&str] = &["payload"];
+
+/// A compiled OpenAPI document.
+pub(crate) struct Spec {
+    /// `info.version`, returned as `Stripe-Version` when the client sends none.
+    pub version: String,
+    /// Every operation in `paths`, in document order.
+    pub operations: Vec<Operation>,
+    /// `components.schemas.error`, for errors raised before an operation is
+    /// known (unknown URL, bad credentials on an unknown URL).
+    error_validator: Option<Validator>,
+}
+
+/// One operation of the document, compiled.
+pub(crate) struct Operation {
+    /// `operationId`: what the server dispatches on.
+    pub id: String,
+    /// Upper-case HTTP method.
+    pub method: String,
+    /// The path template (this API has no path parameters).
+    pub path: String,
+    /// The translated JSON Schema of all inputs as one object, kept for
+    /// schema-guided coercion of form strings.
+    pub request_schema: Value,
+    /// `request_schema`, compiled.
+    request_validator: Validator,
+    /// Response validators by status (`"200"`, …, `"default"`).
+    responses: Vec<(String, Validator)>,
+    /// Values `expand[]` accepts for this operation.
+    pub expandable: BTreeSet<String>,
+}
+
+impl Spec {
+    /// The bundled document, compiled once per process and shared.
+    pub fn bundled() -> Arc<Spec> {
+        static BUNDLED: OnceLock<Arc<Spec>> = OnceLock::new();
+        BUNDLED
+            .get_or_init(|| {
+                Arc::new(Spec::from_json(BUNDLED_SPEC).expect("the bundled spec compiles"))
+            })
+            .clone()
+    }
+
+    /// Parses and compiles an OpenAPI 3.0 document given as JSON text.
+    pub fn from_json(text: &str) -> Result<Spec, String> {
+        let raw: Value =
+            serde_json::from_str(text).map_err(|e| format!("spec is not JSON: {e}"))?;
+        let doc: OpenAPI = serde_json::from_value(raw.clone())
+            .map_err(|e| format!("spec is not OpenAPI 3.0: {e}"))?;
+        let definitions = definitions(&raw);
+        let compile = |schema: &Value, what: &str| -> Result<Validator, String> {
+            let mut schema = schema.clone();
+            if let Value::Object(obj) = &mut schema {
+                obj.insert("definitions".into(), definitions.clone());
+            }
+            jsonschema::options()
+                .with_draft(jsonschema::Draft::Draft7)
+                .build(&schema)
+                .map_err(|e| format!("{what}: schema does not compile: {e}"))
+        };
+
+        let mut operations = Vec::new();
+        for (path, item) in doc.paths.iter() {
+            let ReferenceOr::Item(item) = item else {
+                return Err(format!("{path}: path $refs are not supported"));
+            };
+            for (method, op) in item.iter() {
+                let id = op
+                    .operation_id
+                    .clone()
+                    .ok_or_else(|| format!("{method} {path}: missing operationId"))?;
+                let mut request_schema = request_schema(&doc, op, &id)?;
+                let request_validator = compile(&request_schema, &id)?;
+                if let Value::Object(obj) = &mut request_schema {
+                    obj.insert("definitions".into(), definitions.clone());
+                }
+                let mut responses = Vec::new();
+                let mut success_schema = None;
+                let listed = op
+                    .responses
+                    .responses
+                    .iter()
+                    .map(|(code, r)| (status_key(code), r))
+                    .chain(
+                        op.responses
+                            .default
+                            .iter()
+                            .map(|r| ("default".to_string(), r)),
+                    );
+                for (status, response) in listed {
+                    let ReferenceOr::Item(response) = response else {
+                        return Err(format!("{id} {status}: response $refs are not supported"));
+                    };
+                    let Some(media) = response.content.get("application/json") else {
+                        continue;
+                    };
+                    let Some(s) = &media.schema else { continue };
+                    let s = serde_json::to_value(s).map_err(|e| e.to_string())?;
+                    if status.starts_with('2') && success_schema.is_none() {
+                        success_schema = Some(s.clone());
+                    }
+                    let validator = compile(&schema::translate(&s), &format!("{id} {status}"))?;
+                    responses.push((status, validator));
+                }
+                let expandable = success_schema
+                    .map(|s| expandable_fields(&raw, &s))
+                    .unwrap_or_default();
+                operations.push(Operation {
+                    id,
+                    method: method.to_ascii_uppercase(),
+                    path: path.clone(),
+                    request_schema,
+                    request_validator,
+                    responses,
+                    expandable,
+                });
+            }
+        }
+        let error_validator = match raw.pointer("/components/schemas/error") {
+            Some(_) => Some(compile(
+                &json!({"$ref": "#/definitions/error"}),
+                "components.schemas.error",
+            )?),
+            None => None,
+        };
+        Ok(Spec {
+            version: doc.info.version.clone(),
+            operations,
+            error_validator,
+        })
+    }
+
+    /// The operation for a method and path, if the document defines one.
+    pub fn route(&self, method: &str, path: &str) -> Option<&Operation> {
+        self.operations
+            .iter()
+            .find(|op| op.method == method && op.path == path)
+    }
+
+    /// Checks an error body raised outside any operation.
+    pub fn validate_error(&self, body: &Value) -> Result<(), String> {
+        match &self.error_validator {
+            Some(v) => first_violation(v, body),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Operation {
+    /// All schema violations of the (already coerced) request.
+    pub fn request_errors<'a>(
+        &'a self,
+        input: &'a Value,
+    ) -> impl Iterator<Item = jsonschema::ValidationError<'a>> + 'a {
+        self.request_validator.iter_errors(input)
+    }
+
+    /// Checks a response body against the schema for its status (or
+    /// `default`). A status the document does not describe is a violation.
+    pub fn validate_response(&self, status: u16, body: &Value) -> Result<(), String> {
+        let code = status.to_string();
+        let validator = self
+            .responses
+            .iter()
+            .find(|(s, _)| *s == code)
+            .or_else(|| self.responses.iter().find(|(s, _)| s == "default"))
+            .map(|(_, v)| v)
+            .ok_or_else(|| format!("the spec defines no {code} response for {}", self.id))?;
+        first_violation(validator, body)
+    }
+}
+
+fn first_violation(validator: &Validator, body: &Value) -> Result<(), String> {
+    match validator.iter_errors(body).next() {
+        None => Ok(()),
+        Some(e) => {
+            let at = e.instance_path.as_str();
+            let at = if at.is_empty() { "/" } else { at };
+            Err(format!("{at}: {e}"))
+        }
+    }
+}
+
+fn status_key(code: &StatusCode) -> String {
+    match code {
+        StatusCode::Code(n) => n.to_string(),
+        StatusCode::Range(n) => format!("{n}XX"),
+    }
+}
+
+/// `components.schemas`, translated, as a `definitions` object.
+fn definitions(raw: &Value) -> Value {
+    let mut defs = Map::new();
+    if let Some(Value::Object(schemas)) = raw.pointer("/components/schemas") {
+        for (name, s) in schemas {
+            defs.insert(name.clone(), schema::translate(s));
+        }
+    }
+    Value::Object(defs)
+}
+
+/// The inputs of one operation as one closed object schema: each query
+/// parameter is a property, and so is each property of the form body.
+fn request_schema(doc: &OpenAPI, op: &openapiv3::Operation, id: &str) -> Result<Value, String> {
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    for p in &op.parameters {
+        let ReferenceOr::Item(p) = p else {
+            return Err(format!("{id}: parameter $refs are not supported"));
+        };
+        let data = match p {
+            Parameter::Query { parameter_data, .. } => parameter_data,
+            // Path, header and cookie parameters are not form inputs.
+            _ => continue,
+        };
+        let openapiv3::ParameterSchemaOrContent::Schema(s) = &data.format else {
+            return Err(format!("{id}: parameter {} has no schema", data.name));
+        };
+        let s = serde_json::to_value(s).map_err(|e| e.to_string())?;
+        properties.insert(data.name.clone(), schema::translate(&s));
+        if data.required {
+            required.push(json!(data.name));
+        }
+    }
+    if let Some(ReferenceOr::Item(body)) = &op.request_body {
+        if let Some(media) = body.content.get("application/x-www-form-urlencoded") {
+            if let Some(s) = &media.schema {
+                let s = resolve(doc, serde_json::to_value(s).map_err(|e| e.to_string())?);
+                let t = schema::translate(&s);
+                if let Some(Value::Object(props)) = t.get("properties") {
+                    for (k, v) in props {
+                        properties.insert(k.clone(), v.clone());
+                    }
+                }
+                if let Some(Value::Array(req)) = t.get("required") {
+                    required.extend(req.iter().cloned());
+                }
+            }
+        }
+    }
+    schema::apply_list_convention(&mut properties);
+    Ok(json!({
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": false,
+    }))
+}
+
+/// Follows a `#/components/schemas/X` reference in the raw document.
+fn resolve(doc: &OpenAPI, s: Value) -> Value {
+    let Some(r) = s.get("$ref").and_then(Value::as_str) else {
+        return s;
+    };
+    let name = r.trim_start_matches("#/components/schemas/");
+    doc.components
+        .as_ref()
+        .and_then(|c| c.schemas.get(name))
+        .and_then(|s| serde_json::to_value(s).ok())
+        .unwrap_or(s)
+}
+
+/// What `expand[]` accepts for a result schema: its `x-expandableFields`,
+/// the hidden-unless-expanded fields it has, and for a list (an object whose
+/// `data` is an array) the same of each item prefixed with `data.`.
+fn expandable_fields(raw: &Value, s: &Value) -> BTreeSet<String> {
+    let deref = |s: &Value| -> Value {
+        match s.get("$ref").and_then(Value::as_str) {
+            Some(r) => raw
+                .pointer(r.trim_start_matches('#'))
+                .cloned()
+                .unwrap_or(Value::Null),
+            None => s.clone(),
+        }
+    };
+    let own = |s: &Value| -> BTreeSet<String> {
+        let mut set: BTreeSet<String> = s
+            .get("x-expandableFields")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for hidden in HIDDEN_UNLESS_EXPANDED {
+            if s.pointer(&format!("/properties/{hidden}")).is_some() {
+                set.insert(hidden.to_string());
+            }
+        }
+        set
+    };
+    let s = deref(s);
+    let mut set = own(&s);
+    if let Some(items) = s.pointer("/properties/data/items") {
+        for f in own(&deref(items)) {
+            set.insert(format!("data.{f}"));
+        }
+    }
+    set
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundled_spec_has_the_four_operations() {
+        let spec = Spec::bundled();
+        let ids: Vec<_> = spec.operations.iter().map(|o| o.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "getAppsSecrets",
+                "postAppsSecrets",
+                "postAppsSecretsDelete",
+                "getAppsSecretsFind"
+            ]
+        );
+        assert_eq!(spec.version, "2023-10-16");
+    }
+
+    #[test]
+    fn expandable_fields_come_from_the_spec_plus_payload() {
+        let spec = Spec::bundled();
+        let list = spec.route("GET", "/v1/apps/secrets").unwrap();
+        let want: BTreeSet<String> = ["data", "data.payload", "data.scope"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(list.expandable, want);
+        let find = spec.route("GET", "/v1/apps/secrets/find").unwrap();
+        assert!(find.expandable.contains("payload") && find.expandable.contains("scope"));
+    }
+
+    #[test]
+    fn list_limit_gets_stripe_list_bounds() {
+        let spec = Spec::bundled();
+        let list = spec.route("GET", "/v1/apps/secrets").unwrap();
+        let limit = &list.request_schema["properties"]["limit"];
+        assert_eq!(
+            (limit["minimum"].as_i64(), limit["maximum"].as_i64()),
+            (Some(1), Some(100))
+        );
+    }
+
+    #[test]
+    fn responses_are_checked_against_the_status_schema() {
+        let spec = Spec::bundled();
+        let find = spec.route("GET", "/v1/apps/secrets/find").unwrap();
+        let err = find
+            .validate_response(200, &json!({"id": "x", "object": "apps.secret"}))
+            .unwrap_err();
+        assert!(err.contains("required"), "{err}");
+        let unknown_field = json!({"error": {"type": "api_error", "extra": 1}});
+        assert!(find.validate_response(500, &unknown_field).is_err());
+    }
+}

@@ -1,0 +1,315 @@
+//! The in-memory secret store: one partition per app (API key) and connected
+//! account, secrets grouped by scope, newest-first listing with cursors, and
+//! expiry against the injected clock.
+//!
+//! Everything here is plain synchronous data; the caller holds the lock.
+
+use std::collections::BTreeMap;
+
+use crate::ids::IdGen;
+
+/// Which partition a request belongs to: BEHAVIOUR.md §2 isolation.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct PartitionKey {
+    /// The API key: one key is one app.
+    pub key: String,
+    /// The `Stripe-Account` header, if any.
+    pub account: Option<String>,
+}
+
+/// A secret's scope.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Scope {
+    /// Shared by the app backend and every Dashboard user.
+    Account,
+    /// Visible to the app backend and one Dashboard user.
+    User(String),
+}
+
+/// A stored secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Secret {
+    /// `appsecret_…`, from the partition's seeded generator.
+    pub id: String,
+    /// Unique within its scope.
+    pub name: String,
+    /// The plaintext value.
+    pub payload: String,
+    /// Where it lives.
+    pub scope: Scope,
+    /// Creation instant (mock clock).
+    pub created: i64,
+    /// Expiry instant, if any; at or after it the secret is gone.
+    pub expires_at: Option<i64>,
+    /// Insertion order within the partition: breaks ties between secrets
+    /// created in the same second, so listing order is total.
+    pub seq: u64,
+}
+
+/// Why a secret could not be set.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum SetError {
+    /// The scope already holds the maximum number of distinct names.
+    ScopeFull(usize),
+}
+
+/// Why a list cursor was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Cursor<'a> {
+    /// Return items after this id.
+    StartingAfter(&'a str),
+    /// Return items before this id.
+    EndingBefore(&'a str),
+}
+
+/// One app's (and account's) secrets.
+#[derive(Clone, Debug)]
+pub(crate) struct Partition {
+    /// Ids for this partition's secrets and requests.
+    pub ids: IdGen,
+    /// Live secrets, in insertion order.
+    secrets: Vec<Secret>,
+    /// The next `Secret::seq`.
+    next_seq: u64,
+}
+
+impl Partition {
+    fn new(ids: IdGen) -> Self {
+        Partition {
+            ids,
+            secrets: Vec::new(),
+            next_seq: 0,
+        }
+    }
+
+    /// Creates or replaces the secret `name` in `scope`. A replacement is a
+    /// new secret: new id, `created` = now.
+    pub fn set(
+        &mut self,
+        scope: Scope,
+        name: String,
+        payload: String,
+        expires_at: Option<i64>,
+        now: i64,
+        max_per_scope: usize,
+    ) -> Result<Secret, SetError> {
+        let existing = self
+            .secrets
+            .iter()
+            .position(|s| s.scope == scope && s.name == name);
+        let in_scope = self.secrets.iter().filter(|s| s.scope == scope).count();
+        if existing.is_none() && in_scope >= max_per_scope {
+            return Err(SetError::ScopeFull(max_per_scope));
+        }
+        if let Some(i) = existing {
+            self.secrets.remove(i);
+        }
+        let secret = Secret {
+            id: self.ids.secret_id(),
+            name,
+            payload,
+            scope,
+            created: now,
+            expires_at,
+            seq: self.next_seq,
+        };
+        self.next_seq += 1;
+        self.secrets.push(secret.clone());
+        Ok(secret)
+    }
+
+    /// The secret `name` in `scope`.
+    pub fn find(&self, scope: &Scope, name: &str) -> Option<&Secret> {
+        self.secrets
+            .iter()
+            .find(|s| &s.scope == scope && s.name == name)
+    }
+
+    /// Removes and returns the secret `name` in `scope`.
+    pub fn delete(&mut self, scope: &Scope, name: &str) -> Option<Secret> {
+        let i = self
+            .secrets
+            .iter()
+            .position(|s| &s.scope == scope && s.name == name)?;
+        Some(self.secrets.remove(i))
+    }
+
+    /// One page of `scope`, newest first (`created` descending, then most
+    /// recently set first), and whether more follow in the direction of
+    /// travel. `Err(id)` names a cursor that is not in this list.
+    pub fn page<'a>(
+        &self,
+        scope: &Scope,
+        limit: usize,
+        cursor: Option<Cursor<'a>>,
+    ) -> Result<(Vec<&Secret>, bool), &'a str> {
+        let mut all: Vec<&Secret> = self.secrets.iter().filter(|s| &s.scope == scope).collect();
+        all.sort_by(|a, b| b.created.cmp(&a.created).then(b.seq.cmp(&a.seq)));
+        let position = |id: &'a str| all.iter().position(|s| s.id == id).ok_or(id);
+        let (start, end) = match cursor {
+            None => (0, all.len().min(limit)),
+            Some(Cursor::StartingAfter(id)) => {
+                let from = position(id)? + 1;
+                (from, all.len().min(from + limit))
+            }
+            Some(Cursor::EndingBefore(id)) => {
+                let to = position(id)?;
+                (to.saturating_sub(limit), to)
+            }
+        };
+        let has_more = match cursor {
+            Some(Cursor::EndingBefore(_)) => start > 0,
+            _ => end < all.len(),
+        };
+        Ok((all[start..end].to_vec(), has_more))
+    }
+
+    /// Drops every secret whose expiry is at or before `now`.
+    fn purge(&mut self, now: i64) {
+        self.secrets
+            .retain(|s| s.expires_at.is_none_or(|at| at > now));
+    }
+}
+
+/// All partitions.
+#[derive(Debug)]
+pub(crate) struct Store {
+    /// The server's seed: every partition's id stream derives from it.
+    seed: u64,
+    /// Partitions, created on first use.
+    partitions: BTreeMap<PartitionKey, Partition>,
+    /// Request ids for requests that belong to no app (no or bad key).
+    anonymous: IdGen,
+}
+
+impl Store {
+    /// An empty store whose ids derive from `seed`.
+    pub fn new(seed: u64) -> Self {
+        Store {
+            seed,
+            partitions: BTreeMap::new(),
+            anonymous: IdGen::new(seed, &["<anonymous>"]),
+        }
+    }
+
+    /// The partition for `key`, created empty on first use.
+    pub fn partition(&mut self, key: &PartitionKey) -> &mut Partition {
+        let seed = self.seed;
+        self.partitions.entry(key.clone()).or_insert_with(|| {
+            let account = key.account.as_deref().unwrap_or("");
+            Partition::new(IdGen::new(seed, &[&key.key, account]))
+        })
+    }
+
+    /// A request id from the partition's stream, or the anonymous one.
+    pub fn request_id(&mut self, key: Option<&PartitionKey>) -> String {
+        match key {
+            Some(k) => self.partition(k).ids.request_id(),
+            None => self.anonymous.request_id(),
+        }
+    }
+
+    /// Drops every secret that has expired by `now`, in every partition.
+    /// Expiry is permanent: a later, earlier `now` does not bring it back.
+    pub fn purge(&mut self, now: i64) {
+        for p in self.partitions.values_mut() {
+            p.purge(now);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part() -> Partition {
+        Partition::new(IdGen::new(1, &["k"]))
+    }
+
+    #[test]
+    fn replacing_keeps_one_secret_with_a_new_id() {
+        let mut p = part();
+        let a = p
+            .set(Scope::Account, "n".into(), "1".into(), None, 10, 10)
+            .unwrap();
+        let b = p
+            .set(Scope::Account, "n".into(), "2".into(), None, 20, 10)
+            .unwrap();
+        assert_ne!(a.id, b.id);
+        assert_eq!(p.find(&Scope::Account, "n").unwrap().payload, "2");
+        assert_eq!(p.page(&Scope::Account, 10, None).unwrap().0.len(), 1);
+    }
+
+    #[test]
+    fn scope_limit_counts_distinct_names_per_scope() {
+        let mut p = part();
+        p.set(Scope::Account, "a".into(), "".into(), None, 0, 1)
+            .unwrap();
+        assert_eq!(
+            p.set(Scope::Account, "b".into(), "".into(), None, 0, 1),
+            Err(SetError::ScopeFull(1))
+        );
+        assert!(p
+            .set(Scope::Account, "a".into(), "x".into(), None, 0, 1)
+            .is_ok());
+        assert!(p
+            .set(Scope::User("u".into()), "b".into(), "".into(), None, 0, 1)
+            .is_ok());
+    }
+
+    #[test]
+    fn pages_walk_both_ways() {
+        let mut p = part();
+        let ids: Vec<String> = (0..5)
+            .map(|i| {
+                p.set(Scope::Account, format!("n{i}"), "".into(), None, 100, 10)
+                    .unwrap()
+                    .id
+            })
+            .collect();
+        // Same second: most recently set first.
+        let names = |v: &[&Secret]| v.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
+        let (first, more) = p.page(&Scope::Account, 2, None).unwrap();
+        assert_eq!(
+            (names(&first), more),
+            (vec!["n4".into(), "n3".into()], true)
+        );
+        let (next, more) = p
+            .page(&Scope::Account, 2, Some(Cursor::StartingAfter(&ids[3])))
+            .unwrap();
+        assert_eq!((names(&next), more), (vec!["n2".into(), "n1".into()], true));
+        let (prev, more) = p
+            .page(&Scope::Account, 2, Some(Cursor::EndingBefore(&ids[2])))
+            .unwrap();
+        assert_eq!(
+            (names(&prev), more),
+            (vec!["n4".into(), "n3".into()], false)
+        );
+        let (prev, more) = p
+            .page(&Scope::Account, 2, Some(Cursor::EndingBefore(&ids[0])))
+            .unwrap();
+        assert_eq!((names(&prev), more), (vec!["n2".into(), "n1".into()], true));
+        assert_eq!(
+            p.page(&Scope::Account, 2, Some(Cursor::StartingAfter("nope"))),
+            Err("nope")
+        );
+    }
+
+    #[test]
+    fn purge_is_permanent() {
+        let mut store = Store::new(0);
+        let key = PartitionKey {
+            key: "k".into(),
+            account: None,
+        };
+        store
+            .partition(&key)
+            .set(Scope::Account, "n".into(), "".into(), Some(50), 0, 10)
+            .unwrap();
+        store.purge(49);
+        assert!(store.partition(&key).find(&Scope::Account, "n").is_some());
+        store.purge(50);
+        store.purge(0);
+        assert!(store.partition(&key).find(&Scope::Account, "n").is_none());
+    }
+}
