@@ -78,10 +78,18 @@ fn mode(key: &str) -> Option<bool> {
 
 /// Every character after the `xx_mode_` prefix becomes `*` but the last 4.
 fn mask(key: &str) -> String {
-    let prefix_len = ["sk_test_", "sk_live_", "rk_test_", "rk_live_"]
-        .iter()
-        .find(|p| key.starts_with(*p))
-        .map_or(0, |p| p.len());
+    // The `xx_test_` / `xx_live_` prefix stays readable, whatever `xx` is
+    // (a publishable `pk_` key sent by mistake is shown as such).
+    let prefix_len = key
+        .split_once('_')
+        .filter(|(kind, _)| !kind.is_empty() && kind.bytes().all(|b| b.is_ascii_lowercase()))
+        .and_then(|(kind, rest)| {
+            ["test_", "live_"]
+                .iter()
+                .find(|m| rest.starts_with(*m))
+                .map(|m| kind.len() + 1 + m.len())
+        })
+        .unwrap_or(0);
     let (prefix, rest) = key.split_at(prefix_len);
     let chars: Vec<char> = rest.chars().collect();
     let hidden = chars.len().saturating_sub(4);

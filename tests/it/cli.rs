@@ -1,0 +1,103 @@
+//! The standalone binary: flags, the first line, serving, graceful stop.
+
+use std::process::Stdio;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+use crate::support::Client;
+
+const BIN: &str = env!("CARGO_BIN_EXE_stripe-secrets-mock");
+
+#[tokio::test]
+async fn port_zero_prints_the_address_serves_and_stops_on_sigterm() {
+    let mut child = Command::new(BIN)
+        .args(["--port", "0", "--seed", "5", "--now", "1800000000"])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).await.unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    let addr: std::net::SocketAddr = url.parse().unwrap();
+    assert_ne!(addr.port(), 0);
+
+    let client = Client::at(addr, "sk_test_123");
+    let res = client.create("k", "v").await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.body["created"], 1_800_000_000);
+
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait())
+        .await
+        .expect("stops within 10 s")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test]
+async fn the_cli_and_the_library_give_the_same_bytes_for_the_same_seed() {
+    let mut child = Command::new(BIN)
+        .args(["--port", "0", "--seed", "11"])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .await
+        .unwrap();
+    let addr = line
+        .trim()
+        .trim_start_matches("listening on http://")
+        .parse()
+        .unwrap();
+    let from_cli = Client::at(addr, "sk_test_123").create("k", "v").await;
+
+    let server = stripe_secrets_mock::MockServer::builder()
+        .seed(11)
+        .start()
+        .await;
+    let from_lib = Client::new(&server, "sk_test_123").create("k", "v").await;
+    assert_eq!(from_cli.transcript(), from_lib.transcript());
+}
+
+#[tokio::test]
+async fn bad_flags_exit_non_zero_with_a_message() {
+    let out = Command::new(BIN)
+        .args(["--port", "not-a-port"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--port"));
+}
+
+#[tokio::test]
+async fn help_lists_every_flag() {
+    let out = Command::new(BIN).arg("--help").output().await.unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--host",
+        "--port",
+        "--seed",
+        "--now",
+        "--system-clock",
+        "--max-secrets-per-scope",
+        "--api-key",
+        "--lenient",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from --help");
+    }
+}

@@ -1,0 +1,14 @@
+//! Integration tests, compiled into one binary so linking happens once.
+//! Each module is one behaviour of BEHAVIOUR.md; `support` is the client.
+
+mod auth;
+mod cli;
+mod determinism;
+mod encoding;
+mod expiry;
+mod find_delete;
+mod isolation;
+mod list;
+mod set;
+mod strict;
+mod support;

@@ -1,0 +1,163 @@
+//! A minimal HTTP client for the tests, and the snapshot helper.
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::Request;
+use serde_json::Value;
+use stripe_secrets_mock::MockServer;
+use tokio::net::TcpStream;
+
+/// A response, with the body parsed.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: hyper::HeaderMap,
+    pub text: String,
+    pub body: Value,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// `error.<field>` as a string ("" when absent).
+    pub fn err(&self, field: &str) -> &str {
+        self.body["error"][field].as_str().unwrap_or("")
+    }
+
+    /// Status, the headers that matter, and the body, as pinned in snapshots.
+    pub fn transcript(&self) -> String {
+        format!(
+            "status: {}\ncontent-type: {}\nrequest-id: {}\nstripe-version: {}\n\n{}",
+            self.status,
+            self.header("content-type"),
+            self.header("request-id"),
+            self.header("stripe-version"),
+            self.text
+        )
+    }
+}
+
+/// Pins a response in `snapshots/` (top level).
+macro_rules! snap {
+    ($name:expr, $resp:expr) => {
+        insta::with_settings!({ snapshot_path => "../../snapshots", prepend_module_to_snapshot => false }, {
+            insta::assert_snapshot!($name, $resp.transcript());
+        })
+    };
+}
+pub(crate) use snap;
+
+/// A client bound to one server and one API key.
+#[derive(Clone)]
+pub struct Client {
+    addr: std::net::SocketAddr,
+    pub key: Option<String>,
+    pub account: Option<String>,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Client {
+    pub fn new(server: &MockServer, key: &str) -> Client {
+        Client::at(server.address(), key)
+    }
+
+    pub fn at(addr: std::net::SocketAddr, key: &str) -> Client {
+        Client {
+            addr,
+            key: Some(key.to_string()),
+            account: None,
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn account(mut self, account: &str) -> Client {
+        self.account = Some(account.to_string());
+        self
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Client {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    pub async fn get(&self, path_and_query: &str) -> Resp {
+        self.send("GET", path_and_query, "", None).await
+    }
+
+    pub async fn post(&self, path: &str, form: &str) -> Resp {
+        self.send(
+            "POST",
+            path,
+            form,
+            Some("application/x-www-form-urlencoded"),
+        )
+        .await
+    }
+
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: &str,
+        content_type: Option<&str>,
+    ) -> Resp {
+        let stream = TcpStream::connect(self.addr).await.expect("connect");
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .expect("handshake");
+        tokio::spawn(conn);
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", self.addr.to_string());
+        if let Some(key) = &self.key {
+            req = req.header("authorization", format!("Bearer {key}"));
+        }
+        if let Some(account) = &self.account {
+            req = req.header("stripe-account", account);
+        }
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        for (k, v) in &self.headers {
+            req = req.header(k, v);
+        }
+        let req = req
+            .body(Full::new(Bytes::from(body.to_string())))
+            .expect("request");
+        let res = sender.send_request(req).await.expect("response");
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        let text = String::from_utf8(bytes.to_vec()).expect("utf-8 body");
+        let body = serde_json::from_str(&text).expect("JSON body");
+        Resp {
+            status,
+            headers,
+            text,
+            body,
+        }
+    }
+
+    /// Creates a secret in account scope and returns the response.
+    pub async fn create(&self, name: &str, payload: &str) -> Resp {
+        self.post(
+            "/v1/apps/secrets",
+            &format!("name={name}&payload={payload}&scope[type]=account"),
+        )
+        .await
+    }
+}
+
+/// A server with default options and a client with `sk_test_123`.
+pub async fn start() -> (MockServer, Client) {
+    let server = MockServer::start().await;
+    let client = Client::new(&server, "sk_test_123");
+    (server, client)
+}
