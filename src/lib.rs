@@ -45,6 +45,11 @@ pub use config::Config;
 pub use harness::{MockClock, MockServer, MockServerBuilder};
 pub use spec::BUNDLED_SPEC;
 
+/// The README's Rust examples, compiled and run as doctests so they stay true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 /// Serves a mock with `config` on an already bound `listener` until
 /// `shutdown` completes. This is what the binary runs.
 pub async fn run(
