@@ -76,6 +76,9 @@ fn mode(key: &str) -> Option<bool> {
     (!tail.is_empty() && tail.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(live)
 }
 
+/// At most this many `*` in a masked key.
+const MAX_MASK: usize = 1_000;
+
 /// Every character after the `xx_mode_` prefix becomes `*` but the last 4.
 fn mask(key: &str) -> String {
     // The `xx_test_` / `xx_live_` prefix stays readable, whatever `xx` is
@@ -94,7 +97,8 @@ fn mask(key: &str) -> String {
     let chars: Vec<char> = rest.chars().collect();
     let hidden = chars.len().saturating_sub(4);
     let tail: String = chars[hidden..].iter().collect();
-    format!("{prefix}{}{tail}", "*".repeat(hidden))
+    // An absurdly long key still yields an error body within the spec's limits.
+    format!("{prefix}{}{tail}", "*".repeat(hidden.min(MAX_MASK)))
 }
 
 #[cfg(test)]
@@ -144,5 +148,8 @@ mod tests {
         assert!(authenticate(Some("Bearer sk_test_good"), &allow).is_ok());
         let e = authenticate(Some("Bearer sk_test_other1234"), &allow).unwrap_err();
         assert_eq!(e.message, "Invalid API Key provided: sk_test_*****1234");
+        let huge = format!("Bearer sk_test_{}", "-".repeat(50_000));
+        let e = authenticate(Some(&huge), &[]).unwrap_err();
+        assert!(e.message.len() < 1_100, "{}", e.message.len());
     }
 }

@@ -45,6 +45,28 @@ pub(crate) struct ApiError {
     pub param: Option<String>,
 }
 
+/// Stripe shows long strings as their first and last ten characters; the
+/// mock does the same for every piece of client input it echoes, so an error
+/// body never outgrows the spec's limits.
+pub(crate) fn abbreviate(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() <= 20 {
+        return s.to_string();
+    }
+    let head: String = chars[..10].iter().collect();
+    let tail: String = chars[chars.len() - 10..].iter().collect();
+    format!("{head}...{tail}")
+}
+
+/// A parameter name as echoed back: whole unless absurdly long.
+pub(crate) fn param_label(name: &str) -> String {
+    if name.chars().count() <= 200 {
+        name.to_string()
+    } else {
+        abbreviate(name)
+    }
+}
+
 impl ApiError {
     /// A 400 `invalid_request_error` with no code.
     pub fn invalid(message: impl Into<String>, param: Option<String>) -> Self {
@@ -71,6 +93,7 @@ impl ApiError {
 
     /// `Missing required param: X.`
     pub fn missing(param: &str) -> Self {
+        let param = &param_label(param);
         Self::invalid(
             format!("Missing required param: {param}."),
             Some(param.into()),
@@ -80,6 +103,7 @@ impl ApiError {
 
     /// `Received unknown parameter: X`
     pub fn unknown(param: &str) -> Self {
+        let param = &param_label(param);
         Self::invalid(
             format!("Received unknown parameter: {param}"),
             Some(param.into()),
@@ -96,11 +120,20 @@ impl ApiError {
 
     /// A 500 `api_error`: the mock broke its own contract.
     pub fn internal(message: impl Into<String>) -> Self {
+        let mut message: String = message.into();
+        if message.len() > 2_000 {
+            let cut = (0..=2_000)
+                .rev()
+                .find(|i| message.is_char_boundary(*i))
+                .unwrap_or(0);
+            message.truncate(cut);
+            message.push_str("...");
+        }
         ApiError {
             status: 500,
             kind: ErrorType::Api,
             code: None,
-            message: message.into(),
+            message,
             param: None,
         }
     }
@@ -149,6 +182,22 @@ impl ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn echoed_input_is_abbreviated() {
+        assert_eq!(abbreviate("short"), "short");
+        let s = format!("{}{}", "é".repeat(15), "z".repeat(15));
+        assert_eq!(
+            abbreviate(&s),
+            format!("{}...{}", "é".repeat(10), "z".repeat(10))
+        );
+        let e = ApiError::unknown(&"k".repeat(100_000));
+        assert_eq!(
+            e.message,
+            "Received unknown parameter: kkkkkkkkkk...kkkkkkkkkk"
+        );
+        assert!(ApiError::internal("x".repeat(50_000)).message.len() < 2_010);
+    }
 
     #[test]
     fn doc_url_uses_dashes_and_log_url_follows_mode() {

@@ -11,7 +11,12 @@
 
 use serde_json::{Map, Number, Value};
 
-use crate::error::ApiError;
+use crate::error::{abbreviate, param_label, ApiError};
+
+/// How many `[…]` segments one key may have. Stripe's deepest parameters
+/// have a handful; the bound keeps decoding (which recurses) safe from
+/// hostile input.
+const MAX_DEPTH: usize = 16;
 
 /// Decodes one query string or form body into `into`.
 pub(crate) fn decode_into(into: &mut Map<String, Value>, input: &str) -> Result<(), ApiError> {
@@ -20,9 +25,18 @@ pub(crate) fn decode_into(into: &mut Map<String, Value>, input: &str) -> Result<
         let key = percent_decode(raw_key)?;
         let value = percent_decode(raw_value)?;
         let (base, segments) = split_key(&key);
+        if segments.len() > MAX_DEPTH {
+            return Err(ApiError::invalid(
+                format!(
+                    "Invalid parameter name: {} is nested more than {MAX_DEPTH} levels deep.",
+                    param_label(base)
+                ),
+                Some(param_label(base)),
+            ));
+        }
         if base.is_empty() {
             return Err(ApiError::invalid(
-                format!("Invalid parameter name: {key}"),
+                format!("Invalid parameter name: {}", param_label(&key)),
                 None,
             ));
         }
@@ -104,6 +118,7 @@ fn insert(
 }
 
 fn conflict(path: &str) -> ApiError {
+    let path = &param_label(path);
     ApiError::invalid(
         format!(
             "Invalid value for {path}: it was sent both as a single value and as a hash or array."
@@ -167,8 +182,11 @@ pub(crate) fn coerce(
                 match s.parse::<i64>() {
                     Ok(n) => *value = Value::Number(n.into()),
                     Err(_) => errors.push(
-                        ApiError::invalid(format!("Invalid integer: {s}"), Some(path.to_string()))
-                            .with_code("parameter_invalid_integer"),
+                        ApiError::invalid(
+                            format!("Invalid integer: {}", abbreviate(s)),
+                            Some(param_label(path)),
+                        )
+                        .with_code("parameter_invalid_integer"),
                     ),
                 }
             }
@@ -178,8 +196,8 @@ pub(crate) fn coerce(
                 match s.parse::<f64>().ok().and_then(Number::from_f64) {
                     Some(n) => *value = Value::Number(n),
                     None => errors.push(ApiError::invalid(
-                        format!("Invalid decimal: {s}"),
-                        Some(path.to_string()),
+                        format!("Invalid decimal: {}", abbreviate(s)),
+                        Some(param_label(path)),
                     )),
                 }
             }
@@ -190,8 +208,8 @@ pub(crate) fn coerce(
                     "true" => *value = Value::Bool(true),
                     "false" => *value = Value::Bool(false),
                     _ => errors.push(ApiError::invalid(
-                        format!("Invalid boolean: {s}"),
-                        Some(path.to_string()),
+                        format!("Invalid boolean: {}", abbreviate(s)),
+                        Some(param_label(path)),
                     )),
                 }
             }
@@ -302,6 +320,14 @@ mod tests {
         assert_eq!(e.param.as_deref(), Some("scope"));
         assert!(decode("scope[type]=user&scope=x").is_err());
         assert!(decode("expand[]=a&expand[0]=b").is_err());
+    }
+
+    #[test]
+    fn hostile_nesting_is_refused_not_recursed() {
+        let key = format!("a{}", "[b]".repeat(100_000));
+        let e = decode(&format!("{key}=1")).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("a"));
+        assert!(decode(&format!("a{}=1", "[b]".repeat(16))).is_ok());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::{JsonType, ValidationError};
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
+use crate::error::{abbreviate, param_label, ApiError};
 use crate::form;
 use crate::spec::Operation;
 
@@ -72,7 +72,7 @@ fn join(parent: &str, child: &str) -> String {
 }
 
 fn to_api_errors(error: &ValidationError<'_>) -> Vec<(u8, ApiError)> {
-    let param = param_name(error.instance_path.as_str());
+    let param = param_label(&param_name(error.instance_path.as_str()));
     let instance = error.instance.as_ref();
     let one = |rank, e| vec![(rank, e)];
     match &error.kind {
@@ -184,17 +184,6 @@ fn one_of(names: &[String]) -> String {
     }
 }
 
-/// Stripe shows long strings as their first and last ten characters.
-fn abbreviate(s: &str) -> String {
-    let chars: Vec<char> = s.chars().collect();
-    if chars.len() <= 20 {
-        return s.to_string();
-    }
-    let head: String = chars[..10].iter().collect();
-    let tail: String = chars[chars.len() - 10..].iter().collect();
-    format!("{head}...{tail}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,15 +201,5 @@ mod tests {
         let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(one_of(&names(&["account", "user"])), "account or user");
         assert_eq!(one_of(&names(&["a", "b", "c"])), "a, b, or c");
-    }
-
-    #[test]
-    fn long_strings_are_abbreviated_by_characters() {
-        assert_eq!(abbreviate("short"), "short");
-        let s = format!("{}{}", "é".repeat(15), "z".repeat(15));
-        assert_eq!(
-            abbreviate(&s),
-            format!("{}...{}", "é".repeat(10), "z".repeat(10))
-        );
     }
 }

@@ -184,3 +184,50 @@ async fn every_response_carries_request_id_and_version_headers() {
     assert_eq!(pinned.header("stripe-version"), "2024-04-10");
     assert!(pinned.header("request-id").starts_with("req_"));
 }
+
+#[tokio::test]
+async fn garbage_input_gets_a_stripe_error_and_the_server_keeps_working() {
+    let (_server, client) = start().await;
+    let long_name = "a".repeat(100_000);
+    let deep = format!("scope{}=1", "[x]".repeat(10_000));
+    let inputs = [
+        "%",
+        "%zz=%",
+        "a[=1",
+        "[]=1",
+        "a]]=1",
+        "expand[99999999999999999999999]=x",
+        "scope[type][x]=1",
+        "expand[][x]=1",
+        "&&&=&",
+        "=",
+        "name=%00&payload=%00&scope[type]=account",
+        "name=%FF%FE",
+        "limit=99999999999999999999999999",
+        "expires_at=-1",
+        long_name.as_str(),
+        deep.as_str(),
+    ];
+    for input in inputs {
+        let mut responses = vec![
+            client.post("/v1/apps/secrets", input).await,
+            client.post("/v1/apps/secrets/delete", input).await,
+        ];
+        // The client library refuses URIs over 64 KiB; long inputs go in bodies.
+        if input.len() < 8_000 {
+            responses.push(client.get(&format!("/v1/apps/secrets?{input}")).await);
+        }
+        for res in responses {
+            assert!(
+                res.status == 200 || (400..500).contains(&res.status),
+                "{input:.40}: {}",
+                res.text
+            );
+            if res.status != 200 {
+                assert_eq!(res.err("type"), "invalid_request_error", "{input:.40}");
+                assert!(!res.err("message").is_empty());
+            }
+        }
+    }
+    assert_eq!(client.create("still", "alive").await.status, 200);
+}
