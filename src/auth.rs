@@ -64,7 +64,7 @@ fn key_from_header(value: &str) -> Option<String> {
 }
 
 /// `Some(livemode)` for a well-formed key: `(sk|rk)_(test|live)_[A-Za-z0-9]+`.
-fn mode(key: &str) -> Option<bool> {
+pub(crate) fn mode(key: &str) -> Option<bool> {
     let rest = key
         .strip_prefix("sk_")
         .or_else(|| key.strip_prefix("rk_"))?;
@@ -80,7 +80,7 @@ fn mode(key: &str) -> Option<bool> {
 const MAX_MASK: usize = 1_000;
 
 /// Every character after the `xx_mode_` prefix becomes `*` but the last 4.
-fn mask(key: &str) -> String {
+pub(crate) fn mask(key: &str) -> String {
     // The `xx_test_` / `xx_live_` prefix stays readable, whatever `xx` is
     // (a publishable `pk_` key sent by mistake is shown as such).
     let prefix_len = key

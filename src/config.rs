@@ -1,14 +1,15 @@
 //! The options a server runs with, shared by the CLI and the library builder.
 
-use crate::clock::DEFAULT_NOW;
+use crate::fixtures::FixtureSource;
 
 /// Everything that shapes a mock server's behaviour (not where it listens).
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Seed of every id stream: same seed + same requests = same bytes.
     pub seed: u64,
-    /// The fake clock's starting instant, in Unix seconds.
-    pub now: i64,
+    /// The fake clock's starting instant, in Unix seconds. `None`: the
+    /// fixtures' `clock.now`, else 1700000000.
+    pub now: Option<i64>,
     /// Read the system clock instead of a fake one (expiry then follows real
     /// time and responses are no longer reproducible).
     pub system_clock: bool,
@@ -21,18 +22,21 @@ pub struct Config {
     pub strict: bool,
     /// An OpenAPI document to use instead of the bundled one (JSON text).
     pub spec_json: Option<String>,
+    /// Fixtures that seed the store at startup (and on reset), in order.
+    pub fixtures: Vec<FixtureSource>,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             seed: 0,
-            now: DEFAULT_NOW,
+            now: None,
             system_clock: false,
             max_secrets_per_scope: 10,
             api_keys: Vec::new(),
             strict: true,
             spec_json: None,
+            fixtures: Vec::new(),
         }
     }
 }

@@ -8,7 +8,11 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use serde_json::Value;
+
 use crate::config::Config;
+use crate::fixtures::FixtureSource;
+use crate::journal::RecordedRequest;
 use crate::mock::Core;
 use crate::server;
 
@@ -65,6 +69,39 @@ impl MockServer {
             core: self.core.clone(),
         }
     }
+
+    /// Every request served on the Stripe paths so far, oldest first (the
+    /// most recent 10 000), with payload values redacted.
+    pub fn received_requests(&self) -> Vec<RecordedRequest> {
+        self.core.store().journal.iter().cloned().collect()
+    }
+
+    /// Restores the startup state: the fixtures' secrets, the clock's start,
+    /// fresh id streams, and an empty journal.
+    pub fn reset(&self) {
+        let mut store = self.core.store();
+        self.core.reset(&mut store, None, None);
+    }
+
+    /// Restores one app's partitions (all its accounts) to their startup
+    /// state and drops its journal entries; other apps are untouched.
+    pub fn reset_app(&self, api_key: &str) {
+        let mut store = self.core.store();
+        self.core.reset(&mut store, Some(api_key), None);
+    }
+
+    /// All secrets and the clock, in the fixture format.
+    pub fn export_state(&self) -> Value {
+        let store = self.core.store();
+        crate::fixtures::export(&store, self.core.clock.now())
+    }
+
+    /// Replaces all secrets with those of `fixture` (moving the clock if it
+    /// names an instant). On error nothing changes.
+    pub fn import_state(&self, fixture: &Value) -> Result<usize, String> {
+        let mut store = self.core.store();
+        self.core.import(&mut store, fixture)
+    }
 }
 
 /// Builds a [`MockServer`] with the same options as the CLI.
@@ -80,9 +117,10 @@ impl MockServerBuilder {
         self
     }
 
-    /// The fake clock's starting instant (default 1700000000).
+    /// The fake clock's starting instant (default: the fixtures' `clock.now`,
+    /// else 1700000000).
     pub fn now(mut self, unix_seconds: i64) -> Self {
-        self.config.now = unix_seconds;
+        self.config.now = Some(unix_seconds);
         self
     }
 
@@ -104,6 +142,22 @@ impl MockServerBuilder {
         self
     }
 
+    /// Seed the store from a fixture file, or every `*.json` in a folder
+    /// (repeatable; loaded in order).
+    pub fn fixtures(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.config.fixtures.push(FixtureSource::Path(path.into()));
+        self
+    }
+
+    /// Seed the store from fixture JSON text; `name` appears in errors.
+    pub fn fixture_json(mut self, name: impl Into<String>, json: impl Into<String>) -> Self {
+        self.config.fixtures.push(FixtureSource::Inline {
+            name: name.into(),
+            json: json.into(),
+        });
+        self
+    }
+
     /// Whether a response that violates the spec becomes a 500 (default true).
     pub fn strict(mut self, strict: bool) -> Self {
         self.config.strict = strict;
@@ -116,19 +170,21 @@ impl MockServerBuilder {
         self
     }
 
-    /// Starts the server, panicking if the spec does not compile or no port
-    /// can be bound (this is a test helper; see [`MockServerBuilder::try_start`]).
+    /// Starts the server, panicking if the spec does not compile, a fixture is
+    /// invalid or no port can be bound (this is a test helper; see
+    /// [`MockServerBuilder::try_start`]).
     pub async fn start(self) -> MockServer {
         self.try_start().await.expect("mock server starts")
     }
 
-    /// Starts the server on `127.0.0.1:0`.
+    /// Starts the server on `127.0.0.1:0`; the error names what failed (a
+    /// fixture error reads `FILE: POINTER: RULE`).
     pub async fn try_start(self) -> Result<MockServer, String> {
+        let core = Arc::new(Core::new(self.config)?);
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| format!("cannot bind 127.0.0.1:0: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        let core = Arc::new(Core::new(self.config)?);
         let (tx, mut rx) = watch::channel(());
         let shutdown = async move {
             // Resolves when the sender (the MockServer) is dropped.
@@ -161,8 +217,9 @@ impl MockClock {
     /// # Panics
     /// On a server started with the system clock, which cannot be moved.
     pub fn set(&self, unix_seconds: i64) {
+        let mut store = self.core.store();
         assert!(
-            self.core.set_clock(unix_seconds),
+            self.core.move_clock(&mut store, unix_seconds),
             "the system clock cannot be set; start the server without system_clock()"
         );
     }

@@ -12,6 +12,8 @@
 //! - `api`: the four operations; `store`: partitions, scopes, pagination,
 //!   expiry; `auth`: API keys; `clock`: the fake clock; `ids`: seeded ids;
 //!   `error`: the one error type and Stripe's error body.
+//! - `control`: the `/_mock/` endpoints; `fixtures`: seeding, export and
+//!   import; `journal`: the record of requests served.
 //!
 //! # Example
 //! ```
@@ -26,10 +28,13 @@ mod api;
 mod auth;
 mod clock;
 mod config;
+mod control;
 mod error;
+mod fixtures;
 mod form;
 pub mod harness;
 mod ids;
+mod journal;
 mod mock;
 mod schema;
 mod server;
@@ -42,13 +47,23 @@ use std::sync::Arc;
 
 pub use clock::DEFAULT_NOW;
 pub use config::Config;
+pub use fixtures::FixtureSource;
 pub use harness::{MockClock, MockServer, MockServerBuilder};
-pub use spec::BUNDLED_SPEC;
+pub use journal::RecordedRequest;
+pub use spec::{BUNDLED_SPEC, CONTROL_SPEC};
 
 /// The README's Rust examples, compiled and run as doctests so they stay true.
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+/// Loads `config`'s fixtures exactly as a server would and returns how many
+/// secrets they hold; the error reads `FILE: POINTER: RULE`.
+pub fn check_fixtures(config: &Config) -> Result<usize, String> {
+    let core = mock::Core::new(config.clone())?;
+    let store = core.store();
+    Ok(store.partitions().map(|(_, p)| p.secrets().len()).sum())
+}
 
 /// Serves a mock with `config` on an already bound `listener` until
 /// `shutdown` completes. This is what the binary runs.

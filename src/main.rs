@@ -1,7 +1,10 @@
 //! The standalone mock: parse flags, bind, print the address, serve.
 
 use clap::Parser;
-use stripe_secrets_mock::{Config, DEFAULT_NOW};
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use stripe_secrets_mock::{Config, FixtureSource};
 
 /// A deterministic, stateful mock of Stripe's Apps Secret Store API.
 #[derive(Parser, Debug)]
@@ -16,9 +19,10 @@ struct Args {
     /// Seed of every generated id.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Starting instant of the fake clock, in Unix seconds.
-    #[arg(long, default_value_t = DEFAULT_NOW, allow_negative_numbers = true)]
-    now: i64,
+    /// Starting instant of the fake clock, in Unix seconds [default: the
+    /// fixtures' clock.now, else 1700000000].
+    #[arg(long, allow_negative_numbers = true)]
+    now: Option<i64>,
     /// Use the system clock instead of the fake one.
     #[arg(long, conflicts_with = "now")]
     system_clock: bool,
@@ -32,12 +36,28 @@ struct Args {
     /// turning them into a 500 api_error.
     #[arg(long)]
     lenient: bool,
+    /// Seed the store from a fixture file or a folder of them (repeatable).
+    #[arg(long = "fixtures", value_name = "PATH")]
+    fixtures: Vec<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check fixture files or folders as the server would load them, without
+    /// serving; exits non-zero with FILE: POINTER: RULE on the first problem.
+    CheckFixtures {
+        /// Files or folders of *.json files.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
 }
 
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    let config = Config {
+    let mut config = Config {
         seed: args.seed,
         now: args.now,
         system_clock: args.system_clock,
@@ -45,7 +65,24 @@ async fn main() {
         api_keys: args.api_keys,
         strict: !args.lenient,
         spec_json: None,
+        fixtures: args.fixtures.into_iter().map(FixtureSource::Path).collect(),
     };
+    if let Some(Command::CheckFixtures { paths }) = args.command {
+        config.fixtures = paths.into_iter().map(FixtureSource::Path).collect();
+        match stripe_secrets_mock::check_fixtures(&config) {
+            Ok(count) => println!("ok: {count} secrets"),
+            Err(e) => {
+                eprintln!("stripe-secrets-mock: {e}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
+    // Load the fixtures before binding, so a bad one fails fast and loudly.
+    if let Err(e) = stripe_secrets_mock::check_fixtures(&config) {
+        eprintln!("stripe-secrets-mock: {e}");
+        std::process::exit(1);
+    }
     let listener = match tokio::net::TcpListener::bind((args.host.as_str(), args.port)).await {
         Ok(l) => l,
         Err(e) => {

@@ -1,18 +1,23 @@
 //! The request pipeline, free of HTTP plumbing: an owned [`MockRequest`] in,
-//! an owned [`MockResponse`] out. Authentication, routing from the spec,
-//! decoding and validation, the operation, then validation of the response
-//! against the spec before it leaves.
+//! an owned [`MockResponse`] out. Stripe paths: authentication, routing from
+//! the spec, decoding and validation, the operation, validation of the
+//! response, and a journal entry. Control paths (`/_mock/`): the same without
+//! authentication or journal, against the control spec.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::api::{self, Ctx};
 use crate::auth;
-use crate::clock::Clock;
+use crate::clock::{Clock, DEFAULT_NOW};
 use crate::config::Config;
+use crate::control;
 use crate::error::ApiError;
-use crate::spec::Spec;
+use crate::fixtures;
+use crate::form;
+use crate::journal::{redact, RecordedRequest};
+use crate::spec::{Operation, Spec};
 use crate::store::{PartitionKey, Store};
 use crate::validate;
 
@@ -50,33 +55,55 @@ pub(crate) struct MockResponse {
     pub body: String,
 }
 
-/// A running mock's shared state: spec, options, clock and store.
+/// A running mock's shared state: specs, options, clock and store.
 pub(crate) struct Core {
-    /// The compiled OpenAPI document.
+    /// The compiled Stripe OpenAPI document.
     pub spec: Arc<Spec>,
+    /// The compiled control document.
+    pub control: Arc<Spec>,
     /// Options fixed at start.
     pub config: Config,
     /// The injected clock.
     pub clock: Clock,
-    /// All secrets, behind one short-held lock (never held across `.await`).
+    /// The clock's start instant, restored by a full reset.
+    start: i64,
+    /// The store as the fixtures seeded it, restored by reset.
+    initial: Store,
+    /// All secrets and the journal, behind one short-held lock (never held
+    /// across `.await`).
     store: Mutex<Store>,
 }
 
 impl Core {
-    /// A core for `config`; compiles the spec only if it is not the bundled one.
+    /// A core for `config`: compiles the spec (unless it is the bundled one)
+    /// and loads the fixtures.
     pub fn new(config: Config) -> Result<Core, String> {
         let spec = match &config.spec_json {
             Some(text) => Arc::new(Spec::from_json(text)?),
             None => Spec::bundled(),
         };
+        let control = Spec::control();
+        let docs = fixtures::read(&config.fixtures)?;
+        let loaded = fixtures::load(
+            &docs,
+            config.seed,
+            config.now,
+            &spec,
+            &control,
+            config.max_secrets_per_scope,
+        )?;
+        let start = config.now.or(loaded.clock).unwrap_or(DEFAULT_NOW);
         let clock = if config.system_clock {
             Clock::system()
         } else {
-            Clock::fake(config.now)
+            Clock::fake(start)
         };
         Ok(Core {
             spec,
-            store: Mutex::new(Store::new(config.seed)),
+            control,
+            start,
+            store: Mutex::new(loaded.store.clone()),
+            initial: loaded.store,
             clock,
             config,
         })
@@ -88,28 +115,87 @@ impl Core {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Moves the fake clock, expiring what the move passes. Returns false on
-    /// the system clock.
-    pub fn set_clock(&self, t: i64) -> bool {
-        let mut store = self.store();
+    /// Moves the fake clock, expiring what the move passes; the caller holds
+    /// the lock, so a later backwards move cannot revive anything this move
+    /// expired. Returns false on the system clock.
+    pub fn move_clock(&self, store: &mut Store, t: i64) -> bool {
         if !self.clock.set(t) {
             return false;
         }
-        // Purge while the lock is held, so a later backwards move cannot
-        // revive anything this move expired.
         store.purge(t);
         true
     }
 
+    /// Restores the startup state: everything, or one app's partitions (one
+    /// account of it if `account` is given; `""` names the platform).
+    pub fn reset(&self, store: &mut Store, app: Option<&str>, account: Option<&str>) -> Value {
+        let before = store.journal.len();
+        let Some(key) = app else {
+            *store = self.initial.clone();
+            self.clock.set(self.start);
+            let secrets: usize = store.partitions().map(|(_, p)| p.secrets().len()).sum();
+            return serde_json::json!({
+                "object": "mock.reset", "app": null, "secrets": secrets, "requests_removed": before,
+            });
+        };
+        let account = account.map(|a| (!a.is_empty()).then(|| a.to_string()));
+        let matches =
+            |k: &PartitionKey| k.key == key && account.as_ref().is_none_or(|a| &k.account == a);
+        store.restore_partitions(&self.initial, matches);
+        store.journal.retain(|r| {
+            let same_account = account.as_ref().is_none_or(|a| &r.account == a);
+            !(r.made_with(key) && same_account)
+        });
+        let secrets: usize = store
+            .partitions()
+            .filter(|(k, _)| matches(k))
+            .map(|(_, p)| p.secrets().len())
+            .sum();
+        serde_json::json!({
+            "object": "mock.reset",
+            "app": auth::mask(key),
+            "secrets": secrets,
+            "requests_removed": before - store.journal.len(),
+        })
+    }
+
+    /// Replaces every secret with those of `fixture` (and moves the clock if
+    /// it names an instant). Nothing changes unless the whole fixture is valid.
+    pub fn import(&self, store: &mut Store, fixture: &Value) -> Result<usize, String> {
+        let loaded = fixtures::load(
+            &[("request body".to_string(), fixture.clone())],
+            store.seed(),
+            Some(self.clock.now()),
+            &self.spec,
+            &self.control,
+            self.config.max_secrets_per_scope,
+        )?;
+        let count = loaded
+            .store
+            .partitions()
+            .map(|(_, p)| p.secrets().len())
+            .sum();
+        store.replace_partitions(loaded.store);
+        if let Some(t) = loaded.clock {
+            self.move_clock(store, t);
+        }
+        Ok(count)
+    }
+
     /// Serves one request.
     pub fn handle(&self, req: &MockRequest) -> MockResponse {
+        if req.path.starts_with(control::PREFIX) {
+            return self.handle_control(req);
+        }
         let op = self.spec.route(&req.method, &req.path);
         let app = auth::authenticate(req.authorization.as_deref(), &self.config.api_keys);
+        let account = req.stripe_account.clone().filter(|s| !s.is_empty());
         let partition_key = app.as_ref().ok().map(|a| PartitionKey {
             key: a.key.clone(),
-            account: req.stripe_account.clone().filter(|s| !s.is_empty()),
+            account: account.clone(),
         });
         let livemode = app.as_ref().is_ok_and(|a| a.livemode);
+        let decoded = body_text(req).and_then(|body| decode(&req.query, body));
 
         let mut store = self.store();
         let now = self.clock.now();
@@ -121,10 +207,10 @@ impl Core {
             .map(|k| store.partition(k).clone());
 
         let result = (|| {
-            app?;
+            app.as_ref().map_err(Clone::clone)?;
             let op = op.ok_or_else(|| ApiError::unrecognized_url(&req.method, &req.path))?;
-            let body = body_text(req)?;
-            let input = validate::parse_input(op, &req.query, body)?;
+            let mut input = decoded.clone()?;
+            validate::check(op, &mut input)?;
             let key = partition_key.as_ref().expect("authenticated");
             let ctx = Ctx {
                 partition: store.partition(key),
@@ -134,31 +220,89 @@ impl Core {
             };
             api::dispatch(op, &input, ctx)
         })();
-        let (mut status, mut body) = match result {
-            Ok(v) => (200, v),
-            Err(e) => (e.status, e.body(&request_id, livemode)),
-        };
+        let (status, body, violated) = self.finish(op, result, &request_id, livemode);
+        if violated {
+            if let (Some(key), Some(saved)) = (&partition_key, backup) {
+                *store.partition(key) = saved;
+            }
+        }
+        store.record(RecordedRequest {
+            at: now,
+            request_id: request_id.clone(),
+            method: req.method.clone(),
+            path: req.path.clone(),
+            operation: op.map(|o| o.id.clone()),
+            app: app.as_ref().ok().map(|a| auth::mask(&a.key)),
+            account,
+            params: decoded.ok().map(|p| redact(&p)),
+            status,
+            object_id: (status == 200)
+                .then(|| body.get("id").and_then(Value::as_str).map(String::from))
+                .flatten(),
+            key: app.ok().map(|a| a.key),
+        });
+        drop(store);
+        self.respond(req, status, &body, request_id)
+    }
 
+    fn handle_control(&self, req: &MockRequest) -> MockResponse {
+        let op = self.control.route(&req.method, &req.path);
+        let mut store = self.store();
+        store.purge(self.clock.now());
+        let request_id = store.control_request_id();
+        let result = (|| {
+            let op = op.ok_or_else(|| ApiError::unrecognized_url(&req.method, &req.path))?;
+            let mut input = control_input(op, req)?;
+            validate::check(op, &mut input)?;
+            control::dispatch(self, &mut store, op, &input)
+        })();
+        drop(store);
+        let (status, body, _) = self.finish(op, result, &request_id, false);
+        self.respond(req, status, &body, request_id)
+    }
+
+    /// Renders the result and validates it against the spec; in strict mode
+    /// a violation becomes a 500 (and the third value is true).
+    fn finish(
+        &self,
+        op: Option<&Operation>,
+        result: Result<Value, ApiError>,
+        request_id: &str,
+        livemode: bool,
+    ) -> (u16, Value, bool) {
+        let (status, body) = match result {
+            Ok(v) => (200, v),
+            Err(e) => (e.status, e.body(request_id, livemode)),
+        };
         let check = match op {
             Some(op) => op.validate_response(status, &body),
             None => self.spec.validate_error(&body),
         };
-        if let Err(violation) = check {
-            let what = op.map_or("error", |o| o.id.as_str());
-            let message = format!(
-                "The mock's response does not match the OpenAPI spec ({what}, status {status}): {violation}"
-            );
-            eprintln!("stripe-secrets-mock: {request_id}: {message}");
-            if self.config.strict {
-                if let (Some(key), Some(saved)) = (&partition_key, backup) {
-                    *store.partition(key) = saved;
-                }
-                status = 500;
-                body = ApiError::internal(message).body(&request_id, livemode);
-            }
+        let Err(violation) = check else {
+            return (status, body, false);
+        };
+        let what = op.map_or("error", |o| o.id.as_str());
+        let message = format!(
+            "The mock's response does not match the OpenAPI spec ({what}, status {status}): {violation}"
+        );
+        eprintln!("stripe-secrets-mock: {request_id}: {message}");
+        if !self.config.strict {
+            return (status, body, false);
         }
-        drop(store);
+        (
+            500,
+            ApiError::internal(message).body(request_id, livemode),
+            true,
+        )
+    }
 
+    fn respond(
+        &self,
+        req: &MockRequest,
+        status: u16,
+        body: &Value,
+        request_id: String,
+    ) -> MockResponse {
         MockResponse {
             status,
             request_id,
@@ -166,24 +310,55 @@ impl Core {
                 .stripe_version
                 .clone()
                 .unwrap_or_else(|| self.spec.version.clone()),
-            body: to_json(&body),
+            body: serde_json::to_string_pretty(body).unwrap_or_else(|_| "{}".into()),
         }
     }
 }
 
-fn to_json(v: &Value) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_else(|_| "{}".into())
+/// Query string and form body decoded into one object.
+fn decode(query: &str, body: &str) -> Result<Value, ApiError> {
+    let mut map = Map::new();
+    form::decode_into(&mut map, query)?;
+    form::decode_into(&mut map, body)?;
+    Ok(Value::Object(map))
+}
+
+/// A control request's input: the query string, plus a JSON object body for
+/// operations whose spec takes one, or a form body otherwise.
+fn control_input(op: &Operation, req: &MockRequest) -> Result<Value, ApiError> {
+    if !op.json_body {
+        return decode(&req.query, body_text(req)?);
+    }
+    let mut map = Map::new();
+    form::decode_into(&mut map, &req.query)?;
+    let body = req.body.as_deref().ok_or_else(too_large)?;
+    let parsed: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::invalid(
+            format!("Invalid request: the body is not valid JSON ({e})."),
+            None,
+        )
+    })?;
+    let Value::Object(fields) = parsed else {
+        return Err(ApiError::invalid(
+            "Invalid request: the body must be a JSON object.",
+            None,
+        ));
+    };
+    map.extend(fields);
+    Ok(Value::Object(map))
+}
+
+fn too_large() -> ApiError {
+    ApiError::invalid(
+        "Request body too large: the mock accepts at most 1 MiB.",
+        None,
+    )
+    .with_status(413)
 }
 
 /// The body as form text, refusing other content types and oversize bodies.
 fn body_text(req: &MockRequest) -> Result<&str, ApiError> {
-    let Some(body) = &req.body else {
-        return Err(ApiError::invalid(
-            "Request body too large: the mock accepts at most 1 MiB.",
-            None,
-        )
-        .with_status(413));
-    };
+    let body = req.body.as_deref().ok_or_else(too_large)?;
     if body.is_empty() {
         return Ok("");
     }

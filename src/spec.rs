@@ -18,6 +18,9 @@ use crate::schema;
 /// The OpenAPI document embedded in the binary.
 pub const BUNDLED_SPEC: &str = include_str!("../spec/apps_secrets.openapi.json");
 
+/// The OpenAPI document of the mock's own control endpoints (`/_mock/…`).
+pub const CONTROL_SPEC: &str = include_str!("../spec/mock_control.openapi.json");
+
 /// Response fields that Stripe leaves out unless the request expands them
 /// (BEHAVIOUR.md §3: `payload`), although the spec's `x-expandableFields` does
 /// not list them. They count as expandable wherever the result has them.
@@ -32,6 +35,18 @@ pub(crate) struct Spec {
     /// `components.schemas.error`, for errors raised before an operation is
     /// known (unknown URL, bad credentials on an unknown URL).
     error_validator: Option<Validator>,
+    /// Every component schema, compiled, for checking data that is not a
+    /// request or response (fixtures).
+    components: Vec<(String, Validator)>,
+}
+
+/// One way a value breaks a schema, for messages outside the HTTP API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Violation {
+    /// JSON pointer to the offending value.
+    pub pointer: String,
+    /// What rule it breaks, in plain words (`must be one of account, user`).
+    pub rule: String,
 }
 
 /// One operation of the document, compiled.
@@ -51,6 +66,8 @@ pub(crate) struct Operation {
     responses: Vec<(String, Validator)>,
     /// Values `expand[]` accepts for this operation.
     pub expandable: BTreeSet<String>,
+    /// Whether the body is JSON (`application/json`) rather than a form.
+    pub json_body: bool,
 }
 
 impl Spec {
@@ -60,6 +77,16 @@ impl Spec {
         BUNDLED
             .get_or_init(|| {
                 Arc::new(Spec::from_json(BUNDLED_SPEC).expect("the bundled spec compiles"))
+            })
+            .clone()
+    }
+
+    /// The control document, compiled once per process and shared.
+    pub fn control() -> Arc<Spec> {
+        static CONTROL: OnceLock<Arc<Spec>> = OnceLock::new();
+        CONTROL
+            .get_or_init(|| {
+                Arc::new(Spec::from_json(CONTROL_SPEC).expect("the control spec compiles"))
             })
             .clone()
     }
@@ -92,6 +119,7 @@ impl Spec {
                     .operation_id
                     .clone()
                     .ok_or_else(|| format!("{method} {path}: missing operationId"))?;
+                let json_body = accepts_json(op);
                 let mut request_schema = request_schema(&doc, op, &id)?;
                 let request_validator = compile(&request_schema, &id)?;
                 if let Value::Object(obj) = &mut request_schema {
@@ -136,6 +164,7 @@ impl Spec {
                     request_validator,
                     responses,
                     expandable,
+                    json_body,
                 });
             }
         }
@@ -146,10 +175,18 @@ impl Spec {
             )?),
             None => None,
         };
+        let mut components = Vec::new();
+        if let Some(Value::Object(schemas)) = raw.pointer("/components/schemas") {
+            for name in schemas.keys() {
+                let reference = json!({ "$ref": format!("#/definitions/{name}") });
+                components.push((name.clone(), compile(&reference, name)?));
+            }
+        }
         Ok(Spec {
             version: doc.info.version.clone(),
             operations,
             error_validator,
+            components,
         })
     }
 
@@ -158,6 +195,21 @@ impl Spec {
         self.operations
             .iter()
             .find(|op| op.method == method && op.path == path)
+    }
+
+    /// How `value` breaks the component schema `name`, in a stable order
+    /// (by pointer). Empty when it conforms.
+    pub fn violations(&self, name: &str, value: &Value) -> Vec<Violation> {
+        let Some((_, validator)) = self.components.iter().find(|(n, _)| n == name) else {
+            return vec![Violation {
+                pointer: String::new(),
+                rule: format!("the spec defines no schema {name}"),
+            }];
+        };
+        let mut found: Vec<Violation> =
+            validator.iter_errors(value).map(|e| describe(&e)).collect();
+        found.sort_by(|a, b| a.pointer.cmp(&b.pointer).then(a.rule.cmp(&b.rule)));
+        found
     }
 
     /// Checks an error body raised outside any operation.
@@ -204,6 +256,59 @@ fn first_violation(validator: &Validator, body: &Value) -> Result<(), String> {
     }
 }
 
+/// A schema violation in plain words, pointing at the value at fault (for an
+/// unknown or missing field: at the field).
+fn describe(e: &jsonschema::ValidationError<'_>) -> Violation {
+    use jsonschema::error::ValidationErrorKind as K;
+    let at = e.instance_path.as_str().to_string();
+    let field = |name: &str| format!("{at}/{}", name.replace('~', "~0").replace('/', "~1"));
+    let (pointer, rule) = match &e.kind {
+        K::Enum { options } => {
+            let names: Vec<String> = options
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter(|v| !v.is_null())
+                        .map(|v| v.as_str().map_or_else(|| v.to_string(), String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            (at, format!("must be one of {}", names.join(", ")))
+        }
+        K::Required { property } => {
+            let name = property.as_str().unwrap_or_default();
+            (field(name), "is required".to_string())
+        }
+        K::AdditionalProperties { unexpected } => (
+            field(unexpected.first().map(String::as_str).unwrap_or_default()),
+            "is not a known field".to_string(),
+        ),
+        K::Type { kind } => {
+            let expected = match kind {
+                jsonschema::error::TypeKind::Single(t) => t.to_string(),
+                jsonschema::error::TypeKind::Multiple(set) => set
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+            };
+            (at, format!("must be of type {expected}"))
+        }
+        K::MaxLength { limit } => (at, format!("must be at most {limit} characters")),
+        K::MinLength { limit } => (at, format!("must be at least {limit} characters")),
+        K::Pattern { pattern } => (at, format!("must match the pattern {pattern}")),
+        K::Minimum { limit } => (at, format!("must be at least {limit}")),
+        K::Maximum { limit } => (at, format!("must be at most {limit}")),
+        _ => (at, e.to_string()),
+    };
+    Violation { pointer, rule }
+}
+
+/// Whether the operation's body is `application/json`.
+fn accepts_json(op: &openapiv3::Operation) -> bool {
+    matches!(&op.request_body, Some(ReferenceOr::Item(body)) if body.content.contains_key("application/json"))
+}
+
 fn status_key(code: &StatusCode) -> String {
     match code {
         StatusCode::Code(n) => n.to_string(),
@@ -246,7 +351,11 @@ fn request_schema(doc: &OpenAPI, op: &openapiv3::Operation, id: &str) -> Result<
         }
     }
     if let Some(ReferenceOr::Item(body)) = &op.request_body {
-        if let Some(media) = body.content.get("application/x-www-form-urlencoded") {
+        let media = body
+            .content
+            .get("application/x-www-form-urlencoded")
+            .or_else(|| body.content.get("application/json"));
+        if let Some(media) = media {
             if let Some(s) = &media.schema {
                 let s = resolve(doc, serde_json::to_value(s).map_err(|e| e.to_string())?);
                 let t = schema::translate(&s);
@@ -364,6 +473,33 @@ mod tests {
         assert_eq!(
             (limit["minimum"].as_i64(), limit["maximum"].as_i64()),
             (Some(1), Some(100))
+        );
+    }
+
+    #[test]
+    fn the_control_spec_compiles_and_takes_a_json_fixture() {
+        let control = Spec::control();
+        let import = control.route("POST", "/_mock/state").unwrap();
+        assert!(import.json_body);
+        assert!(import.request_schema["properties"].get("secrets").is_some());
+        let v = control.violations("fixture", &json!({"secrets": [{"app": 1}]}));
+        assert_eq!(v[0].pointer, "/secrets/0/app");
+        assert_eq!(v[0].rule, "must be of type string");
+        assert!(v
+            .iter()
+            .any(|x| x.pointer == "/secrets/0/name" && x.rule == "is required"));
+    }
+
+    #[test]
+    fn component_violations_name_the_rule() {
+        let spec = Spec::bundled();
+        let v = spec.violations("secret_service_resource_scope", &json!({"type": "team"}));
+        assert_eq!(
+            v,
+            [Violation {
+                pointer: "/type".into(),
+                rule: "must be one of account, user".into()
+            }]
         );
     }
 

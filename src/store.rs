@@ -4,9 +4,14 @@
 //!
 //! Everything here is plain synchronous data; the caller holds the lock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use crate::ids::IdGen;
+use crate::journal::RecordedRequest;
+
+/// The journal keeps this many most recent requests; older ones are dropped
+/// so a long-running standalone server does not grow without bound.
+pub(crate) const JOURNAL_CAPACITY: usize = 10_000;
 
 /// Which partition a request belongs to: BEHAVIOUR.md §2 isolation.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -97,7 +102,7 @@ impl Partition {
             .secrets
             .iter()
             .position(|s| s.scope == scope && s.name == name);
-        let in_scope = self.secrets.iter().filter(|s| s.scope == scope).count();
+        let in_scope = self.count(&scope);
         if existing.is_none() && in_scope >= max_per_scope {
             return Err(SetError::ScopeFull(max_per_scope));
         }
@@ -105,7 +110,7 @@ impl Partition {
             self.secrets.remove(i);
         }
         let secret = Secret {
-            id: self.ids.secret_id(),
+            id: self.new_secret_id(),
             name,
             payload,
             scope,
@@ -116,6 +121,34 @@ impl Partition {
         self.next_seq += 1;
         self.secrets.push(secret.clone());
         Ok(secret)
+    }
+
+    /// A fresh id from the partition's stream, skipping any already in use
+    /// (imported state may hold ids this stream would produce).
+    pub fn new_secret_id(&mut self) -> String {
+        loop {
+            let id = self.ids.secret_id();
+            if !self.secrets.iter().any(|s| s.id == id) {
+                return id;
+            }
+        }
+    }
+
+    /// Stores a fully formed secret as the newest; the caller has checked it.
+    pub fn insert(&mut self, mut secret: Secret) {
+        secret.seq = self.next_seq;
+        self.next_seq += 1;
+        self.secrets.push(secret);
+    }
+
+    /// All secrets, in insertion order.
+    pub fn secrets(&self) -> &[Secret] {
+        &self.secrets
+    }
+
+    /// How many secrets `scope` holds.
+    pub fn count(&self, scope: &Scope) -> usize {
+        self.secrets.iter().filter(|s| &s.scope == scope).count()
     }
 
     /// The secret `name` in `scope`.
@@ -171,8 +204,8 @@ impl Partition {
     }
 }
 
-/// All partitions.
-#[derive(Debug)]
+/// All partitions, and the journal.
+#[derive(Clone, Debug)]
 pub(crate) struct Store {
     /// The server's seed: every partition's id stream derives from it.
     seed: u64,
@@ -180,6 +213,10 @@ pub(crate) struct Store {
     partitions: BTreeMap<PartitionKey, Partition>,
     /// Request ids for requests that belong to no app (no or bad key).
     anonymous: IdGen,
+    /// Request ids for the control endpoints, apart from every app's stream.
+    control: IdGen,
+    /// Every request served on the Stripe paths, oldest first.
+    pub journal: VecDeque<RecordedRequest>,
 }
 
 impl Store {
@@ -189,6 +226,46 @@ impl Store {
             seed,
             partitions: BTreeMap::new(),
             anonymous: IdGen::new(seed, &["<anonymous>"]),
+            control: IdGen::new(seed, &["<control>"]),
+            journal: VecDeque::new(),
+        }
+    }
+
+    /// The seed this store was made with.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// A request id for a control endpoint.
+    pub fn control_request_id(&mut self) -> String {
+        self.control.request_id()
+    }
+
+    /// Appends to the journal, dropping the oldest entry when full.
+    pub fn record(&mut self, entry: RecordedRequest) {
+        if self.journal.len() == JOURNAL_CAPACITY {
+            self.journal.pop_front();
+        }
+        self.journal.push_back(entry);
+    }
+
+    /// All partitions, sorted by key.
+    pub fn partitions(&self) -> impl Iterator<Item = (&PartitionKey, &Partition)> {
+        self.partitions.iter()
+    }
+
+    /// Replaces every partition with `other`'s (journal and the request-id
+    /// streams of control and anonymous requests stay).
+    pub fn replace_partitions(&mut self, other: Store) {
+        self.partitions = other.partitions;
+    }
+
+    /// Puts the partitions `matches` selects back as they are in `initial`
+    /// (or removes them if `initial` has none).
+    pub fn restore_partitions(&mut self, initial: &Store, matches: impl Fn(&PartitionKey) -> bool) {
+        self.partitions.retain(|k, _| !matches(k));
+        for (k, p) in initial.partitions.iter().filter(|(k, _)| matches(k)) {
+            self.partitions.insert(k.clone(), p.clone());
         }
     }
 

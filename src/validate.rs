@@ -6,29 +6,25 @@
 
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::{JsonType, ValidationError};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::{abbreviate, param_label, ApiError};
 use crate::form;
 use crate::spec::Operation;
 
-/// Decodes the query string and form body of a request into one object,
-/// coerces it by the operation's schema, and validates it.
-pub(crate) fn parse_input(op: &Operation, query: &str, body: &str) -> Result<Value, ApiError> {
-    let mut map = Map::new();
-    form::decode_into(&mut map, query)?;
-    form::decode_into(&mut map, body)?;
-    let mut input = Value::Object(map);
+/// Coerces decoded input by the operation's schema, in place, and validates
+/// it; the first error by rank is the one reported.
+pub(crate) fn check(op: &Operation, input: &mut Value) -> Result<(), ApiError> {
     let mut found = Vec::new();
     form::coerce(
-        &mut input,
+        input,
         &op.request_schema,
         &op.request_schema,
         "",
         &mut found,
     );
     let mut ranked: Vec<(u8, ApiError)> = found.into_iter().map(|e| (RANK_TYPE, e)).collect();
-    for error in op.request_errors(&input) {
+    for error in op.request_errors(input) {
         ranked.extend(to_api_errors(&error));
     }
     // Stable sort: a coercion error outranks the schema's type error for the
@@ -36,7 +32,7 @@ pub(crate) fn parse_input(op: &Operation, query: &str, body: &str) -> Result<Val
     ranked.sort_by(|(ra, a), (rb, b)| ra.cmp(rb).then_with(|| a.param.cmp(&b.param)));
     match ranked.into_iter().next() {
         Some((_, e)) => Err(e),
-        None => Ok(input),
+        None => Ok(()),
     }
 }
 
