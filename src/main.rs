@@ -94,24 +94,33 @@ async fn main() {
         }
     };
     let addr = listener.local_addr().expect("bound socket has an address");
+    // Install the handlers before announcing the address, so a harness that
+    // signals right after reading the line still gets a graceful stop.
+    let shutdown = shutdown_signal();
     println!("listening on http://{addr}");
-    if let Err(e) = stripe_secrets_mock::run(listener, config, shutdown_signal()).await {
+    if let Err(e) = stripe_secrets_mock::run(listener, config, shutdown).await {
         eprintln!("stripe-secrets-mock: {e}");
         std::process::exit(1);
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is
+/// called, not when the future is first polled.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler installs");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut interrupt = signal(SignalKind::interrupt()).expect("SIGINT handler installs");
+        let mut terminate = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
+        async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
         }
     }
     #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -3,11 +3,14 @@
 
 mod auth;
 mod cli;
+mod control;
 mod determinism;
 mod encoding;
 mod expiry;
 mod find_delete;
+mod fixtures;
 mod isolation;
+mod journal;
 mod list;
 mod set;
 mod strict;

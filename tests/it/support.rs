@@ -75,6 +75,19 @@ impl Client {
         }
     }
 
+    /// A client that sends no Authorization header (control endpoints).
+    pub fn anonymous(server: &MockServer) -> Client {
+        let mut c = Client::new(server, "");
+        c.key = None;
+        c
+    }
+
+    /// POSTs a JSON body.
+    pub async fn post_json(&self, path: &str, body: &Value) -> Resp {
+        self.send("POST", path, &body.to_string(), Some("application/json"))
+            .await
+    }
+
     pub fn account(mut self, account: &str) -> Client {
         self.account = Some(account.to_string());
         self
@@ -153,6 +166,22 @@ impl Client {
         )
         .await
     }
+}
+
+/// The repository's example fixture.
+pub fn example_fixture() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/example.json")
+}
+
+/// Writes `text` to `folder/name` under the target's temporary folder (one
+/// folder per test process and `folder`).
+pub fn temp_file(folder: &str, name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("it-{}-{folder}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
 }
 
 /// A server with default options and a client with `sk_test_123`.
