@@ -142,6 +142,9 @@ impl Core {
         let matches =
             |k: &PartitionKey| k.key == key && account.as_ref().is_none_or(|a| &k.account == a);
         store.restore_partitions(&self.initial, matches);
+        // The clock is shared and stays where it is: what it has passed since
+        // startup stays expired.
+        store.purge(self.clock.now());
         store.journal.retain(|r| {
             let same_account = account.as_ref().is_none_or(|a| &r.account == a);
             !(r.made_with(key) && same_account)
