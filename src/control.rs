@@ -6,6 +6,7 @@
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
+use crate::faults::Fault;
 use crate::fixtures;
 use crate::mock::Core;
 use crate::spec::Operation;
@@ -71,6 +72,18 @@ pub(crate) fn dispatch(
                 .map_err(|e| ApiError::invalid(format!("Invalid fixture: {e}"), None))?;
             Ok(json!({ "object": "mock.state_import", "secrets": count }))
         }
+        "mockAddFault" => {
+            let fault = fault_from(input)?;
+            let shown = fault.to_json();
+            store.faults.push(fault);
+            Ok(shown)
+        }
+        "mockListFaults" => Ok(json!({
+            "object": "list",
+            "data": store.faults.list().iter().map(Fault::to_json).collect::<Vec<_>>(),
+            "has_more": false,
+            "url": op.path,
+        })),
         "mockListRequests" => {
             let operation = str_of("operation");
             let app = str_of("app");
@@ -92,6 +105,41 @@ pub(crate) fn dispatch(
             "The mock does not implement the control operation {other}."
         ))),
     }
+}
+
+/// A fault from the (validated) form of `POST /_mock/faults`.
+fn fault_from(input: &Value) -> Result<Fault, ApiError> {
+    let int = |k: &str| input.get(k).and_then(Value::as_i64);
+    let flag = |k: &str| input.get(k).and_then(Value::as_bool);
+    let mut fault = match (int("status"), flag("close").unwrap_or(false)) {
+        (Some(_), true) => {
+            return Err(ApiError::invalid(
+                "You may only specify one of these parameters: close, status.",
+                None,
+            ))
+        }
+        (Some(status), false) => Fault::status(u16::try_from(status).unwrap_or(0)),
+        (None, true) => Fault::close(),
+        (None, false) => Fault::delay(0),
+    };
+    fault = fault.with_delay(int("delay_ms").unwrap_or(0).max(0) as u64);
+    fault = fault.times(u32::try_from(int("count").unwrap_or(1)).unwrap_or(u32::MAX));
+    if let Some(op) = input.get("operation").and_then(Value::as_str) {
+        fault = fault.operation(op);
+    }
+    if let Some(app) = input.get("app").and_then(Value::as_str) {
+        fault = fault.app(app);
+    }
+    if flag("after") == Some(true) {
+        fault = fault.after_execution();
+    }
+    if let Some(retry) = flag("should_retry") {
+        fault = fault.should_retry(retry);
+    }
+    fault
+        .check()
+        .map_err(|e| ApiError::invalid(format!("Invalid fault: {e}."), None))?;
+    Ok(fault)
 }
 
 fn clock(core: &Core) -> Value {

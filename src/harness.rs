@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use serde_json::Value;
 
 use crate::config::Config;
+use crate::faults::Fault;
 use crate::fixtures::FixtureSource;
 use crate::journal::RecordedRequest;
 use crate::mock::Core;
@@ -77,17 +78,29 @@ impl MockServer {
     }
 
     /// Restores the startup state: the fixtures' secrets, the clock's start,
-    /// fresh id streams, and an empty journal.
+    /// fresh id streams, an empty journal and no pending faults.
     pub fn reset(&self) {
         let mut store = self.core.store();
         self.core.reset(&mut store, None, None);
     }
 
     /// Restores one app's partitions (all its accounts) to their startup
-    /// state and drops its journal entries; other apps are untouched.
+    /// state and drops its journal entries and the faults aimed at it; other
+    /// apps are untouched.
     pub fn reset_app(&self, api_key: &str) {
         let mut store = self.core.store();
         self.core.reset(&mut store, Some(api_key), None);
+    }
+
+    /// Adds a fault after those already pending; see [`Fault`].
+    ///
+    /// # Panics
+    /// If the fault is inconsistent (a non-error status, a zero count).
+    pub fn inject_fault(&self, fault: Fault) {
+        if let Err(e) = fault.check() {
+            panic!("invalid fault: {e}");
+        }
+        self.core.store().faults.push(fault);
     }
 
     /// All secrets and the clock, in the fixture format.

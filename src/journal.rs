@@ -23,10 +23,14 @@ pub struct RecordedRequest {
     /// Decoded parameters (strings as sent), with every `payload` value
     /// replaced by `"[redacted]"`; `None` if they could not be decoded.
     pub params: Option<Value>,
-    /// Response status.
-    pub status: u16,
+    /// Response status; `None` when an injected fault closed the connection.
+    pub status: Option<u16>,
     /// The `id` of the object in the response body, if any.
     pub object_id: Option<String>,
+    /// The injected fault applied to it, described (`status 503`), if any.
+    pub fault: Option<String>,
+    /// Whether the answer was an idempotent replay of an earlier one.
+    pub replayed: bool,
     /// The full key, for filtering by app; never shown.
     pub(crate) key: Option<String>,
 }
@@ -46,6 +50,8 @@ impl RecordedRequest {
             "params": self.params,
             "status": self.status,
             "object_id": self.object_id,
+            "fault": self.fault,
+            "replayed": self.replayed,
         })
     }
 

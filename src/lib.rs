@@ -13,7 +13,8 @@
 //!   expiry; `auth`: API keys; `clock`: the fake clock; `ids`: seeded ids;
 //!   `error`: the one error type and Stripe's error body.
 //! - `control`: the `/_mock/` endpoints; `fixtures`: seeding, export and
-//!   import; `journal`: the record of requests served.
+//!   import; `journal`: the record of requests served; `faults`: injected
+//!   failures.
 //!
 //! # Example
 //! ```
@@ -30,6 +31,7 @@ mod clock;
 mod config;
 mod control;
 mod error;
+mod faults;
 mod fixtures;
 mod form;
 pub mod harness;
@@ -47,6 +49,7 @@ use std::sync::Arc;
 
 pub use clock::DEFAULT_NOW;
 pub use config::Config;
+pub use faults::{Fault, FaultKind};
 pub use fixtures::FixtureSource;
 pub use harness::{MockClock, MockServer, MockServerBuilder};
 pub use journal::RecordedRequest;

@@ -13,12 +13,13 @@ use crate::auth;
 use crate::clock::{Clock, DEFAULT_NOW};
 use crate::config::Config;
 use crate::control;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorType};
+use crate::faults::{Fault, FaultKind};
 use crate::fixtures;
 use crate::form;
 use crate::journal::{redact, RecordedRequest};
 use crate::spec::{Operation, Spec};
-use crate::store::{PartitionKey, Store};
+use crate::store::{PartitionKey, Saved, Store};
 use crate::validate;
 
 /// A request as the pipeline sees it, converted once at the HTTP edge.
@@ -38,6 +39,8 @@ pub(crate) struct MockRequest {
     pub stripe_version: Option<String>,
     /// `Content-Type` header.
     pub content_type: Option<String>,
+    /// `Idempotency-Key` header.
+    pub idempotency_key: Option<String>,
     /// The body, or `None` when it was larger than the edge accepts.
     pub body: Option<Vec<u8>>,
 }
@@ -51,8 +54,37 @@ pub(crate) struct MockResponse {
     pub request_id: String,
     /// `Stripe-Version` header.
     pub stripe_version: String,
+    /// Further headers (`Idempotent-Replayed`, `Original-Request`,
+    /// `Stripe-Should-Retry`).
+    pub headers: Vec<(&'static str, String)>,
     /// JSON text.
     pub body: String,
+}
+
+/// What to do before serving a request: from [`Core::plan`].
+#[derive(Default)]
+pub(crate) struct Plan {
+    /// The injected fault that applies, if any.
+    pub fault: Option<Fault>,
+    /// How long to wait first.
+    pub delay: std::time::Duration,
+    /// Marks the request's idempotency key in flight while it lives.
+    in_flight: Option<InFlight>,
+}
+
+/// Holds an (app, `Idempotency-Key`) in flight; dropping it (the request
+/// finished, or its client went away) releases it.
+struct InFlight {
+    /// Where the in-flight set lives.
+    core: Arc<Core>,
+    /// The entry it holds.
+    entry: (PartitionKey, String),
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.core.store().in_flight.remove(&self.entry);
+    }
 }
 
 /// A running mock's shared state: specs, options, clock and store.
@@ -130,6 +162,7 @@ impl Core {
     /// account of it if `account` is given; `""` names the platform).
     pub fn reset(&self, store: &mut Store, app: Option<&str>, account: Option<&str>) -> Value {
         let before = store.journal.len();
+        store.faults.clear(app);
         let Some(key) = app else {
             *store = self.initial.clone();
             self.clock.set(self.start);
@@ -185,11 +218,59 @@ impl Core {
         Ok(count)
     }
 
-    /// Serves one request.
-    pub fn handle(&self, req: &MockRequest) -> MockResponse {
+    /// Decides, before a request is served, whether an injected fault
+    /// applies and how long to wait. A delayed POST with an
+    /// `Idempotency-Key` is marked in flight until the returned plan drops.
+    pub fn plan(self: &Arc<Self>, req: &MockRequest) -> Plan {
         if req.path.starts_with(control::PREFIX) {
-            return self.handle_control(req);
+            return Plan::default();
         }
+        let op = self
+            .spec
+            .route(&req.method, &req.path)
+            .map(|o| o.id.as_str());
+        let app = auth::authenticate(req.authorization.as_deref(), &self.config.api_keys).ok();
+        let mut store = self.store();
+        let Some(fault) = store.faults.take(op, app.as_ref().map(|a| a.key.as_str())) else {
+            return Plan::default();
+        };
+        let mut in_flight = None;
+        if let (Some(app), Some(key), true) = (&app, &req.idempotency_key, fault.delay_ms > 0) {
+            let entry = (
+                PartitionKey {
+                    key: app.key.clone(),
+                    account: req.stripe_account.clone().filter(|s| !s.is_empty()),
+                },
+                key.clone(),
+            );
+            if req.method == "POST" && store.in_flight.insert(entry.clone()) {
+                in_flight = Some(InFlight {
+                    core: self.clone(),
+                    entry,
+                });
+            }
+        }
+        Plan {
+            delay: std::time::Duration::from_millis(fault.delay_ms),
+            fault: Some(fault),
+            in_flight,
+        }
+    }
+
+    /// Serves one request with no fault.
+    #[cfg(test)]
+    pub fn handle(&self, req: &MockRequest) -> MockResponse {
+        self.serve(req, &Plan::default())
+            .expect("without a fault there is always a response")
+    }
+
+    /// Serves one request as `plan` says (its delay already waited out).
+    /// `None`: close the connection without answering.
+    pub fn serve(&self, req: &MockRequest, plan: &Plan) -> Option<MockResponse> {
+        if req.path.starts_with(control::PREFIX) {
+            return Some(self.handle_control(req));
+        }
+        let fault = plan.fault.as_ref();
         let op = self.spec.route(&req.method, &req.path);
         let app = auth::authenticate(req.authorization.as_deref(), &self.config.api_keys);
         let account = req.stripe_account.clone().filter(|s| !s.is_empty());
@@ -199,22 +280,66 @@ impl Core {
         });
         let livemode = app.as_ref().is_ok_and(|a| a.livemode);
         let decoded = body_text(req).and_then(|body| decode(&req.query, body));
+        let idempotency_key = req
+            .idempotency_key
+            .as_deref()
+            .filter(|_| req.method == "POST");
 
         let mut store = self.store();
         let now = self.clock.now();
         store.purge(now);
         let request_id = store.request_id(partition_key.as_ref());
+        let mut entry = RecordedRequest {
+            at: now,
+            request_id: request_id.clone(),
+            method: req.method.clone(),
+            path: req.path.clone(),
+            operation: op.map(|o| o.id.clone()),
+            app: app.as_ref().ok().map(|a| auth::mask(&a.key)),
+            account,
+            params: decoded.as_ref().ok().map(redact),
+            status: None,
+            object_id: None,
+            fault: fault.map(Fault::describe),
+            replayed: false,
+            key: app.as_ref().ok().map(|a| a.key.clone()),
+        };
+        let closes =
+            |after: bool| fault.is_some_and(|f| f.kind == FaultKind::Close && f.after == after);
+        if closes(false) {
+            store.record(entry);
+            return None;
+        }
         let backup = partition_key
             .as_ref()
             .filter(|_| req.method == "POST")
             .map(|k| store.partition(k).clone());
+        let fingerprint = serde_json::json!({
+            "method": req.method,
+            "path": req.path,
+            "params": decoded.as_ref().ok().map(normalize),
+        });
 
+        let mut executed = false;
+        let mut replay: Option<Saved> = None;
         let result = (|| {
             app.as_ref().map_err(Clone::clone)?;
             let op = op.ok_or_else(|| ApiError::unrecognized_url(&req.method, &req.path))?;
+            let key = partition_key.as_ref().expect("authenticated");
+            if let Some(idem) = idempotency_key {
+                if let Some(saved) = idempotent_result(&mut store, key, idem, &fingerprint, plan)? {
+                    replay = Some(saved);
+                    return Ok(Value::Null);
+                }
+            }
+            if let Some(f) = fault.filter(|f| !f.after) {
+                if let FaultKind::Status(status) = f.kind {
+                    return Err(f.error(status));
+                }
+            }
             let mut input = decoded.clone()?;
             validate::check(op, &mut input)?;
-            let key = partition_key.as_ref().expect("authenticated");
+            executed = true;
             let ctx = Ctx {
                 partition: store.partition(key),
                 now,
@@ -223,29 +348,64 @@ impl Core {
             };
             api::dispatch(op, &input, ctx)
         })();
-        let (status, body, violated) = self.finish(op, result, &request_id, livemode);
-        if violated {
-            if let (Some(key), Some(saved)) = (&partition_key, backup) {
-                *store.partition(key) = saved;
+
+        let mut headers = Vec::new();
+        let (mut status, mut body) = match &replay {
+            Some(saved) => {
+                headers.push(("idempotent-replayed", "true".to_string()));
+                headers.push(("original-request", saved.request_id.clone()));
+                entry.replayed = true;
+                (saved.status, saved.body.clone())
+            }
+            None => {
+                let (status, body, violated) = self.finish(op, result, &request_id, livemode);
+                if violated {
+                    if let (Some(key), Some(saved)) = (&partition_key, backup) {
+                        *store.partition(key) = saved;
+                    }
+                }
+                // Stripe saves the result of any request that started
+                // executing; parameter errors (400) are not saved.
+                if let (Some(idem), Some(key), true) = (
+                    idempotency_key,
+                    &partition_key,
+                    executed && !violated && status != 400,
+                ) {
+                    let saved = Saved {
+                        fingerprint: fingerprint.clone(),
+                        status,
+                        body: body.clone(),
+                        request_id: request_id.clone(),
+                        at: now,
+                    };
+                    store
+                        .partition(key)
+                        .idempotency
+                        .insert(idem.to_string(), saved);
+                }
+                (status, body)
+            }
+        };
+        if closes(true) {
+            store.record(entry);
+            return None;
+        }
+        if let Some(f) = fault {
+            if let (FaultKind::Status(injected), true) = (&f.kind, f.after) {
+                let (s, b, _) = self.finish(op, Err(f.error(*injected)), &request_id, livemode);
+                (status, body) = (s, b);
+            }
+            if let (FaultKind::Status(_), Some(retry)) = (&f.kind, f.should_retry) {
+                headers.push(("stripe-should-retry", retry.to_string()));
             }
         }
-        store.record(RecordedRequest {
-            at: now,
-            request_id: request_id.clone(),
-            method: req.method.clone(),
-            path: req.path.clone(),
-            operation: op.map(|o| o.id.clone()),
-            app: app.as_ref().ok().map(|a| auth::mask(&a.key)),
-            account,
-            params: decoded.ok().map(|p| redact(&p)),
-            status,
-            object_id: (status == 200)
-                .then(|| body.get("id").and_then(Value::as_str).map(String::from))
-                .flatten(),
-            key: app.ok().map(|a| a.key),
-        });
+        entry.status = Some(status);
+        entry.object_id = (status == 200)
+            .then(|| body.get("id").and_then(Value::as_str).map(String::from))
+            .flatten();
+        store.record(entry);
         drop(store);
-        self.respond(req, status, &body, request_id)
+        Some(self.respond(req, status, &body, request_id, headers))
     }
 
     fn handle_control(&self, req: &MockRequest) -> MockResponse {
@@ -261,7 +421,7 @@ impl Core {
         })();
         drop(store);
         let (status, body, _) = self.finish(op, result, &request_id, false);
-        self.respond(req, status, &body, request_id)
+        self.respond(req, status, &body, request_id, Vec::new())
     }
 
     /// Renders the result and validates it against the spec; in strict mode
@@ -305,16 +465,95 @@ impl Core {
         status: u16,
         body: &Value,
         request_id: String,
+        headers: Vec<(&'static str, String)>,
     ) -> MockResponse {
         MockResponse {
             status,
             request_id,
+            headers,
             stripe_version: req
                 .stripe_version
                 .clone()
                 .unwrap_or_else(|| self.spec.version.clone()),
             body: serde_json::to_string_pretty(body).unwrap_or_else(|_| "{}".into()),
         }
+    }
+}
+
+/// Idempotency-Key rules (BEHAVIOUR.md §6) for a POST about to run: the
+/// saved result to replay, if any, or the error that stops it.
+fn idempotent_result(
+    store: &mut Store,
+    key: &PartitionKey,
+    idem: &str,
+    fingerprint: &Value,
+    plan: &Plan,
+) -> Result<Option<Saved>, ApiError> {
+    if idem.chars().count() > MAX_IDEMPOTENCY_KEY {
+        return Err(ApiError::invalid(
+            format!(
+                "Invalid Idempotency-Key: keys must be at most {MAX_IDEMPOTENCY_KEY} characters \
+                 long."
+            ),
+            None,
+        ));
+    }
+    let entry = (key.clone(), idem.to_string());
+    if store.in_flight.contains(&entry) && plan.in_flight.as_ref().is_none_or(|f| f.entry != entry)
+    {
+        return Err(ApiError {
+            status: 409,
+            kind: ErrorType::Idempotency,
+            code: Some("idempotency_key_in_use"),
+            message: format!(
+                "There is currently another in-progress request using this Idempotent Key \
+                 (that probably means you submitted twice, and the other request is still going \
+                 through): {}. Please try again later.",
+                crate::error::abbreviate(idem)
+            ),
+            param: None,
+        });
+    }
+    match store.partition(key).idempotency.get(idem) {
+        None => Ok(None),
+        Some(saved) if &saved.fingerprint == fingerprint => Ok(Some(saved.clone())),
+        Some(_) => Err(ApiError {
+            status: 400,
+            kind: ErrorType::Idempotency,
+            code: None,
+            message: format!(
+                "Keys for idempotent requests can only be used with the same parameters they \
+                 were first used with. Try using a key other than '{}' if you meant to execute a \
+                 different request.",
+                crate::error::abbreviate(idem)
+            ),
+            param: None,
+        }),
+    }
+}
+
+/// `Idempotency-Key` values longer than this are refused.
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// Decoded parameters with indexed hashes (`expand[0]`) turned into arrays,
+/// so a retry that encodes arrays the other way still matches.
+fn normalize(v: &Value) -> Value {
+    match v {
+        Value::Object(map) => {
+            let indexed = !map.is_empty() && map.keys().all(|k| k.parse::<u64>().is_ok());
+            if indexed {
+                let mut items: Vec<(u64, &Value)> = map
+                    .iter()
+                    .map(|(k, v)| (k.parse().unwrap_or(0), v))
+                    .collect();
+                items.sort_by_key(|(i, _)| *i);
+                Value::Array(items.into_iter().map(|(_, v)| normalize(v)).collect())
+            } else {
+                Value::Object(map.iter().map(|(k, v)| (k.clone(), normalize(v))).collect())
+            }
+        }
+        Value::Array(items) => Value::Array(items.iter().map(normalize).collect()),
+        other => other.clone(),
     }
 }
 

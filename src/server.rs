@@ -2,7 +2,6 @@
 //! hyper request becomes a [`MockRequest`] and a [`MockResponse`] becomes a
 //! hyper response. Everything behind it is synchronous and socket-free.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,7 +48,7 @@ pub(crate) async fn serve(
                 let core = core.clone();
                 let service = service_fn(move |req| {
                     let core = core.clone();
-                    async move { Ok::<_, Infallible>(respond(&core, req).await) }
+                    async move { respond(&core, req).await }
                 });
                 let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
                 let conn = graceful.watch(conn);
@@ -64,7 +63,12 @@ pub(crate) async fn serve(
     let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
 }
 
-async fn respond(core: &Core, req: Request<Incoming>) -> Response<Full<Bytes>> {
+/// Serves one request. An `Err` makes hyper drop the connection unanswered
+/// (an injected `close` fault).
+async fn respond(
+    core: &Arc<Core>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Closed> {
     let (parts, body) = req.into_parts();
     let body = Limited::new(body, MAX_BODY)
         .collect()
@@ -80,10 +84,27 @@ async fn respond(core: &Core, req: Request<Incoming>) -> Response<Full<Bytes>> {
         stripe_account: header("stripe-account"),
         stripe_version: header("stripe-version"),
         content_type: header("content-type"),
+        idempotency_key: header("idempotency-key"),
         body,
     };
-    to_hyper(core.handle(&request))
+    let plan = core.plan(&request);
+    if !plan.delay.is_zero() {
+        tokio::time::sleep(plan.delay).await;
+    }
+    core.serve(&request, &plan).map(to_hyper).ok_or(Closed)
 }
+
+/// The reason a connection was dropped on purpose.
+#[derive(Debug)]
+struct Closed;
+
+impl std::fmt::Display for Closed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection closed by an injected fault")
+    }
+}
+
+impl std::error::Error for Closed {}
 
 fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
@@ -103,6 +124,11 @@ fn to_hyper(res: MockResponse) -> Response<Full<Bytes>> {
     }
     if let Ok(v) = HeaderValue::from_str(&res.stripe_version) {
         headers.insert("stripe-version", v);
+    }
+    for (name, value) in res.headers {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
     }
     out
 }

@@ -4,8 +4,11 @@
 //!
 //! Everything here is plain synchronous data; the caller holds the lock.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use serde_json::Value;
+
+use crate::faults::Faults;
 use crate::ids::IdGen;
 use crate::journal::RecordedRequest;
 
@@ -67,6 +70,24 @@ pub(crate) enum Cursor<'a> {
     EndingBefore(&'a str),
 }
 
+/// How long an idempotent result is kept, in mock seconds (24 hours).
+pub(crate) const IDEMPOTENCY_TTL: i64 = 24 * 60 * 60;
+
+/// The first response to a POST with an `Idempotency-Key`, kept for replay.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Saved {
+    /// Method, path and parameters of the first request; a retry must match.
+    pub fingerprint: Value,
+    /// The status that was answered.
+    pub status: u16,
+    /// The body that was answered.
+    pub body: Value,
+    /// The first request's id, sent back as `Original-Request`.
+    pub request_id: String,
+    /// When it was saved (mock clock).
+    pub at: i64,
+}
+
 /// One app's (and account's) secrets.
 #[derive(Clone, Debug)]
 pub(crate) struct Partition {
@@ -76,6 +97,8 @@ pub(crate) struct Partition {
     secrets: Vec<Secret>,
     /// The next `Secret::seq`.
     next_seq: u64,
+    /// Saved idempotent results by `Idempotency-Key`.
+    pub idempotency: BTreeMap<String, Saved>,
 }
 
 impl Partition {
@@ -84,6 +107,7 @@ impl Partition {
             ids,
             secrets: Vec::new(),
             next_seq: 0,
+            idempotency: BTreeMap::new(),
         }
     }
 
@@ -197,10 +221,13 @@ impl Partition {
         Ok((all[start..end].to_vec(), has_more))
     }
 
-    /// Drops every secret whose expiry is at or before `now`.
+    /// Drops every secret whose expiry is at or before `now`, and idempotent
+    /// results older than 24 hours.
     fn purge(&mut self, now: i64) {
         self.secrets
             .retain(|s| s.expires_at.is_none_or(|at| at > now));
+        self.idempotency
+            .retain(|_, saved| saved.at + IDEMPOTENCY_TTL > now);
     }
 }
 
@@ -217,6 +244,11 @@ pub(crate) struct Store {
     control: IdGen,
     /// Every request served on the Stripe paths, oldest first.
     pub journal: VecDeque<RecordedRequest>,
+    /// Faults waiting for matching requests.
+    pub faults: Faults,
+    /// (partition, `Idempotency-Key`) of POSTs being served right now (held
+    /// while an injected delay runs).
+    pub in_flight: BTreeSet<(PartitionKey, String)>,
 }
 
 impl Store {
@@ -228,6 +260,8 @@ impl Store {
             anonymous: IdGen::new(seed, &["<anonymous>"]),
             control: IdGen::new(seed, &["<control>"]),
             journal: VecDeque::new(),
+            faults: Faults::default(),
+            in_flight: BTreeSet::new(),
         }
     }
 
@@ -370,6 +404,30 @@ mod tests {
             p.page(&Scope::Account, 2, Some(Cursor::StartingAfter("nope"))),
             Err("nope")
         );
+    }
+
+    #[test]
+    fn idempotent_results_expire_after_24_hours() {
+        let mut store = Store::new(0);
+        let key = PartitionKey {
+            key: "k".into(),
+            account: None,
+        };
+        let saved = Saved {
+            fingerprint: Value::Null,
+            status: 200,
+            body: Value::Null,
+            request_id: "req_1".into(),
+            at: 100,
+        };
+        store
+            .partition(&key)
+            .idempotency
+            .insert("idem".into(), saved);
+        store.purge(100 + IDEMPOTENCY_TTL - 1);
+        assert_eq!(store.partition(&key).idempotency.len(), 1);
+        store.purge(100 + IDEMPOTENCY_TTL);
+        assert!(store.partition(&key).idempotency.is_empty());
     }
 
     #[test]
