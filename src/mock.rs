@@ -257,13 +257,6 @@ impl Core {
         }
     }
 
-    /// Serves one request with no fault.
-    #[cfg(test)]
-    pub fn handle(&self, req: &MockRequest) -> MockResponse {
-        self.serve(req, &Plan::default())
-            .expect("without a fault there is always a response")
-    }
-
     /// Serves one request as `plan` says (its delay already waited out).
     /// `None`: close the connection without answering.
     pub fn serve(&self, req: &MockRequest, plan: &Plan) -> Option<MockResponse> {

@@ -30,15 +30,27 @@ impl Resp {
     }
 
     /// Status, the headers that matter, and the body, as pinned in snapshots.
+    /// Headers that appear only sometimes are listed only when present.
     pub fn transcript(&self) -> String {
-        format!(
-            "status: {}\ncontent-type: {}\nrequest-id: {}\nstripe-version: {}\n\n{}",
+        let mut out = format!(
+            "status: {}\ncontent-type: {}\nrequest-id: {}\nstripe-version: {}\n",
             self.status,
             self.header("content-type"),
             self.header("request-id"),
             self.header("stripe-version"),
-            self.text
-        )
+        );
+        for name in [
+            "idempotent-replayed",
+            "original-request",
+            "stripe-should-retry",
+        ] {
+            if self.headers.contains_key(name) {
+                out.push_str(&format!("{name}: {}\n", self.header(name)));
+            }
+        }
+        out.push('\n');
+        out.push_str(&self.text);
+        out
     }
 }
 
@@ -119,6 +131,34 @@ impl Client {
         body: &str,
         content_type: Option<&str>,
     ) -> Resp {
+        self.exchange(method, path, body, content_type)
+            .await
+            .expect("response")
+    }
+
+    /// A GET that may fail at the transport level (closed connection).
+    pub async fn try_send(&self, method: &str, path: &str) -> Result<Resp, String> {
+        self.exchange(method, path, "", None).await
+    }
+
+    /// A form POST that may fail at the transport level.
+    pub async fn try_send_form(&self, path: &str, form: &str) -> Result<Resp, String> {
+        self.exchange(
+            "POST",
+            path,
+            form,
+            Some("application/x-www-form-urlencoded"),
+        )
+        .await
+    }
+
+    async fn exchange(
+        &self,
+        method: &str,
+        path: &str,
+        body: &str,
+        content_type: Option<&str>,
+    ) -> Result<Resp, String> {
         let stream = TcpStream::connect(self.addr).await.expect("connect");
         let (mut sender, conn) =
             hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
@@ -144,18 +184,18 @@ impl Client {
         let req = req
             .body(Full::new(Bytes::from(body.to_string())))
             .expect("request");
-        let res = sender.send_request(req).await.expect("response");
+        let res = sender.send_request(req).await.map_err(|e| e.to_string())?;
         let status = res.status().as_u16();
         let headers = res.headers().clone();
         let bytes = res.into_body().collect().await.expect("body").to_bytes();
         let text = String::from_utf8(bytes.to_vec()).expect("utf-8 body");
         let body = serde_json::from_str(&text).expect("JSON body");
-        Resp {
+        Ok(Resp {
             status,
             headers,
             text,
             body,
-        }
+        })
     }
 
     /// Creates a secret in account scope and returns the response.
