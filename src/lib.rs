@@ -28,6 +28,7 @@
 mod api;
 mod auth;
 mod clock;
+pub mod compat;
 mod config;
 mod control;
 mod error;

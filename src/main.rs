@@ -56,7 +56,18 @@ enum Command {
 
 #[tokio::main]
 async fn main() {
-    let args = Args::parse();
+    // stripe-mock's flags (-http-port 12111, …) are accepted too.
+    let raw: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let translated = match stripe_secrets_mock::compat::translate(raw[1..].to_vec()) {
+        Ok(rest) => rest,
+        Err(e) => {
+            eprintln!("stripe-secrets-mock: {e}");
+            std::process::exit(2);
+        }
+    };
+    let args = Args::parse_from(std::iter::once(raw[0].clone()).chain(translated));
     let mut config = Config {
         seed: args.seed,
         now: args.now,

@@ -101,3 +101,38 @@ async fn help_lists_every_flag() {
         assert!(help.contains(flag), "{flag} missing from --help");
     }
 }
+
+#[tokio::test]
+async fn stripe_mock_flags_start_it_the_same_way() {
+    let mut child = Command::new(BIN)
+        .args(["-http-port", "0"])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .await
+        .unwrap();
+    let addr = line
+        .trim()
+        .trim_start_matches("listening on http://")
+        .parse()
+        .unwrap();
+    assert_eq!(
+        Client::at(addr, "sk_test_123")
+            .create("k", "v")
+            .await
+            .status,
+        200
+    );
+
+    let refused = Command::new(BIN)
+        .args(["-https-port", "12112"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("plain HTTP"));
+}

@@ -8,9 +8,12 @@ one line per check and a closing `N passed, N failed` line; exits non-zero
 on any failure.
 """
 
+import json
 import subprocess
 import sys
 import traceback
+import urllib.parse
+import urllib.request
 
 import stripe
 
@@ -141,7 +144,48 @@ def a_live_key_gives_livemode():
     assert s.livemode is True
 
 
+BASE = None
+
+
+def control(method, path, form=None):
+    """Calls a /_mock/ control endpoint and returns its JSON answer."""
+    data = urllib.parse.urlencode(form).encode() if form is not None else None
+    req = urllib.request.Request(BASE + path, data=data, method=method)
+    with urllib.request.urlopen(req) as res:
+        return json.load(res)
+
+
+def journal(key, operation):
+    query = urllib.parse.urlencode({"app": key, "operation": operation})
+    return control("GET", "/_mock/requests?" + query)["data"]
+
+
+@check
+def the_automatic_retry_after_a_lost_500_ends_in_exactly_one_secret():
+    key = "sk_test_pyretry500"
+    control("POST", "/_mock/faults", {"status": 500, "after": "true",
+                                      "operation": "postAppsSecrets", "app": key})
+    s = stripe.apps.Secret.create(name="once", payload="v", scope={"type": "account"},
+                                  api_key=key)
+    listed = stripe.apps.Secret.list(scope={"type": "account"}, api_key=key)
+    assert [x.id for x in listed.data] == [s.id], listed
+    seen = [(r["status"], r["fault"], r["replayed"]) for r in journal(key, "postAppsSecrets")]
+    assert seen == [(500, "status 500 after execution", False), (200, None, True)], seen
+
+
+@check
+def the_automatic_retry_after_an_injected_409_ends_in_exactly_one_secret():
+    key = "sk_test_pyretry409"
+    control("POST", "/_mock/faults", {"status": 409, "operation": "postAppsSecrets", "app": key})
+    stripe.apps.Secret.create(name="once", payload="v", scope={"type": "account"}, api_key=key)
+    listed = stripe.apps.Secret.list(scope={"type": "account"}, api_key=key)
+    assert len(listed.data) == 1, listed
+    seen = [r["status"] for r in journal(key, "postAppsSecrets")]
+    assert seen == [409, 200], seen
+
+
 def main():
+    global BASE
     binary = sys.argv[1]
     proc = subprocess.Popen(
         [binary, "--port", "0"], stdout=subprocess.PIPE, text=True
@@ -150,8 +194,10 @@ def main():
         line = proc.stdout.readline().strip()
         prefix = "listening on "
         assert line.startswith(prefix), f"unexpected first line {line!r}"
-        stripe.api_base = line[len(prefix):]
+        BASE = stripe.api_base = line[len(prefix):]
         stripe.api_key = "sk_test_123"
+        # Retries on (the SDK then sends an Idempotency-Key on every POST).
+        stripe.max_network_retries = 2
         passed = failed = 0
         for fn in CHECKS:
             try:
