@@ -61,22 +61,36 @@ pub use spec::{BUNDLED_SPEC, CONTROL_SPEC};
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
-/// Loads `config`'s fixtures exactly as a server would and returns how many
-/// secrets they hold; the error reads `FILE: POINTER: RULE`.
-pub fn check_fixtures(config: &Config) -> Result<usize, String> {
-    let core = mock::Core::new(config.clone())?;
-    let store = core.store();
-    Ok(store.partitions().map(|(_, p)| p.secrets().len()).sum())
+/// A mock built from a [`Config`] (spec compiled, fixtures loaded) and not
+/// yet serving: what the binary runs. Building it first means a bad fixture
+/// is reported before anything listens.
+pub struct Mock {
+    /// The shared state the server will serve.
+    core: Arc<mock::Core>,
 }
 
-/// Serves a mock with `config` on an already bound `listener` until
-/// `shutdown` completes. This is what the binary runs.
-pub async fn run(
-    listener: tokio::net::TcpListener,
-    config: Config,
-    shutdown: impl Future<Output = ()>,
-) -> Result<(), String> {
-    let core = Arc::new(mock::Core::new(config)?);
-    server::serve(listener, core, shutdown).await;
-    Ok(())
+impl Mock {
+    /// Compiles the spec and loads the fixtures; the error names what failed
+    /// (`FILE: POINTER: RULE` for a fixture).
+    pub fn new(config: Config) -> Result<Mock, String> {
+        Ok(Mock {
+            core: Arc::new(mock::Core::new(config)?),
+        })
+    }
+
+    /// How many secrets the store holds (after loading: the fixtures').
+    pub fn secret_count(&self) -> usize {
+        let store = self.core.store();
+        store.partitions().map(|(_, p)| p.secrets().len()).sum()
+    }
+
+    /// Serves on an already bound `listener` until `shutdown` completes, then
+    /// gives open connections a few seconds to finish.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) {
+        server::serve(listener, self.core, shutdown).await;
+    }
 }

@@ -4,7 +4,7 @@ use clap::Parser;
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use stripe_secrets_mock::{Config, FixtureSource};
+use stripe_secrets_mock::{Config, FixtureSource, Mock};
 
 /// A deterministic, stateful mock of Stripe's Apps Secret Store API.
 #[derive(Parser, Debug)]
@@ -68,7 +68,12 @@ async fn main() {
         }
     };
     let args = Args::parse_from(std::iter::once(raw[0].clone()).chain(translated));
-    let mut config = Config {
+    // check-fixtures loads its paths exactly as --fixtures would, then stops.
+    let (fixtures, is_check) = match args.command {
+        Some(Command::CheckFixtures { paths }) => (paths, true),
+        None => (args.fixtures, false),
+    };
+    let config = Config {
         seed: args.seed,
         now: args.now,
         system_clock: args.system_clock,
@@ -76,23 +81,20 @@ async fn main() {
         api_keys: args.api_keys,
         strict: !args.lenient,
         spec_json: None,
-        fixtures: args.fixtures.into_iter().map(FixtureSource::Path).collect(),
+        fixtures: fixtures.into_iter().map(FixtureSource::Path).collect(),
     };
-    if let Some(Command::CheckFixtures { paths }) = args.command {
-        config.fixtures = paths.into_iter().map(FixtureSource::Path).collect();
-        match stripe_secrets_mock::check_fixtures(&config) {
-            Ok(count) => println!("ok: {count} secrets"),
-            Err(e) => {
-                eprintln!("stripe-secrets-mock: {e}");
-                std::process::exit(1);
-            }
+    // Compile the spec and load the fixtures before binding, so a bad
+    // fixture fails fast and loudly, with nothing listening.
+    let mock = match Mock::new(config) {
+        Ok(mock) => mock,
+        Err(e) => {
+            eprintln!("stripe-secrets-mock: {e}");
+            std::process::exit(1);
         }
+    };
+    if is_check {
+        println!("ok: {} secrets", mock.secret_count());
         return;
-    }
-    // Load the fixtures before binding, so a bad one fails fast and loudly.
-    if let Err(e) = stripe_secrets_mock::check_fixtures(&config) {
-        eprintln!("stripe-secrets-mock: {e}");
-        std::process::exit(1);
     }
     let listener = match tokio::net::TcpListener::bind((args.host.as_str(), args.port)).await {
         Ok(l) => l,
@@ -109,10 +111,7 @@ async fn main() {
     // signals right after reading the line still gets a graceful stop.
     let shutdown = shutdown_signal();
     println!("listening on http://{addr}");
-    if let Err(e) = stripe_secrets_mock::run(listener, config, shutdown).await {
-        eprintln!("stripe-secrets-mock: {e}");
-        std::process::exit(1);
-    }
+    mock.serve(listener, shutdown).await;
 }
 
 /// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is
