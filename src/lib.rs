@@ -14,7 +14,7 @@
 //!   `error`: the one error type and Stripe's error body.
 //! - `control`: the `/_mock/` endpoints; `fixtures`: seeding, export and
 //!   import; `journal`: the record of requests served; `faults`: injected
-//!   failures.
+//!   failures; `idempotency`: Idempotency-Key rules.
 //!
 //! # Example
 //! ```
@@ -36,6 +36,7 @@ mod faults;
 mod fixtures;
 mod form;
 pub mod harness;
+mod idempotency;
 mod ids;
 mod journal;
 mod mock;

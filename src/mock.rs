@@ -13,10 +13,11 @@ use crate::auth;
 use crate::clock::{Clock, DEFAULT_NOW};
 use crate::config::Config;
 use crate::control;
-use crate::error::{ApiError, ErrorType};
+use crate::error::ApiError;
 use crate::faults::{Fault, FaultKind};
 use crate::fixtures;
 use crate::form;
+use crate::idempotency::{idempotent_result, normalize};
 use crate::journal::{redact, RecordedRequest};
 use crate::spec::{Operation, Spec};
 use crate::store::{PartitionKey, Saved, Store};
@@ -320,7 +321,8 @@ impl Core {
             let op = op.ok_or_else(|| ApiError::unrecognized_url(&req.method, &req.path))?;
             let key = partition_key.as_ref().expect("authenticated");
             if let Some(idem) = idempotency_key {
-                if let Some(saved) = idempotent_result(&mut store, key, idem, &fingerprint, plan)? {
+                let held = plan.in_flight.as_ref().map(|f| &f.entry);
+                if let Some(saved) = idempotent_result(&mut store, key, idem, &fingerprint, held)? {
                     replay = Some(saved);
                     return Ok(Value::Null);
                 }
@@ -470,83 +472,6 @@ impl Core {
                 .unwrap_or_else(|| self.spec.version.clone()),
             body: serde_json::to_string_pretty(body).unwrap_or_else(|_| "{}".into()),
         }
-    }
-}
-
-/// Idempotency-Key rules (BEHAVIOUR.md §6) for a POST about to run: the
-/// saved result to replay, if any, or the error that stops it.
-fn idempotent_result(
-    store: &mut Store,
-    key: &PartitionKey,
-    idem: &str,
-    fingerprint: &Value,
-    plan: &Plan,
-) -> Result<Option<Saved>, ApiError> {
-    if idem.chars().count() > MAX_IDEMPOTENCY_KEY {
-        return Err(ApiError::invalid(
-            format!(
-                "Invalid Idempotency-Key: keys must be at most {MAX_IDEMPOTENCY_KEY} characters \
-                 long."
-            ),
-            None,
-        ));
-    }
-    let entry = (key.clone(), idem.to_string());
-    if store.in_flight.contains(&entry) && plan.in_flight.as_ref().is_none_or(|f| f.entry != entry)
-    {
-        return Err(ApiError {
-            status: 409,
-            kind: ErrorType::Idempotency,
-            code: Some("idempotency_key_in_use"),
-            message: format!(
-                "There is currently another in-progress request using this Idempotent Key \
-                 (that probably means you submitted twice, and the other request is still going \
-                 through): {}. Please try again later.",
-                crate::error::abbreviate(idem)
-            ),
-            param: None,
-        });
-    }
-    match store.partition(key).idempotency.get(idem) {
-        None => Ok(None),
-        Some(saved) if &saved.fingerprint == fingerprint => Ok(Some(saved.clone())),
-        Some(_) => Err(ApiError {
-            status: 400,
-            kind: ErrorType::Idempotency,
-            code: None,
-            message: format!(
-                "Keys for idempotent requests can only be used with the same parameters they \
-                 were first used with. Try using a key other than '{}' if you meant to execute a \
-                 different request.",
-                crate::error::abbreviate(idem)
-            ),
-            param: None,
-        }),
-    }
-}
-
-/// `Idempotency-Key` values longer than this are refused.
-const MAX_IDEMPOTENCY_KEY: usize = 255;
-
-/// Decoded parameters with indexed hashes (`expand[0]`) turned into arrays,
-/// so a retry that encodes arrays the other way still matches.
-fn normalize(v: &Value) -> Value {
-    match v {
-        Value::Object(map) => {
-            let indexed = !map.is_empty() && map.keys().all(|k| k.parse::<u64>().is_ok());
-            if indexed {
-                let mut items: Vec<(u64, &Value)> = map
-                    .iter()
-                    .map(|(k, v)| (k.parse().unwrap_or(0), v))
-                    .collect();
-                items.sort_by_key(|(i, _)| *i);
-                Value::Array(items.into_iter().map(|(_, v)| normalize(v)).collect())
-            } else {
-                Value::Object(map.iter().map(|(k, v)| (k.clone(), normalize(v))).collect())
-            }
-        }
-        Value::Array(items) => Value::Array(items.iter().map(normalize).collect()),
-        other => other.clone(),
     }
 }
 

@@ -9,22 +9,33 @@ use crate::support::Client;
 
 const BIN: &str = env!("CARGO_BIN_EXE_stripe-secrets-mock");
 
-#[tokio::test]
-async fn port_zero_prints_the_address_serves_and_stops_on_sigterm() {
+/// Starts the binary with `args`, reads its first line and returns the child
+/// and the address it announced.
+async fn spawn_mock(args: &[&str]) -> (tokio::process::Child, std::net::SocketAddr) {
     let mut child = Command::new(BIN)
-        .args(["--port", "0", "--seed", "5", "--now", "1800000000"])
+        .args(args)
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .expect("binary starts");
-    let stdout = child.stdout.take().unwrap();
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).await.unwrap();
-    let url = line
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .await
+        .unwrap();
+    let addr = line
         .trim()
         .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    let addr: std::net::SocketAddr = url.parse().unwrap();
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .parse()
+        .unwrap();
+    (child, addr)
+}
+
+#[tokio::test]
+async fn port_zero_prints_the_address_serves_and_stops_on_sigterm() {
+    let (mut child, addr) =
+        spawn_mock(&["--port", "0", "--seed", "5", "--now", "1800000000"]).await;
     assert_ne!(addr.port(), 0);
 
     let client = Client::at(addr, "sk_test_123");
@@ -47,22 +58,7 @@ async fn port_zero_prints_the_address_serves_and_stops_on_sigterm() {
 
 #[tokio::test]
 async fn the_cli_and_the_library_give_the_same_bytes_for_the_same_seed() {
-    let mut child = Command::new(BIN)
-        .args(["--port", "0", "--seed", "11"])
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .await
-        .unwrap();
-    let addr = line
-        .trim()
-        .trim_start_matches("listening on http://")
-        .parse()
-        .unwrap();
+    let (_child, addr) = spawn_mock(&["--port", "0", "--seed", "11"]).await;
     let from_cli = Client::at(addr, "sk_test_123").create("k", "v").await;
 
     let server = stripe_secrets_mock::MockServer::builder()
@@ -104,22 +100,7 @@ async fn help_lists_every_flag() {
 
 #[tokio::test]
 async fn stripe_mock_flags_start_it_the_same_way() {
-    let mut child = Command::new(BIN)
-        .args(["-http-port", "0"])
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .await
-        .unwrap();
-    let addr = line
-        .trim()
-        .trim_start_matches("listening on http://")
-        .parse()
-        .unwrap();
+    let (_child, addr) = spawn_mock(&["-http-port", "0"]).await;
     assert_eq!(
         Client::at(addr, "sk_test_123")
             .create("k", "v")

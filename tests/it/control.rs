@@ -91,12 +91,7 @@ async fn reset_restores_the_startup_state_and_clears_the_journal() {
     assert_eq!(server.clock().now(), 1_700_000_000);
     assert!(server.received_requests().is_empty());
     let list = app.get("/v1/apps/secrets?scope[type]=account").await;
-    let names: Vec<&str> = list.body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
+    let names = list.names();
     assert_eq!(names, ["third-party-api-key"]);
     // Id streams restart too: the same request gets the same id again.
     control.post("/_mock/reset", "").await;

@@ -149,12 +149,7 @@ async fn a_folder_loads_every_json_file_in_name_order() {
     let list = Client::new(&server, "sk_test_1")
         .get("/v1/apps/secrets?scope[type]=account")
         .await;
-    let names: Vec<&str> = list.body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
+    let names = list.names();
     // Same `created`: the later-loaded one is newer.
     assert_eq!(names, ["second", "first"]);
 }

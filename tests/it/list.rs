@@ -5,12 +5,7 @@ use serde_json::Value;
 use crate::support::{snap, start, Client};
 
 fn names(res: &crate::support::Resp) -> Vec<String> {
-    res.body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap().to_string())
-        .collect()
+    res.names()
 }
 
 fn ids(res: &crate::support::Resp) -> Vec<String> {

@@ -24,6 +24,16 @@ impl Resp {
             .unwrap_or("")
     }
 
+    /// The `name` of each secret in a list response, in order.
+    pub fn names(&self) -> Vec<String> {
+        self.body["data"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|s| s["name"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
     /// `error.<field>` as a string ("" when absent).
     pub fn err(&self, field: &str) -> &str {
         self.body["error"][field].as_str().unwrap_or("")
