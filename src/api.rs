@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
 use crate::spec::{Operation, HIDDEN_UNLESS_EXPANDED};
-use crate::store::{Cursor, Partition, Scope, Secret, SetError};
+use crate::store::{Cursor, Partition, Scope, ScopeError, Secret, SetError};
 
 /// How far ahead `expires_at` may be: 100 years of 365.25 days.
 const MAX_EXPIRY_AHEAD: i64 = 36_525 * 86_400;
@@ -67,16 +67,17 @@ fn str_of<'a>(input: &'a Value, key: &str) -> &'a str {
 /// `scope[type]` and `scope[user]` as a [`Scope`].
 fn scope(input: &Value) -> Result<Scope, ApiError> {
     let scope = &input["scope"];
-    let user = scope.get("user").and_then(Value::as_str);
-    match (scope["type"].as_str(), user) {
-        (Some("user"), Some(u)) => Ok(Scope::User(u.to_string())),
-        (Some("user"), None) => Err(ApiError::missing("scope[user]")),
-        (_, Some(_)) => Err(ApiError::invalid(
+    Scope::parse(
+        scope["type"].as_str(),
+        scope.get("user").and_then(Value::as_str),
+    )
+    .map_err(|e| match e {
+        ScopeError::MissingUser => ApiError::missing("scope[user]"),
+        ScopeError::UnexpectedUser => ApiError::invalid(
             "You cannot specify `scope[user]` unless `scope[type]` is `user`.",
             Some("scope[user]".into()),
-        )),
-        _ => Ok(Scope::Account),
-    }
+        ),
+    })
 }
 
 fn set(input: &Value, expand: &[String], ctx: Ctx<'_>) -> Result<Value, ApiError> {
@@ -207,10 +208,6 @@ fn render(s: &Secret, livemode: bool, show: &[&str], deleted: bool) -> Value {
     if show.contains(&"payload") {
         obj.insert("payload".into(), json!(s.payload));
     }
-    let scope = match &s.scope {
-        Scope::Account => json!({"type": "account"}),
-        Scope::User(u) => json!({"type": "user", "user": u}),
-    };
-    obj.insert("scope".into(), scope);
+    obj.insert("scope".into(), s.scope.to_json());
     Value::Object(obj)
 }

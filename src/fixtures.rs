@@ -25,7 +25,7 @@ use serde_json::{json, Map, Value};
 use crate::auth;
 use crate::clock::DEFAULT_NOW;
 use crate::spec::Spec;
-use crate::store::{PartitionKey, Scope, Secret, Store};
+use crate::store::{PartitionKey, Scope, ScopeError, Secret, Store};
 
 /// Where a fixture comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -220,23 +220,15 @@ fn check_secret(
     if !ids.insert(id.clone()) {
         return Err(("/id".into(), "is used by another secret".into()));
     }
+    let kind = entry.pointer("/scope/type").and_then(Value::as_str);
     let user = entry.pointer("/scope/user").and_then(Value::as_str);
-    let scope = match (entry.pointer("/scope/type").and_then(Value::as_str), user) {
-        (Some("user"), Some(u)) => Scope::User(u.to_string()),
-        (Some("user"), None) => {
-            return Err((
-                "/scope/user".into(),
-                "is required when scope.type is user".into(),
-            ))
-        }
-        (_, Some(_)) => {
-            return Err((
-                "/scope/user".into(),
-                "must be absent unless scope.type is user".into(),
-            ))
-        }
-        _ => Scope::Account,
-    };
+    let scope = Scope::parse(kind, user).map_err(|e| {
+        let rule = match e {
+            ScopeError::MissingUser => "is required when scope.type is user",
+            ScopeError::UnexpectedUser => "must be absent unless scope.type is user",
+        };
+        ("/scope/user".to_string(), rule.to_string())
+    })?;
     if let Some(at_expiry) = expires_at {
         if at_expiry <= created {
             return Err((
@@ -285,13 +277,7 @@ pub(crate) fn export(store: &Store, now: i64) -> Value {
             e.insert("id".into(), json!(s.id));
             e.insert("name".into(), json!(s.name));
             e.insert("payload".into(), json!(s.payload));
-            e.insert(
-                "scope".into(),
-                match &s.scope {
-                    Scope::Account => json!({"type": "account"}),
-                    Scope::User(u) => json!({"type": "user", "user": u}),
-                },
-            );
+            e.insert("scope".into(), s.scope.to_json());
             e.insert("created".into(), json!(s.created));
             e.insert("expires_at".into(), json!(s.expires_at));
             secrets.push(Value::Object(e));

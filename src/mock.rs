@@ -167,7 +167,7 @@ impl Core {
         let Some(key) = app else {
             *store = self.initial.clone();
             self.clock.set(self.start);
-            let secrets: usize = store.partitions().map(|(_, p)| p.secrets().len()).sum();
+            let secrets = store.secret_count(|_| true);
             return serde_json::json!({
                 "object": "mock.reset", "app": null, "secrets": secrets, "requests_removed": before,
             });
@@ -183,11 +183,7 @@ impl Core {
             let same_account = account.as_ref().is_none_or(|a| &r.account == a);
             !(r.made_with(key) && same_account)
         });
-        let secrets: usize = store
-            .partitions()
-            .filter(|(k, _)| matches(k))
-            .map(|(_, p)| p.secrets().len())
-            .sum();
+        let secrets = store.secret_count(matches);
         serde_json::json!({
             "object": "mock.reset",
             "app": auth::mask(key),
@@ -207,11 +203,7 @@ impl Core {
             &self.control,
             self.config.max_secrets_per_scope,
         )?;
-        let count = loaded
-            .store
-            .partitions()
-            .map(|(_, p)| p.secrets().len())
-            .sum();
+        let count = loaded.store.secret_count(|_| true);
         store.replace_partitions(loaded.store);
         if let Some(t) = loaded.clock {
             self.move_clock(store, t);

@@ -34,6 +34,36 @@ pub(crate) enum Scope {
     User(String),
 }
 
+/// Why a `scope[type]` / `scope[user]` pair is not a scope.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ScopeError {
+    /// User scope without a user.
+    MissingUser,
+    /// A user given for a scope other than user.
+    UnexpectedUser,
+}
+
+impl Scope {
+    /// The scope named by `type` (already checked against the spec's enum)
+    /// and `user`: user scope needs a user, and only user scope may have one.
+    pub fn parse(kind: Option<&str>, user: Option<&str>) -> Result<Scope, ScopeError> {
+        match (kind, user) {
+            (Some("user"), Some(u)) => Ok(Scope::User(u.to_string())),
+            (Some("user"), None) => Err(ScopeError::MissingUser),
+            (_, Some(_)) => Err(ScopeError::UnexpectedUser),
+            _ => Ok(Scope::Account),
+        }
+    }
+
+    /// The scope as the API shows it.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Scope::Account => serde_json::json!({"type": "account"}),
+            Scope::User(u) => serde_json::json!({"type": "user", "user": u}),
+        }
+    }
+}
+
 /// A stored secret.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Secret {
@@ -281,6 +311,15 @@ impl Store {
             self.journal.pop_front();
         }
         self.journal.push_back(entry);
+    }
+
+    /// How many secrets the partitions `matches` selects hold.
+    pub fn secret_count(&self, matches: impl Fn(&PartitionKey) -> bool) -> usize {
+        self.partitions
+            .iter()
+            .filter(|(k, _)| matches(k))
+            .map(|(_, p)| p.secrets.len())
+            .sum()
     }
 
     /// All partitions, sorted by key.
