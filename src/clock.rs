@@ -1,5 +1,11 @@
 //! The mock's notion of "now": a frozen, movable fake clock by default, or the
 //! system clock on request. This is the only file that reads the wall clock.
+//!
+//! Expiry is permanent (docs/behaviour.md §7): the clock remembers the latest
+//! instant it has shown (its high-water mark), and a secret or saved answer
+//! is gone once the high-water mark passes its end, even if the clock is
+//! later moved back. Nothing is swept when the clock moves: each partition
+//! drops what has expired the next time it is used.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -9,18 +15,30 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// 2023-11-14T22:13:20Z, shortly after the spec's API version date.
 pub const DEFAULT_NOW: i64 = 1_700_000_000;
 
+/// A fake clock's current second and the latest it has shown.
+#[derive(Debug)]
+struct Fake {
+    /// The current instant.
+    now: AtomicI64,
+    /// The latest instant ever set (since the last reset).
+    high: AtomicI64,
+}
+
 /// A shareable clock in whole Unix seconds.
 #[derive(Clone, Debug)]
 pub(crate) struct Clock {
-    /// `None` reads the system clock; `Some` is a fake clock's current second.
-    fake: Option<Arc<AtomicI64>>,
+    /// `None` reads the system clock.
+    fake: Option<Arc<Fake>>,
 }
 
 impl Clock {
     /// A fake clock frozen at `now`; it moves only through [`Clock::set`].
     pub fn fake(now: i64) -> Self {
         Clock {
-            fake: Some(Arc::new(AtomicI64::new(now))),
+            fake: Some(Arc::new(Fake {
+                now: AtomicI64::new(now),
+                high: AtomicI64::new(now),
+            })),
         }
     }
 
@@ -32,7 +50,7 @@ impl Clock {
     /// The current instant in Unix seconds.
     pub fn now(&self) -> i64 {
         match &self.fake {
-            Some(t) => t.load(Ordering::SeqCst),
+            Some(f) => f.now.load(Ordering::SeqCst),
             None => SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs() as i64)
@@ -40,15 +58,36 @@ impl Clock {
         }
     }
 
+    /// The latest instant the clock has shown: what has expired by then
+    /// stays expired.
+    pub fn high_water(&self) -> i64 {
+        match &self.fake {
+            Some(f) => f.high.load(Ordering::SeqCst),
+            None => self.now(),
+        }
+    }
+
     /// Moves a fake clock to `t`. Returns false (and does nothing) on the
     /// system clock.
     pub fn set(&self, t: i64) -> bool {
         match &self.fake {
-            Some(cell) => {
-                cell.store(t, Ordering::SeqCst);
+            Some(f) => {
+                // Raise the mark first: a reader that sees the new `now`
+                // also sees a mark at least as late.
+                f.high.fetch_max(t, Ordering::SeqCst);
+                f.now.store(t, Ordering::SeqCst);
                 true
             }
             None => false,
+        }
+    }
+
+    /// Starts a new history at `t`: the clock shows `t` and nothing later
+    /// counts as passed (a full reset, an import).
+    pub fn reset(&self, t: i64) {
+        if let Some(f) = &self.fake {
+            f.now.store(t, Ordering::SeqCst);
+            f.high.store(t, Ordering::SeqCst);
         }
     }
 }
@@ -66,9 +105,20 @@ mod tests {
     }
 
     #[test]
+    fn moving_back_keeps_the_high_water_mark_until_reset() {
+        let c = Clock::fake(100);
+        c.set(200);
+        c.set(150);
+        assert_eq!((c.now(), c.high_water()), (150, 200));
+        c.reset(120);
+        assert_eq!((c.now(), c.high_water()), (120, 120));
+    }
+
+    #[test]
     fn system_clock_cannot_be_set() {
         let c = Clock::system();
         assert!(!c.set(5));
         assert!(c.now() > DEFAULT_NOW);
+        assert_eq!(c.high_water(), c.now());
     }
 }

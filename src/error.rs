@@ -15,8 +15,7 @@ pub(crate) enum ErrorType {
     InvalidRequest,
     /// The mock itself failed, e.g. a response that does not match the spec.
     Api,
-    /// An `Idempotency-Key` was reused with different parameters.
-    #[allow(dead_code)]
+    /// An `Idempotency-Key` was reused with other parameters, or is in use.
     Idempotency,
 }
 
@@ -138,6 +137,30 @@ impl ApiError {
         }
     }
 
+    /// An `idempotency_error` with `status`.
+    pub fn idempotency(status: u16, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            kind: ErrorType::Idempotency,
+            code: None,
+            message: message.into(),
+            param: None,
+        }
+    }
+
+    /// `You may only specify one of these parameters: a, b.` (names sorted).
+    pub fn only_one_of(params: &[&str]) -> Self {
+        let mut names = params.to_vec();
+        names.sort_unstable();
+        Self::invalid(
+            format!(
+                "You may only specify one of these parameters: {}.",
+                names.join(", ")
+            ),
+            None,
+        )
+    }
+
     /// The 404 for any method and path the spec does not define.
     pub fn unrecognized_url(method: &str, path: &str) -> Self {
         Self::invalid(
@@ -178,6 +201,48 @@ impl ApiError {
         json!({ "error": error })
     }
 }
+
+/// Why a mock could not be built or started.
+#[derive(Debug)]
+pub enum BuildError {
+    /// The OpenAPI document is not JSON, not OpenAPI 3.0, or does not compile.
+    Spec(String),
+    /// A fixture is unreadable or invalid.
+    Fixture(FixtureError),
+    /// The listening socket could not be bound.
+    Bind(std::io::Error),
+}
+
+impl std::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BuildError::Spec(e) => write!(f, "the OpenAPI document cannot be served: {e}"),
+            BuildError::Fixture(e) => e.fmt(f),
+            BuildError::Bind(e) => write!(f, "cannot bind 127.0.0.1:0: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+impl From<FixtureError> for BuildError {
+    fn from(e: FixtureError) -> Self {
+        BuildError::Fixture(e)
+    }
+}
+
+/// A fixture problem, as `SOURCE: POINTER: RULE`
+/// (`fixtures/a.json: /secrets/3/scope/type: must be one of account, user`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FixtureError(pub(crate) String);
+
+impl std::fmt::Display for FixtureError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for FixtureError {}
 
 #[cfg(test)]
 mod tests {

@@ -3,18 +3,23 @@
 //! against it.
 //!
 //! # Layout
-//! - [`harness`]: `MockServer`, the library entry point for Rust tests.
-//! - `server`: the hyper edge (accept loop, graceful shutdown, conversion).
-//! - `mock`: the socket-free request pipeline (auth → route → validate →
-//!   operate → validate the response).
-//! - `spec` and `schema`: the OpenAPI document, compiled once per process.
-//! - `form` and `validate`: Stripe's bracket-notation inputs and their errors.
-//! - `api`: the four operations; `store`: partitions, scopes, pagination,
-//!   expiry; `auth`: API keys; `clock`: the fake clock; `ids`: seeded ids;
-//!   `error`: the one error type and Stripe's error body.
-//! - `control`: the `/_mock/` endpoints; `fixtures`: seeding, export and
-//!   import; `journal`: the record of requests served; `faults`: injected
-//!   failures; `idempotency`: Idempotency-Key rules.
+//! Dependencies run one way: `http` → `pipeline` → {`openapi`, `secrets`,
+//! `control`, `state`} → leaves (`error`, `clock`, `ids`).
+//! - [`harness`] (`http::harness`): `MockServer`, the library entry point for
+//!   Rust tests; `http::server`: the hyper edge (accept loop, graceful
+//!   shutdown, the one conversion to and from owned types).
+//! - `pipeline`: the socket-free steps of one request (prepare outside any
+//!   lock, run under the request's partition lock, check the response).
+//! - `openapi`: the documents compiled once per process, their schema
+//!   dialect, Stripe's bracket-notation inputs and their errors.
+//! - `secrets`: API keys, the indexed store, the four operations,
+//!   `Idempotency-Key`.
+//! - `control`: the `/_mock/` endpoints, fixtures, the journal, faults.
+//! - `state`: everything a running mock holds, and its locks.
+//! - `clock`: the fake clock; `ids`: seeded ids; `error`: the one error
+//!   type, Stripe's error body, and the setup errors.
+//!
+//! The behaviour it implements is described in `docs/behaviour.md`.
 //!
 //! # Example
 //! ```
@@ -25,37 +30,30 @@
 //! # }
 //! ```
 
-mod api;
-mod auth;
 mod clock;
 pub mod compat;
 mod config;
 mod control;
 mod error;
-mod faults;
-mod fixtures;
-mod form;
-pub mod harness;
-mod idempotency;
+mod http;
 mod ids;
-mod journal;
-mod mock;
-mod schema;
-mod server;
-mod spec;
-mod store;
-mod validate;
+mod openapi;
+mod pipeline;
+mod secrets;
+mod state;
 
 use std::future::Future;
 use std::sync::Arc;
 
 pub use clock::DEFAULT_NOW;
 pub use config::Config;
-pub use faults::{Fault, FaultKind};
-pub use fixtures::FixtureSource;
-pub use harness::{MockClock, MockServer, MockServerBuilder};
-pub use journal::RecordedRequest;
-pub use spec::{BUNDLED_SPEC, CONTROL_SPEC};
+pub use control::faults::{Fault, FaultKind};
+pub use control::fixtures::FixtureSource;
+pub use control::journal::RecordedRequest;
+pub use error::{BuildError, FixtureError};
+pub use http::harness::{self, MockClock, MockServer, MockServerBuilder};
+pub use openapi::spec::{BUNDLED_SPEC, CONTROL_SPEC};
+pub use state::Stats;
 
 /// The README's Rust examples, compiled and run as doctests so they stay true.
 #[doc = include_str!("../README.md")]
@@ -67,21 +65,21 @@ pub struct ReadmeDoctests;
 /// is reported before anything listens.
 pub struct Mock {
     /// The shared state the server will serve.
-    core: Arc<mock::Core>,
+    state: Arc<state::State>,
 }
 
 impl Mock {
     /// Compiles the spec and loads the fixtures; the error names what failed
     /// (`FILE: POINTER: RULE` for a fixture).
-    pub fn new(config: Config) -> Result<Mock, String> {
+    pub fn new(config: Config) -> Result<Mock, BuildError> {
         Ok(Mock {
-            core: Arc::new(mock::Core::new(config)?),
+            state: Arc::new(state::State::new(config)?),
         })
     }
 
     /// How many secrets the store holds (after loading: the fixtures').
     pub fn secret_count(&self) -> usize {
-        self.core.store().secret_count(|_| true)
+        self.state.secret_count(|_| true)
     }
 
     /// Serves on an already bound `listener` until `shutdown` completes, then
@@ -91,6 +89,6 @@ impl Mock {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()>,
     ) {
-        server::serve(listener, self.core, shutdown).await;
+        http::server::serve(listener, self.state, shutdown).await;
     }
 }

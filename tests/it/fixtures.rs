@@ -2,7 +2,7 @@
 
 use std::process::Stdio;
 
-use stripe_secrets_mock::MockServer;
+use stripe_secrets_mock::{BuildError, MockServer};
 
 use crate::support::{example_fixture, temp_file, Client};
 
@@ -72,8 +72,9 @@ async fn a_bad_fixture_stops_the_library_with_file_pointer_and_rule() {
         .await
         .err()
         .expect("start fails");
+    assert!(matches!(err, BuildError::Fixture(_)), "{err:?}");
     assert_eq!(
-        err,
+        err.to_string(),
         "fixtures/a.json: /secrets/0/scope/type: must be one of account, user"
     );
 }
@@ -164,7 +165,7 @@ async fn conflicting_clocks_are_refused_and_an_explicit_now_wins() {
         .err()
         .unwrap();
     assert_eq!(
-        err,
+        err.to_string(),
         "two.json: /clock/now: 2 conflicts with 1 set by one.json"
     );
     let server = MockServer::builder()

@@ -1,6 +1,6 @@
 //! Every response is validated against the spec before it leaves.
 
-use stripe_secrets_mock::{MockServer, BUNDLED_SPEC};
+use stripe_secrets_mock::{BuildError, MockServer, BUNDLED_SPEC};
 
 use crate::support::Client;
 
@@ -73,5 +73,6 @@ async fn a_spec_that_does_not_compile_is_refused_at_start() {
         .await
         .err()
         .expect("start fails");
-    assert!(err.contains("OpenAPI"), "{err}");
+    assert!(matches!(err, BuildError::Spec(_)), "{err:?}");
+    assert!(err.to_string().contains("OpenAPI"), "{err}");
 }

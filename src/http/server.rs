@@ -16,7 +16,8 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
-use crate::mock::{Core, MockRequest, MockResponse};
+use crate::pipeline::{self, MockRequest, MockResponse};
+use crate::state::State;
 
 /// Bodies larger than this get a 413.
 const MAX_BODY: usize = 1 << 20;
@@ -27,7 +28,7 @@ const DRAIN: Duration = Duration::from_secs(5);
 /// Serves `core` on `listener` until `shutdown` completes, then drains.
 pub(crate) async fn serve(
     listener: TcpListener,
-    core: Arc<Core>,
+    core: Arc<State>,
     shutdown: impl Future<Output = ()>,
 ) {
     let builder = auto::Builder::new(TokioExecutor::new());
@@ -66,7 +67,7 @@ pub(crate) async fn serve(
 /// Serves one request. An `Err` makes hyper drop the connection unanswered
 /// (an injected `close` fault).
 async fn respond(
-    core: &Arc<Core>,
+    core: &Arc<State>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Closed> {
     let (parts, body) = req.into_parts();
@@ -87,11 +88,13 @@ async fn respond(
         idempotency_key: header("idempotency-key"),
         body,
     };
-    let plan = core.plan(&request);
+    let plan = pipeline::plan(core, &request);
     if !plan.delay.is_zero() {
         tokio::time::sleep(plan.delay).await;
     }
-    core.serve(&request, &plan).map(to_hyper).ok_or(Closed)
+    pipeline::serve(core, &request, &plan)
+        .map(to_hyper)
+        .ok_or(Closed)
 }
 
 /// The reason a connection was dropped on purpose.

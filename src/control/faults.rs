@@ -167,7 +167,7 @@ impl Fault {
             "object": "mock.fault",
             "remaining": self.remaining,
             "operation": self.operation,
-            "app": self.app.as_deref().map(crate::auth::mask),
+            "app": self.app.as_deref().map(crate::secrets::auth::mask),
             "status": match self.kind { FaultKind::Status(s) => Some(s), _ => None },
             "close": self.kind == FaultKind::Close,
             "delay_ms": self.delay_ms,

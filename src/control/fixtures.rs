@@ -17,15 +17,18 @@
 //! come from the spec), and finally against the store's own rules. The first
 //! problem is reported as `SOURCE: POINTER: RULE`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
-use crate::auth;
 use crate::clock::DEFAULT_NOW;
-use crate::spec::Spec;
-use crate::store::{PartitionKey, Scope, ScopeError, Secret, Store};
+use crate::error::FixtureError;
+use crate::ids::IdGen;
+use crate::openapi::spec::Spec;
+use crate::secrets::api;
+use crate::secrets::auth;
+use crate::secrets::store::{Partition, PartitionKey, Scope, ScopeError, Secret};
 
 /// Where a fixture comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,13 +48,15 @@ pub enum FixtureSource {
 pub(crate) type Doc = (String, Value);
 
 /// Reads every source into parsed documents, in order.
-pub(crate) fn read(sources: &[FixtureSource]) -> Result<Vec<Doc>, String> {
+pub(crate) fn read(sources: &[FixtureSource]) -> Result<Vec<Doc>, FixtureError> {
     let mut docs = Vec::new();
     for source in sources {
         match source {
             FixtureSource::Path(path) if path.is_dir() => {
                 let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-                    .map_err(|e| format!("{}: cannot read folder: {e}", path.display()))?
+                    .map_err(|e| {
+                        FixtureError(format!("{}: cannot read folder: {e}", path.display()))
+                    })?
                     .filter_map(|entry| entry.ok().map(|e| e.path()))
                     .filter(|p| p.extension().is_some_and(|x| x == "json"))
                     .collect();
@@ -67,26 +72,32 @@ pub(crate) fn read(sources: &[FixtureSource]) -> Result<Vec<Doc>, String> {
     Ok(docs)
 }
 
-fn read_file(path: &Path) -> Result<Doc, String> {
+fn read_file(path: &Path) -> Result<Doc, FixtureError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{name}: cannot read: {e}"))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| FixtureError(format!("{name}: cannot read: {e}")))?;
     Ok((name.clone(), parse(&name, &text)?))
 }
 
-fn parse(name: &str, text: &str) -> Result<Value, String> {
-    serde_json::from_str(text).map_err(|e| format!("{name}: not valid JSON: {e}"))
+fn parse(name: &str, text: &str) -> Result<Value, FixtureError> {
+    serde_json::from_str(text).map_err(|e| FixtureError(format!("{name}: not valid JSON: {e}")))
 }
 
-/// What loading produced: a store and the clock's start, if a fixture set it.
+/// What loading produced: the seeded partitions and the clock's start, if a
+/// fixture set it.
 pub(crate) struct Loaded {
-    /// The seeded store.
-    pub store: Store,
+    /// The seeded partitions, by key.
+    pub partitions: BTreeMap<PartitionKey, Partition>,
     /// `clock.now` of the fixtures, if any names one.
     pub clock: Option<i64>,
 }
 
-/// Checks `docs` and builds a store seeded with their secrets. `now` is the
-/// clock's start when no fixture sets it (and the default `created`).
+/// Where a secret came from: (document, entry), for error messages.
+type Origin = (usize, usize);
+
+/// Checks `docs` and builds partitions seeded with their secrets, in time
+/// linear in the number of secrets. `now` is the clock's start when no
+/// fixture sets it (and the default `created`).
 pub(crate) fn load(
     docs: &[Doc],
     seed: u64,
@@ -94,52 +105,60 @@ pub(crate) fn load(
     spec: &Spec,
     control: &Spec,
     max_per_scope: usize,
-) -> Result<Loaded, String> {
+) -> Result<Loaded, FixtureError> {
     let mut clock: Option<(i64, &str)> = None;
     for (source, doc) in docs {
         if let Some(v) = control.violations("fixture", doc).first() {
-            return Err(format!("{source}: {}: {}", pointer(&v.pointer), v.rule));
+            return Err(FixtureError(format!(
+                "{source}: {}: {}",
+                pointer(&v.pointer),
+                v.rule
+            )));
         }
         if let Some(t) = doc.pointer("/clock/now").and_then(Value::as_i64) {
             match clock {
                 Some((other, from)) if other != t => {
-                    return Err(format!(
+                    return Err(FixtureError(format!(
                         "{source}: /clock/now: {t} conflicts with {other} set by {from}"
-                    ))
+                    )))
                 }
                 _ => clock = Some((t, source)),
             }
         }
     }
     let start = now.or(clock.map(|c| c.0)).unwrap_or(DEFAULT_NOW);
-    let mut store = Store::new(seed);
-    let mut ids = HashSet::new();
-    let mut names: BTreeMap<(PartitionKey, Scope, String), String> = BTreeMap::new();
-    for (source, doc) in docs {
+    let mut partitions: BTreeMap<PartitionKey, Partition> = BTreeMap::new();
+    let mut origins: HashMap<String, Origin> = HashMap::new();
+    let ctx = Check {
+        start,
+        spec,
+        max_per_scope,
+        docs,
+    };
+    for (d, (source, doc)) in docs.iter().enumerate() {
         let secrets = doc.get("secrets").and_then(Value::as_array);
         for (i, entry) in secrets.into_iter().flatten().enumerate() {
-            let at = format!("/secrets/{i}");
-            let fail = |field: &str, rule: String| format!("{source}: {at}{field}: {rule}");
-            let secret = check_secret(
-                entry,
-                &mut store,
-                start,
-                spec,
-                max_per_scope,
-                &mut ids,
-                &mut names,
-                source,
-                &at,
-            )
-            .map_err(|(field, rule)| fail(&field, rule))?;
             let key = partition_key(entry);
-            store.partition(&key).insert(secret);
+            let partition = partitions
+                .entry(key.clone())
+                .or_insert_with(|| Partition::new(IdGen::new(seed, &[&key.key, account(&key)])));
+            let secret = ctx
+                .secret(entry, partition, &origins)
+                .map_err(|(field, rule)| {
+                    FixtureError(format!("{source}: /secrets/{i}{field}: {rule}"))
+                })?;
+            origins.insert(secret.id.clone(), (d, i));
+            partition.insert(secret);
         }
     }
     Ok(Loaded {
-        store,
+        partitions,
         clock: clock.map(|c| c.0),
     })
+}
+
+fn account(key: &PartitionKey) -> &str {
+    key.account.as_deref().unwrap_or("")
 }
 
 fn pointer(p: &str) -> &str {
@@ -151,123 +170,133 @@ fn pointer(p: &str) -> &str {
 }
 
 fn partition_key(entry: &Value) -> PartitionKey {
-    PartitionKey {
-        key: entry["app"].as_str().unwrap_or_default().to_string(),
-        account: entry
-            .get("account")
-            .and_then(Value::as_str)
-            .filter(|a| !a.is_empty())
-            .map(String::from),
-    }
+    PartitionKey::new(
+        entry["app"].as_str().unwrap_or_default(),
+        entry.get("account").and_then(Value::as_str),
+    )
 }
 
-/// Checks one fixture secret and returns it, or the field at fault (relative
-/// to the entry) and the rule it breaks.
-#[allow(clippy::too_many_arguments)]
-fn check_secret(
-    entry: &Value,
-    store: &mut Store,
+/// What checking one fixture secret needs.
+struct Check<'a> {
+    /// The clock's start: the default `created`.
     start: i64,
-    spec: &Spec,
+    /// The Stripe spec, whose `apps.secret` each secret must match.
+    spec: &'a Spec,
+    /// The per-scope limit.
     max_per_scope: usize,
-    ids: &mut HashSet<String>,
-    names: &mut BTreeMap<(PartitionKey, Scope, String), String>,
-    source: &str,
-    at: &str,
-) -> Result<Secret, (String, String)> {
-    let key = partition_key(entry);
-    let Some(livemode) = auth::mode(&key.key) else {
-        return Err((
-            "/app".into(),
-            "must be an API key such as sk_test_… (sk_ or rk_, then test_ or live_)".into(),
-        ));
-    };
-    let partition = store.partition(&key);
-    let id = match entry.get("id").and_then(Value::as_str) {
-        Some(id) => id.to_string(),
-        None => partition.new_secret_id(),
-    };
-    let created = entry
-        .get("created")
-        .and_then(Value::as_i64)
-        .unwrap_or(start);
-    let expires_at = entry.get("expires_at").and_then(Value::as_i64);
+    /// All documents, to name where an earlier secret came from.
+    docs: &'a [Doc],
+}
 
-    // The secret exactly as the API would serve it (payload expanded).
-    let mut served = Map::new();
-    served.insert("id".into(), json!(id));
-    served.insert("object".into(), json!("apps.secret"));
-    served.insert("created".into(), json!(created));
-    served.insert("expires_at".into(), json!(expires_at));
-    served.insert("livemode".into(), json!(livemode));
-    served.insert("name".into(), entry["name"].clone());
-    served.insert("payload".into(), entry["payload"].clone());
-    served.insert("scope".into(), entry["scope"].clone());
-    if let Some(v) = spec
-        .violations("apps.secret", &Value::Object(served))
-        .first()
-    {
-        return Err((v.pointer.clone(), v.rule.clone()));
-    }
-
-    let id_tail = id.strip_prefix("appsecret_").unwrap_or("");
-    if id_tail.is_empty() || !id_tail.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err((
-            "/id".into(),
-            "must be appsecret_ followed by letters and digits".into(),
-        ));
-    }
-    if !ids.insert(id.clone()) {
-        return Err(("/id".into(), "is used by another secret".into()));
-    }
-    let kind = entry.pointer("/scope/type").and_then(Value::as_str);
-    let user = entry.pointer("/scope/user").and_then(Value::as_str);
-    let scope = Scope::parse(kind, user).map_err(|e| {
-        let rule = match e {
-            ScopeError::MissingUser => "is required when scope.type is user",
-            ScopeError::UnexpectedUser => "must be absent unless scope.type is user",
-        };
-        ("/scope/user".to_string(), rule.to_string())
-    })?;
-    if let Some(at_expiry) = expires_at {
-        if at_expiry <= created {
+impl Check<'_> {
+    /// Checks one fixture secret against the spec and the store's rules, and
+    /// returns it, or the field at fault (relative to the entry) and the rule
+    /// it breaks.
+    fn secret(
+        &self,
+        entry: &Value,
+        partition: &mut Partition,
+        origins: &HashMap<String, Origin>,
+    ) -> Result<Secret, (String, String)> {
+        let key = partition_key(entry);
+        let Some(livemode) = auth::mode(&key.key) else {
             return Err((
-                "/expires_at".into(),
-                format!("must be after created ({created})"),
+                "/app".into(),
+                "must be an API key such as sk_test_… (sk_ or rk_, then test_ or live_)".into(),
+            ));
+        };
+        let id = match entry.get("id").and_then(Value::as_str) {
+            Some(id) => id.to_string(),
+            None => partition.new_secret_id(),
+        };
+        let created = entry
+            .get("created")
+            .and_then(Value::as_i64)
+            .unwrap_or(self.start);
+        let expires_at = entry.get("expires_at").and_then(Value::as_i64);
+        let text = |k: &str| entry[k].as_str().unwrap_or_default().to_string();
+        let kind = entry.pointer("/scope/type").and_then(Value::as_str);
+        let user = entry.pointer("/scope/user").and_then(Value::as_str);
+
+        // The secret exactly as the API would serve it (payload expanded):
+        // lengths and scope types come from the spec.
+        let served = api::render_parts(
+            &id,
+            created,
+            expires_at,
+            livemode,
+            &entry["name"],
+            Some(&entry["payload"]),
+            entry["scope"].clone(),
+        );
+        if let Some(v) = self.spec.violations("apps.secret", &served).first() {
+            return Err((v.pointer.clone(), v.rule.clone()));
+        }
+
+        let id_tail = id.strip_prefix("appsecret_").unwrap_or("");
+        if id_tail.is_empty() || !id_tail.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err((
+                "/id".into(),
+                "must be appsecret_ followed by letters and digits".into(),
             ));
         }
+        if origins.contains_key(&id) {
+            return Err(("/id".into(), "is used by another secret".into()));
+        }
+        let scope = Scope::parse(kind, user).map_err(|e| {
+            let rule = match e {
+                ScopeError::MissingUser => "is required when scope.type is user",
+                ScopeError::UnexpectedUser => "must be absent unless scope.type is user",
+            };
+            ("/scope/user".to_string(), rule.to_string())
+        })?;
+        if let Some(at_expiry) = expires_at {
+            if at_expiry <= created {
+                return Err((
+                    "/expires_at".into(),
+                    format!("must be after created ({created})"),
+                ));
+            }
+        }
+        let name = text("name");
+        if let Some(first) = partition.find(&scope, &name) {
+            let (d, i) = origins[&first.id];
+            return Err((
+                "/name".into(),
+                format!(
+                    "duplicates {}: /secrets/{i} (same app, account and scope)",
+                    self.docs[d].0
+                ),
+            ));
+        }
+        if partition.count(&scope) >= self.max_per_scope {
+            return Err((
+                String::new(),
+                format!(
+                    "its scope already holds {} secrets, the limit per scope",
+                    self.max_per_scope
+                ),
+            ));
+        }
+        Ok(Secret {
+            id,
+            name,
+            payload: text("payload"),
+            scope,
+            created,
+            expires_at,
+        })
     }
-    let name = entry["name"].as_str().unwrap_or_default().to_string();
-    let slot = (key.clone(), scope.clone(), name.clone());
-    if let Some(first) = names.get(&slot) {
-        return Err((
-            "/name".into(),
-            format!("duplicates {first} (same app, account and scope)"),
-        ));
-    }
-    if partition.count(&scope) >= max_per_scope {
-        return Err((
-            String::new(),
-            format!("its scope already holds {max_per_scope} secrets, the limit per scope"),
-        ));
-    }
-    names.insert(slot, format!("{source}: {at}"));
-    Ok(Secret {
-        id,
-        name,
-        payload: entry["payload"].as_str().unwrap_or_default().to_string(),
-        scope,
-        created,
-        expires_at,
-        seq: 0,
-    })
 }
 
-/// The store's secrets and the clock, in the fixture format: partitions in
-/// key order, each partition's secrets in the order they were set.
-pub(crate) fn export(store: &Store, now: i64) -> Value {
+/// Secrets and the clock in the fixture format: partitions in key order,
+/// each partition's secrets in the order they were set.
+pub(crate) fn export<'a>(
+    partitions: impl Iterator<Item = (&'a PartitionKey, &'a Partition)>,
+    now: i64,
+) -> Value {
     let mut secrets = Vec::new();
-    for (key, partition) in store.partitions() {
+    for (key, partition) in partitions {
         for s in partition.secrets() {
             let mut e = Map::new();
             e.insert("app".into(), json!(key.key));
@@ -290,7 +319,7 @@ pub(crate) fn export(store: &Store, now: i64) -> Value {
 mod tests {
     use super::*;
 
-    fn try_load(doc: Value) -> Result<Loaded, String> {
+    fn try_load(doc: Value) -> Result<Loaded, FixtureError> {
         load(
             &[("a.json".into(), doc)],
             0,
@@ -314,6 +343,7 @@ mod tests {
         try_load(json!({ "secrets": entries }))
             .err()
             .expect("load fails")
+            .0
     }
 
     #[test]
@@ -377,7 +407,7 @@ mod tests {
         ]}))
         .unwrap();
         assert_eq!(loaded.clock, Some(5));
-        assert_eq!(loaded.store.partitions().count(), 3);
+        assert_eq!(loaded.partitions.len(), 3);
     }
 
     #[test]
@@ -387,9 +417,9 @@ mod tests {
             secret(json!({"name": "j", "account": "acct_1", "scope": {"type": "user", "user": "u"}})),
         ]}))
         .unwrap();
-        let exported = export(&loaded.store, 50);
+        let exported = export(loaded.partitions.iter(), 50);
         let again = try_load(exported.clone()).unwrap();
-        assert_eq!(export(&again.store, 50), exported);
+        assert_eq!(export(again.partitions.iter(), 50), exported);
         assert_eq!(exported["secrets"][0]["created"], 50);
     }
 }

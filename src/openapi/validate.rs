@@ -9,8 +9,8 @@ use jsonschema::{JsonType, ValidationError};
 use serde_json::Value;
 
 use crate::error::{abbreviate, param_label, ApiError};
-use crate::form;
-use crate::spec::Operation;
+use crate::openapi::form;
+use crate::openapi::spec::Operation;
 
 /// Coerces decoded input by the operation's schema, in place, and validates
 /// it; the first error by rank is the one reported.

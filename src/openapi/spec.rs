@@ -13,13 +13,13 @@ use jsonschema::Validator;
 use openapiv3::{OpenAPI, Parameter, ReferenceOr, StatusCode};
 use serde_json::{json, Map, Value};
 
-use crate::schema;
+use crate::openapi::schema;
 
 /// The OpenAPI document embedded in the binary.
-pub const BUNDLED_SPEC: &str = include_str!("../spec/apps_secrets.openapi.json");
+pub const BUNDLED_SPEC: &str = include_str!("../../spec/apps_secrets.openapi.json");
 
 /// The OpenAPI document of the mock's own control endpoints (`/_mock/…`).
-pub const CONTROL_SPEC: &str = include_str!("../spec/mock_control.openapi.json");
+pub const CONTROL_SPEC: &str = include_str!("../../spec/mock_control.openapi.json");
 
 /// Response fields that Stripe leaves out unless the request expands them
 /// (BEHAVIOUR.md §3: `payload`), although the spec's `x-expandableFields` does

@@ -11,11 +11,12 @@ use tokio::sync::watch;
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::faults::Fault;
-use crate::fixtures::FixtureSource;
-use crate::journal::RecordedRequest;
-use crate::mock::Core;
-use crate::server;
+use crate::control::faults::Fault;
+use crate::control::fixtures::FixtureSource;
+use crate::control::journal::RecordedRequest;
+use crate::error::{BuildError, FixtureError};
+use crate::http::server;
+use crate::state::{lock, State, Stats};
 
 /// A running mock server.
 ///
@@ -36,7 +37,7 @@ pub struct MockServer {
     /// Where it listens.
     addr: SocketAddr,
     /// Shared with the serving task, for clock control.
-    core: Arc<Core>,
+    core: Arc<State>,
     /// Dropping this tells the serving task to stop.
     _shutdown: watch::Sender<()>,
 }
@@ -72,24 +73,30 @@ impl MockServer {
     }
 
     /// Every request served on the Stripe paths so far, oldest first (the
-    /// most recent 10 000), with payload values redacted.
+    /// most recent 10 000, within 4 MiB), with payload values redacted.
     pub fn received_requests(&self) -> Vec<RecordedRequest> {
-        self.core.store().journal.iter().cloned().collect()
+        lock(&self.core.journal).iter().cloned().collect()
+    }
+
+    /// What the server holds now: partitions, secrets, saved idempotent
+    /// answers and journal entries, with the bytes counted against their
+    /// bounds.
+    pub fn stats(&self) -> Stats {
+        self.core.stats()
     }
 
     /// Restores the startup state: the fixtures' secrets, the clock's start,
-    /// fresh id streams, an empty journal and no pending faults.
+    /// fresh id streams, an empty journal, no saved idempotent answers and no
+    /// pending faults.
     pub fn reset(&self) {
-        let mut store = self.core.store();
-        self.core.reset(&mut store, None, None);
+        self.core.reset(None, None);
     }
 
     /// Restores one app's partitions (all its accounts) to their startup
     /// state and drops its journal entries and the faults aimed at it; other
     /// apps are untouched.
     pub fn reset_app(&self, api_key: &str) {
-        let mut store = self.core.store();
-        self.core.reset(&mut store, Some(api_key), None);
+        self.core.reset(Some(api_key), None);
     }
 
     /// Adds a fault after those already pending; see [`Fault`].
@@ -100,20 +107,18 @@ impl MockServer {
         if let Err(e) = fault.check() {
             panic!("invalid fault: {e}");
         }
-        self.core.store().faults.push(fault);
+        lock(&self.core.faults).push(fault);
     }
 
     /// All secrets and the clock, in the fixture format.
     pub fn export_state(&self) -> Value {
-        let store = self.core.store();
-        crate::fixtures::export(&store, self.core.clock.now())
+        self.core.export()
     }
 
     /// Replaces all secrets with those of `fixture` (moving the clock if it
     /// names an instant). On error nothing changes.
-    pub fn import_state(&self, fixture: &Value) -> Result<usize, String> {
-        let mut store = self.core.store();
-        self.core.import(&mut store, fixture)
+    pub fn import_state(&self, fixture: &Value) -> Result<usize, FixtureError> {
+        self.core.import(fixture)
     }
 }
 
@@ -192,12 +197,12 @@ impl MockServerBuilder {
 
     /// Starts the server on `127.0.0.1:0`; the error names what failed (a
     /// fixture error reads `FILE: POINTER: RULE`).
-    pub async fn try_start(self) -> Result<MockServer, String> {
-        let core = Arc::new(Core::new(self.config)?);
+    pub async fn try_start(self) -> Result<MockServer, BuildError> {
+        let core = Arc::new(State::new(self.config)?);
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
-            .map_err(|e| format!("cannot bind 127.0.0.1:0: {e}"))?;
-        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+            .map_err(BuildError::Bind)?;
+        let addr = listener.local_addr().map_err(BuildError::Bind)?;
         let (tx, mut rx) = watch::channel(());
         let shutdown = async move {
             // Resolves when the sender (the MockServer) is dropped.
@@ -216,7 +221,7 @@ impl MockServerBuilder {
 /// moving it back is allowed and never revives an expired secret.
 pub struct MockClock {
     /// The server it belongs to.
-    core: Arc<Core>,
+    core: Arc<State>,
 }
 
 impl MockClock {
@@ -230,9 +235,8 @@ impl MockClock {
     /// # Panics
     /// On a server started with the system clock, which cannot be moved.
     pub fn set(&self, unix_seconds: i64) {
-        let mut store = self.core.store();
         assert!(
-            self.core.move_clock(&mut store, unix_seconds),
+            self.core.move_clock(unix_seconds),
             "the system clock cannot be set; start the server without system_clock()"
         );
     }

@@ -5,23 +5,16 @@
 
 use serde_json::{json, Value};
 
+use crate::control::faults::Fault;
 use crate::error::ApiError;
-use crate::faults::Fault;
-use crate::fixtures;
-use crate::mock::Core;
-use crate::spec::Operation;
-use crate::store::Store;
+use crate::openapi::spec::Operation;
+use crate::state::{lock, State};
 
 /// The path prefix reserved for control endpoints.
 pub(crate) const PREFIX: &str = "/_mock/";
 
-/// Runs control operation `op` on validated `input`, with the store locked.
-pub(crate) fn dispatch(
-    core: &Core,
-    store: &mut Store,
-    op: &Operation,
-    input: &Value,
-) -> Result<Value, ApiError> {
+/// Runs control operation `op` on validated `input`.
+pub(crate) fn dispatch(core: &State, op: &Operation, input: &Value) -> Result<Value, ApiError> {
     let str_of = |k: &str| input.get(k).and_then(Value::as_str);
     match op.id.as_str() {
         "mockHealth" => Ok(json!({
@@ -34,7 +27,7 @@ pub(crate) fn dispatch(
             if account.is_some() && str_of("app").is_none() {
                 return Err(ApiError::missing("app"));
             }
-            Ok(core.reset(store, str_of("app"), account))
+            Ok(core.reset(str_of("app"), account))
         }
         "mockGetClock" => Ok(clock(core)),
         "mockSetClock" => {
@@ -43,12 +36,7 @@ pub(crate) fn dispatch(
             let target = match (now, advance) {
                 (Some(t), None) => t,
                 (None, Some(d)) => core.clock.now().saturating_add(d),
-                (Some(_), Some(_)) => {
-                    return Err(ApiError::invalid(
-                        "You may only specify one of these parameters: advance, now.",
-                        None,
-                    ))
-                }
+                (Some(_), Some(_)) => return Err(ApiError::only_one_of(&["advance", "now"])),
                 (None, None) => {
                     return Err(ApiError::invalid(
                         "You must specify one of these parameters: advance, now.",
@@ -56,7 +44,7 @@ pub(crate) fn dispatch(
                     ))
                 }
             };
-            if !core.move_clock(store, target) {
+            if !core.move_clock(target) {
                 return Err(ApiError::invalid(
                     "The mock runs on the system clock, which cannot be moved. Start it \
                      without --system-clock to control time.",
@@ -65,30 +53,29 @@ pub(crate) fn dispatch(
             }
             Ok(clock(core))
         }
-        "mockExportState" => Ok(fixtures::export(store, core.clock.now())),
+        "mockExportState" => Ok(core.export()),
         "mockImportState" => {
             let count = core
-                .import(store, input)
+                .import(input)
                 .map_err(|e| ApiError::invalid(format!("Invalid fixture: {e}"), None))?;
             Ok(json!({ "object": "mock.state_import", "secrets": count }))
         }
         "mockAddFault" => {
             let fault = fault_from(input)?;
             let shown = fault.to_json();
-            store.faults.push(fault);
+            lock(&core.faults).push(fault);
             Ok(shown)
         }
         "mockListFaults" => Ok(json!({
             "object": "list",
-            "data": store.faults.list().iter().map(Fault::to_json).collect::<Vec<_>>(),
+            "data": lock(&core.faults).list().iter().map(Fault::to_json).collect::<Vec<_>>(),
             "has_more": false,
             "url": op.path,
         })),
         "mockListRequests" => {
             let operation = str_of("operation");
             let app = str_of("app");
-            let data: Vec<Value> = store
-                .journal
+            let data: Vec<Value> = lock(&core.journal)
                 .iter()
                 .filter(|r| operation.is_none_or(|o| r.operation.as_deref() == Some(o)))
                 .filter(|r| app.is_none_or(|k| r.made_with(k)))
@@ -112,12 +99,7 @@ fn fault_from(input: &Value) -> Result<Fault, ApiError> {
     let int = |k: &str| input.get(k).and_then(Value::as_i64);
     let flag = |k: &str| input.get(k).and_then(Value::as_bool);
     let mut fault = match (int("status"), flag("close").unwrap_or(false)) {
-        (Some(_), true) => {
-            return Err(ApiError::invalid(
-                "You may only specify one of these parameters: close, status.",
-                None,
-            ))
-        }
+        (Some(_), true) => return Err(ApiError::only_one_of(&["close", "status"])),
         (Some(status), false) => Fault::status(u16::try_from(status).unwrap_or(0)),
         (None, true) => Fault::close(),
         (None, false) => Fault::delay(0),
@@ -142,7 +124,7 @@ fn fault_from(input: &Value) -> Result<Fault, ApiError> {
     Ok(fault)
 }
 
-fn clock(core: &Core) -> Value {
+fn clock(core: &State) -> Value {
     json!({
         "object": "mock.clock",
         "now": core.clock.now(),

@@ -1,13 +1,13 @@
 //! The four Secret Store operations, as plain functions from validated input
 //! to a response object. Schema rules (required, types, lengths, enums) were
 //! already enforced from the spec; what is here is the behaviour the spec
-//! cannot express (BEHAVIOUR.md §3–4).
+//! cannot express (docs/behaviour.md §3–4).
 
 use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
-use crate::spec::{Operation, HIDDEN_UNLESS_EXPANDED};
-use crate::store::{Cursor, Partition, Scope, ScopeError, Secret, SetError};
+use crate::openapi::spec::{Operation, HIDDEN_UNLESS_EXPANDED};
+use crate::secrets::store::{Cursor, Partition, Scope, ScopeError, Secret, SetError, Undo};
 
 /// How far ahead `expires_at` may be: 100 years of 365.25 days.
 const MAX_EXPIRY_AHEAD: i64 = 36_525 * 86_400;
@@ -24,8 +24,25 @@ pub(crate) struct Ctx<'a> {
     pub max_per_scope: usize,
 }
 
+/// An operation's answer, and how to take back the change it made.
+pub(crate) struct Done {
+    /// The response object.
+    pub body: Value,
+    /// The change, to undo if the response breaks the spec.
+    pub undo: Undo,
+}
+
+impl From<Value> for Done {
+    fn from(body: Value) -> Self {
+        Done {
+            body,
+            undo: Undo::default(),
+        }
+    }
+}
+
 /// Runs the operation `op` on validated `input`.
-pub(crate) fn dispatch(op: &Operation, input: &Value, ctx: Ctx<'_>) -> Result<Value, ApiError> {
+pub(crate) fn dispatch(op: &Operation, input: &Value, ctx: Ctx<'_>) -> Result<Done, ApiError> {
     let expand = expansions(op, input)?;
     match op.id.as_str() {
         "postAppsSecrets" => set(input, &expand, ctx),
@@ -80,7 +97,7 @@ fn scope(input: &Value) -> Result<Scope, ApiError> {
     })
 }
 
-fn set(input: &Value, expand: &[String], ctx: Ctx<'_>) -> Result<Value, ApiError> {
+fn set(input: &Value, expand: &[String], ctx: Ctx<'_>) -> Result<Done, ApiError> {
     let scope = scope(input)?;
     let expires_at = input.get("expires_at").and_then(Value::as_i64);
     if let Some(at) = expires_at {
@@ -105,7 +122,7 @@ fn set(input: &Value, expand: &[String], ctx: Ctx<'_>) -> Result<Value, ApiError
     }
     let name = str_of(input, "name").to_string();
     let payload = str_of(input, "payload").to_string();
-    let secret = ctx
+    let (secret, undo) = ctx
         .partition
         .set(scope, name, payload, expires_at, ctx.now, ctx.max_per_scope)
         .map_err(|SetError::ScopeFull(max)| {
@@ -117,39 +134,42 @@ fn set(input: &Value, expand: &[String], ctx: Ctx<'_>) -> Result<Value, ApiError
                 Some("name".into()),
             )
         })?;
-    Ok(render(&secret, ctx.livemode, &show(expand, ""), false))
+    Ok(Done {
+        body: render(&secret, ctx.livemode, &show(expand, ""), false),
+        undo,
+    })
 }
 
-fn find(input: &Value, expand: &[String], ctx: Ctx<'_>) -> Result<Value, ApiError> {
+fn find(input: &Value, expand: &[String], ctx: Ctx<'_>) -> Result<Done, ApiError> {
     let scope = scope(input)?;
     let name = str_of(input, "name");
     let secret = ctx
         .partition
         .find(&scope, name)
         .ok_or_else(|| ApiError::no_such_secret(name, "name", 404))?;
-    Ok(render(secret, ctx.livemode, &show(expand, ""), false))
+    Ok(render(secret, ctx.livemode, &show(expand, ""), false).into())
 }
 
-fn delete(input: &Value, expand: &[String], ctx: Ctx<'_>) -> Result<Value, ApiError> {
+fn delete(input: &Value, expand: &[String], ctx: Ctx<'_>) -> Result<Done, ApiError> {
     let scope = scope(input)?;
     let name = str_of(input, "name");
-    let secret = ctx
+    let (secret, undo) = ctx
         .partition
         .delete(&scope, name)
         .ok_or_else(|| ApiError::no_such_secret(name, "name", 404))?;
-    Ok(render(&secret, ctx.livemode, &show(expand, ""), true))
+    Ok(Done {
+        body: render(&secret, ctx.livemode, &show(expand, ""), true),
+        undo,
+    })
 }
 
-fn list(op: &Operation, input: &Value, expand: &[String], ctx: Ctx<'_>) -> Result<Value, ApiError> {
+fn list(op: &Operation, input: &Value, expand: &[String], ctx: Ctx<'_>) -> Result<Done, ApiError> {
     let scope = scope(input)?;
     let after = input.get("starting_after").and_then(Value::as_str);
     let before = input.get("ending_before").and_then(Value::as_str);
     let cursor = match (after, before) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::invalid(
-                "You may only specify one of these parameters: ending_before, starting_after.",
-                None,
-            ))
+            return Err(ApiError::only_one_of(&["ending_before", "starting_after"]))
         }
         (Some(id), None) => Some(Cursor::StartingAfter(id)),
         (None, Some(id)) => Some(Cursor::EndingBefore(id)),
@@ -181,7 +201,8 @@ fn list(op: &Operation, input: &Value, expand: &[String], ctx: Ctx<'_>) -> Resul
         "data": data,
         "has_more": has_more,
         "url": op.path,
-    }))
+    })
+    .into())
 }
 
 /// The hidden fields that `expand` asks to show, for objects at `prefix`.
@@ -195,19 +216,47 @@ fn show<'a>(expand: &'a [String], prefix: &str) -> Vec<&'a str> {
 
 /// A secret as Stripe returns it, in Stripe's field order.
 fn render(s: &Secret, livemode: bool, show: &[&str], deleted: bool) -> Value {
-    let mut obj = Map::new();
-    obj.insert("id".into(), json!(s.id));
-    obj.insert("object".into(), json!("apps.secret"));
-    obj.insert("created".into(), json!(s.created));
+    let payload = json!(s.payload);
+    let mut v = render_parts(
+        &s.id,
+        s.created,
+        s.expires_at,
+        livemode,
+        &json!(s.name),
+        show.contains(&"payload").then_some(&payload),
+        s.scope.to_json(),
+    );
     if deleted {
-        obj.insert("deleted".into(), json!(true));
+        if let Value::Object(obj) = &mut v {
+            // After `created`, as Stripe orders it.
+            obj.shift_insert(3, "deleted".into(), json!(true));
+        }
     }
-    obj.insert("expires_at".into(), json!(s.expires_at));
+    v
+}
+
+/// An `apps.secret` from its parts, in Stripe's field order (alphabetical
+/// after `id` and `object`); `payload` only when given. The fixture loader
+/// checks fixture secrets in exactly this shape.
+pub(crate) fn render_parts(
+    id: &str,
+    created: i64,
+    expires_at: Option<i64>,
+    livemode: bool,
+    name: &Value,
+    payload: Option<&Value>,
+    scope: Value,
+) -> Value {
+    let mut obj = Map::new();
+    obj.insert("id".into(), json!(id));
+    obj.insert("object".into(), json!("apps.secret"));
+    obj.insert("created".into(), json!(created));
+    obj.insert("expires_at".into(), json!(expires_at));
     obj.insert("livemode".into(), json!(livemode));
-    obj.insert("name".into(), json!(s.name));
-    if show.contains(&"payload") {
-        obj.insert("payload".into(), json!(s.payload));
+    obj.insert("name".into(), name.clone());
+    if let Some(p) = payload {
+        obj.insert("payload".into(), p.clone());
     }
-    obj.insert("scope".into(), s.scope.to_json());
+    obj.insert("scope".into(), scope);
     Value::Object(obj)
 }

@@ -1,0 +1,5 @@
+//! The HTTP edge (`server`: accept loop, graceful shutdown, hyper ⇄ owned
+//! types) and the Rust test harness built on it (`harness`).
+
+pub mod harness;
+pub(crate) mod server;

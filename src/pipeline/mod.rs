@@ -1,0 +1,558 @@
+//! The request pipeline, free of HTTP plumbing: an owned [`MockRequest`] in,
+//! an owned [`MockResponse`] out (or `None`: close the connection).
+//!
+//! A request on a Stripe path goes through named steps:
+//! 1. [`plan`] (before any wait): the injected fault that applies, and the
+//!    `Idempotency-Key` marked in flight while a delay runs;
+//! 2. [`Prepared::new`], with no lock held: route, authenticate, decode,
+//!    validate, fingerprint, and the journal's copy of the parameters;
+//! 3. [`run`], under the request's own partition lock only: expiry, the
+//!    request id, the idempotency lookup, faults, the operation, the
+//!    response check (undoing the change if it fails), the idempotency save
+//!    and the journal entry;
+//! 4. after every lock is released: log lines, and forgetting partitions
+//!    that no longer hold anything.
+//!
+//! The order of the checks is the contract of docs/behaviour.md §5–6:
+//! authentication, route, idempotency (a replay comes before any fault),
+//! a fault injected before execution, parameters, the operation.
+//!
+//! Control paths (`/_mock/`) are validated against the control spec and
+//! dispatched to `control::endpoints`, without authentication or journal.
+
+mod check;
+pub(crate) mod request;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::control::endpoints::{self, PREFIX};
+use crate::control::faults::{Fault, FaultKind};
+use crate::control::journal::{journal_params, shorten, RecordedRequest};
+use crate::error::ApiError;
+use crate::openapi::form;
+use crate::openapi::spec::Operation;
+use crate::openapi::validate;
+use crate::secrets::api::{self, Ctx, Done};
+use crate::secrets::auth::{self, App};
+use crate::secrets::idempotency::{fingerprint, Saved};
+use crate::secrets::store::{Partition, PartitionKey};
+use crate::state::{lock, State};
+
+pub(crate) use request::{MockRequest, MockResponse};
+
+/// What to do before serving a request: from [`plan`].
+#[derive(Default)]
+pub(crate) struct Plan {
+    /// The injected fault that applies, if any.
+    pub fault: Option<Fault>,
+    /// How long to wait first.
+    pub delay: Duration,
+    /// Marks the request's idempotency key in flight while it lives.
+    in_flight: Option<InFlight>,
+}
+
+/// Holds an (app, `Idempotency-Key`) in flight; dropping it (the request
+/// finished, or its client went away) releases it.
+struct InFlight {
+    /// Where the in-flight set lives.
+    state: Arc<State>,
+    /// The partition of the request.
+    key: PartitionKey,
+    /// The key it holds.
+    idem: String,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        lock(&self.state.idempotency).release(&self.key, &self.idem);
+    }
+}
+
+/// Decides, before a request is served, whether an injected fault applies
+/// and how long to wait. A delayed POST with an `Idempotency-Key` is marked
+/// in flight until the returned plan drops.
+pub(crate) fn plan(state: &Arc<State>, req: &MockRequest) -> Plan {
+    if req.path.starts_with(PREFIX) {
+        return Plan::default();
+    }
+    let op = state
+        .spec
+        .route(&req.method, &req.path)
+        .map(|o| o.id.as_str());
+    let app = auth::authenticate(req.authorization.as_deref(), &state.config.api_keys).ok();
+    let key = app.as_ref().map(|a| a.key.as_str());
+    let Some(fault) = lock(&state.faults).take(op, key) else {
+        return Plan::default();
+    };
+    let mut in_flight = None;
+    if let (Some(app), Some(idem), true) = (&app, &req.idempotency_key, fault.delay_ms > 0) {
+        let key = PartitionKey::new(&app.key, req.stripe_account.as_deref());
+        if req.method == "POST" && lock(&state.idempotency).hold(&key, idem) {
+            in_flight = Some(InFlight {
+                state: state.clone(),
+                key,
+                idem: idem.clone(),
+            });
+        }
+    }
+    Plan {
+        delay: Duration::from_millis(fault.delay_ms),
+        fault: Some(fault),
+        in_flight,
+    }
+}
+
+/// Serves one request as `plan` says (its delay already waited out).
+/// `None`: close the connection without answering.
+pub(crate) fn serve(state: &State, req: &MockRequest, plan: &Plan) -> Option<MockResponse> {
+    if req.path.starts_with(PREFIX) {
+        return Some(control(state, req));
+    }
+    let prepared = Prepared::new(state, req);
+    let gate = state.enter();
+    let served = match &prepared.partition {
+        Some(key) => {
+            let cell = state.partition(key);
+            let mut partition = lock(&cell);
+            run(state, prepared, plan, Some(&mut partition))
+        }
+        None => run(state, prepared, plan, None),
+    };
+    drop(gate);
+    if let Some(v) = &served.violation {
+        check::log_violation(&served.request_id, v);
+    }
+    state.forget_idle(served.released);
+    let (status, body, headers) = served.answer?;
+    Some(respond(
+        state,
+        req,
+        status,
+        body,
+        served.request_id,
+        headers,
+    ))
+}
+
+/// A request's inputs, worked out before any lock is taken.
+struct Prepared<'a> {
+    /// The request.
+    req: &'a MockRequest,
+    /// The operation the spec routes it to.
+    op: Option<&'a Operation>,
+    /// The caller, or the 401 it gets.
+    app: Result<App, ApiError>,
+    /// The caller's partition.
+    partition: Option<PartitionKey>,
+    /// From the API key.
+    livemode: bool,
+    /// Decoded, coerced and validated input, or the first error.
+    input: Result<Value, ApiError>,
+    /// `Idempotency-Key` of a POST.
+    idempotency_key: Option<&'a str>,
+    /// Fingerprint of method, path and parameters, for a keyed POST.
+    fingerprint: u64,
+    /// The parameters as the journal keeps them.
+    params: Option<Value>,
+}
+
+impl<'a> Prepared<'a> {
+    fn new(state: &'a State, req: &'a MockRequest) -> Self {
+        let op = state.spec.route(&req.method, &req.path);
+        let app = auth::authenticate(req.authorization.as_deref(), &state.config.api_keys);
+        let partition = app
+            .as_ref()
+            .ok()
+            .map(|a| PartitionKey::new(&a.key, req.stripe_account.as_deref()));
+        let livemode = app.as_ref().is_ok_and(|a| a.livemode);
+        let idempotency_key = req
+            .idempotency_key
+            .as_deref()
+            .filter(|_| req.method == "POST");
+        let decoded = body_text(req).and_then(|body| decode(&req.query, body));
+        let fingerprint = match idempotency_key {
+            Some(_) => fingerprint(&req.method, &req.path, decoded.as_ref().ok()),
+            None => 0,
+        };
+        let params = decoded.as_ref().ok().map(journal_params);
+        let input = match op {
+            Some(op) => decoded.and_then(|mut v| validate::check(op, &mut v).map(|()| v)),
+            None => decoded,
+        };
+        Prepared {
+            req,
+            op,
+            app,
+            partition,
+            livemode,
+            input,
+            idempotency_key,
+            fingerprint,
+            params,
+        }
+    }
+}
+
+/// Status, body and extra headers.
+type Answer = (u16, String, Vec<(&'static str, String)>);
+
+/// What [`run`] came to.
+struct Served {
+    /// What to send; `None` to close the connection.
+    answer: Option<Answer>,
+    /// The request's id.
+    request_id: String,
+    /// A spec violation of the response, to log.
+    violation: Option<String>,
+    /// Partitions that lost their last saved answer or journal entry.
+    released: Vec<PartitionKey>,
+}
+
+/// How far a request got before it was answered.
+enum Execution {
+    /// A saved answer to replay.
+    Replay(Saved),
+    /// Refused before the operation started (nothing changed, nothing saved).
+    Refused(ApiError),
+    /// The operation ran.
+    Ran(Result<Done, ApiError>),
+}
+
+/// The locked part of a request: everything between the lookup and the
+/// journal entry. `partition` is the caller's, locked (`None` without a
+/// valid key).
+fn run(
+    state: &State,
+    prepared: Prepared<'_>,
+    plan: &Plan,
+    mut partition: Option<&mut Partition>,
+) -> Served {
+    let now = state.clock.now();
+    let through = state.clock.high_water();
+    let request_id = match partition.as_deref_mut() {
+        Some(p) => {
+            p.purge(through);
+            p.ids.request_id()
+        }
+        None => state.anonymous_request_id(),
+    };
+    let req = prepared.req;
+    let fault = plan.fault.as_ref();
+    let mut released = Vec::new();
+    let mut entry = RecordedRequest {
+        at: now,
+        request_id: request_id.clone(),
+        method: shorten(&req.method),
+        path: shorten(&req.path),
+        operation: prepared.op.map(|o| o.id.clone()),
+        app: prepared.app.as_ref().ok().map(|a| auth::mask(&a.key)),
+        account: req
+            .stripe_account
+            .as_deref()
+            .filter(|a| !a.is_empty())
+            .map(shorten),
+        params: prepared.params.clone(),
+        status: None,
+        object_id: None,
+        fault: fault.map(Fault::describe),
+        replayed: false,
+        partition: prepared.partition.clone(),
+    };
+    let closes =
+        |after: bool| fault.is_some_and(|f| f.kind == FaultKind::Close && f.after == after);
+    let record = |entry: RecordedRequest, released: &mut Vec<PartitionKey>| {
+        let mut journal = lock(&state.journal);
+        journal.record(entry);
+        released.extend(journal.take_released());
+    };
+    if closes(false) {
+        record(entry, &mut released);
+        return Served {
+            answer: None,
+            request_id,
+            violation: None,
+            released,
+        };
+    }
+
+    let execution = execute(
+        state,
+        &prepared,
+        plan,
+        partition.as_deref_mut(),
+        now,
+        through,
+    );
+    let finish = |result| {
+        let strict = state.config.strict;
+        check::finish(
+            &state.spec,
+            strict,
+            prepared.op,
+            result,
+            &request_id,
+            prepared.livemode,
+        )
+    };
+    let mut headers = Vec::new();
+    let mut violation = None;
+    let (mut status, mut body) = match execution {
+        Execution::Replay(saved) => {
+            headers.push(("idempotent-replayed", "true".to_string()));
+            headers.push(("original-request", saved.request_id.clone()));
+            entry.replayed = true;
+            entry.object_id = saved.object_id.clone();
+            (saved.status, saved.body.to_string())
+        }
+        Execution::Refused(e) => {
+            let checked = finish(Err(e));
+            violation = checked.violation;
+            (checked.status, check::render(&checked.body))
+        }
+        Execution::Ran(result) => {
+            let (result, undo) = match result {
+                Ok(done) => (Ok(done.body), Some(done.undo)),
+                Err(e) => (Err(e), None),
+            };
+            let checked = finish(result);
+            if let (true, Some(undo), Some(p)) = (checked.replaced, undo, &mut partition) {
+                p.undo(undo);
+            }
+            let text = check::render(&checked.body);
+            entry.object_id = object_id(checked.status, &checked.body);
+            // Stripe saves the answer of any request that started executing;
+            // parameter errors (400) are not saved.
+            if let (Some(idem), Some(key), false, false) = (
+                prepared.idempotency_key,
+                &prepared.partition,
+                checked.replaced,
+                checked.status == 400,
+            ) {
+                let saved = Saved {
+                    fingerprint: prepared.fingerprint,
+                    status: checked.status,
+                    body: text.as_str().into(),
+                    object_id: entry.object_id.clone(),
+                    request_id: request_id.clone(),
+                    at: now,
+                };
+                let mut store = lock(&state.idempotency);
+                store.save(key, idem, saved);
+                released.extend(store.take_released());
+            }
+            violation = checked.violation;
+            (checked.status, text)
+        }
+    };
+    if closes(true) {
+        record(entry, &mut released);
+        return Served {
+            answer: None,
+            request_id,
+            violation,
+            released,
+        };
+    }
+    if let Some(f) = fault {
+        if let (FaultKind::Status(injected), true) = (&f.kind, f.after) {
+            let checked = finish(Err(f.error(*injected)));
+            (status, body) = (checked.status, check::render(&checked.body));
+            violation = violation.or(checked.violation);
+        }
+        if let (FaultKind::Status(_), Some(retry)) = (&f.kind, f.should_retry) {
+            headers.push(("stripe-should-retry", retry.to_string()));
+        }
+    }
+    entry.status = Some(status);
+    if status != 200 {
+        entry.object_id = None;
+    }
+    record(entry, &mut released);
+    Served {
+        answer: Some((status, body, headers)),
+        request_id,
+        violation,
+        released,
+    }
+}
+
+/// Authentication, route, idempotency, a fault before execution,
+/// parameters, then the operation: the first that stops the request wins.
+fn execute(
+    state: &State,
+    prepared: &Prepared<'_>,
+    plan: &Plan,
+    partition: Option<&mut Partition>,
+    now: i64,
+    through: i64,
+) -> Execution {
+    let req = prepared.req;
+    if let Err(e) = &prepared.app {
+        return Execution::Refused(e.clone());
+    }
+    let Some(op) = prepared.op else {
+        return Execution::Refused(ApiError::unrecognized_url(&req.method, &req.path));
+    };
+    let (Some(key), Some(partition)) = (&prepared.partition, partition) else {
+        return Execution::Refused(ApiError::internal(
+            "An authenticated request has no partition.",
+        ));
+    };
+    if let Some(idem) = prepared.idempotency_key {
+        let mut store = lock(&state.idempotency);
+        store.purge(through);
+        let held = plan
+            .in_flight
+            .as_ref()
+            .is_some_and(|f| &f.key == key && f.idem == idem);
+        match store.check(key, idem, prepared.fingerprint, held) {
+            Err(e) => return Execution::Refused(e),
+            Ok(Some(saved)) => return Execution::Replay(saved),
+            Ok(None) => {}
+        }
+    }
+    if let Some(f) = plan.fault.as_ref().filter(|f| !f.after) {
+        if let FaultKind::Status(status) = f.kind {
+            return Execution::Refused(f.error(status));
+        }
+    }
+    let input = match &prepared.input {
+        Ok(v) => v,
+        Err(e) => return Execution::Refused(e.clone()),
+    };
+    let ctx = Ctx {
+        partition,
+        now,
+        livemode: prepared.livemode,
+        max_per_scope: state.config.max_secrets_per_scope,
+    };
+    Execution::Ran(api::dispatch(op, input, ctx))
+}
+
+/// The `id` of a 200 response's object, for the journal.
+fn object_id(status: u16, body: &Value) -> Option<String> {
+    (status == 200)
+        .then(|| body.get("id").and_then(Value::as_str).map(String::from))
+        .flatten()
+}
+
+/// A control request: validated against the control spec and dispatched.
+fn control(state: &State, req: &MockRequest) -> MockResponse {
+    let op = state.control.route(&req.method, &req.path);
+    let request_id = state.control_request_id();
+    let result = (|| {
+        let op = op.ok_or_else(|| ApiError::unrecognized_url(&req.method, &req.path))?;
+        let mut input = control_input(op, req)?;
+        validate::check(op, &mut input)?;
+        endpoints::dispatch(state, op, &input)
+    })();
+    let checked = check::finish(
+        &state.control,
+        state.config.strict,
+        op,
+        result,
+        &request_id,
+        false,
+    );
+    if let Some(v) = &checked.violation {
+        check::log_violation(&request_id, v);
+    }
+    let body = check::render(&checked.body);
+    respond(state, req, checked.status, body, request_id, Vec::new())
+}
+
+fn respond(
+    state: &State,
+    req: &MockRequest,
+    status: u16,
+    body: String,
+    request_id: String,
+    headers: Vec<(&'static str, String)>,
+) -> MockResponse {
+    MockResponse {
+        status,
+        request_id,
+        headers,
+        stripe_version: req
+            .stripe_version
+            .clone()
+            .unwrap_or_else(|| state.spec.version.clone()),
+        body,
+    }
+}
+
+/// Query string and form body decoded into one object.
+fn decode(query: &str, body: &str) -> Result<Value, ApiError> {
+    let mut map = Map::new();
+    form::decode_into(&mut map, query)?;
+    form::decode_into(&mut map, body)?;
+    Ok(Value::Object(map))
+}
+
+/// A control request's input: the query string, plus a JSON object body for
+/// operations whose spec takes one, or a form body otherwise.
+fn control_input(op: &Operation, req: &MockRequest) -> Result<Value, ApiError> {
+    if !op.json_body {
+        return decode(&req.query, body_text(req)?);
+    }
+    let mut map = Map::new();
+    form::decode_into(&mut map, &req.query)?;
+    let body = req.body.as_deref().ok_or_else(too_large)?;
+    let parsed: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::invalid(
+            format!("Invalid request: the body is not valid JSON ({e})."),
+            None,
+        )
+    })?;
+    let Value::Object(fields) = parsed else {
+        return Err(ApiError::invalid(
+            "Invalid request: the body must be a JSON object.",
+            None,
+        ));
+    };
+    map.extend(fields);
+    Ok(Value::Object(map))
+}
+
+fn too_large() -> ApiError {
+    ApiError::invalid(
+        "Request body too large: the mock accepts at most 1 MiB.",
+        None,
+    )
+    .with_status(413)
+}
+
+/// The body as form text, refusing other content types and oversize bodies.
+fn body_text(req: &MockRequest) -> Result<&str, ApiError> {
+    let body = req.body.as_deref().ok_or_else(too_large)?;
+    if body.is_empty() {
+        return Ok("");
+    }
+    let media = req.content_type.as_deref().map(|ct| {
+        ct.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    });
+    if let Some(media) = media.filter(|m| m != "application/x-www-form-urlencoded") {
+        return Err(ApiError::invalid(
+            format!(
+                "Invalid request: unsupported Content-Type {}. If error persists and you \
+                 need assistance, please contact support@stripe.com. The Stripe API accepts \
+                 application/x-www-form-urlencoded request bodies.",
+                crate::error::abbreviate(&media)
+            ),
+            None,
+        ));
+    }
+    std::str::from_utf8(body).map_err(|_| {
+        ApiError::invalid(
+            "Invalid request: the request body is not valid UTF-8.",
+            None,
+        )
+    })
+}

@@ -1,0 +1,566 @@
+//! One partition's secrets (one app, one connected account), indexed so that
+//! every operation costs what it touches:
+//!
+//! - `secrets`: seq → secret, in the order they were set (export order);
+//! - `scopes`: per scope, name → seq (find, set, delete, the per-scope
+//!   count) and the listing order `(created desc, seq desc)` as an ordered
+//!   set, so a page is O(log n + limit) from either cursor;
+//! - `by_id`: id → seq, for cursors and for fresh ids without a scan;
+//! - `expiry`: `(expires_at, seq)` in time order, so a purge visits only
+//!   what is due.
+//!
+//! Plain synchronous data: the caller holds the partition's lock.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound;
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use crate::ids::IdGen;
+
+/// Which partition a request belongs to (docs/behaviour.md §2, isolation).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct PartitionKey {
+    /// The API key: one key is one app.
+    pub key: String,
+    /// The `Stripe-Account` header, if any.
+    pub account: Option<String>,
+}
+
+impl PartitionKey {
+    /// The partition of `key` under `account`; an absent or empty account
+    /// means the platform (the one place this rule lives).
+    pub fn new(key: &str, account: Option<&str>) -> PartitionKey {
+        PartitionKey {
+            key: key.to_string(),
+            account: account.filter(|a| !a.is_empty()).map(String::from),
+        }
+    }
+}
+
+/// A secret's scope.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Scope {
+    /// Shared by the app backend and every Dashboard user.
+    Account,
+    /// Visible to the app backend and one Dashboard user.
+    User(String),
+}
+
+/// Why a `scope[type]` / `scope[user]` pair is not a scope.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ScopeError {
+    /// User scope without a user.
+    MissingUser,
+    /// A user given for a scope other than user.
+    UnexpectedUser,
+}
+
+impl Scope {
+    /// The scope named by `type` (already checked against the spec's enum)
+    /// and `user`: user scope needs a user, and only user scope may have one.
+    pub fn parse(kind: Option<&str>, user: Option<&str>) -> Result<Scope, ScopeError> {
+        match (kind, user) {
+            (Some("user"), Some(u)) => Ok(Scope::User(u.to_string())),
+            (Some("user"), None) => Err(ScopeError::MissingUser),
+            (_, Some(_)) => Err(ScopeError::UnexpectedUser),
+            _ => Ok(Scope::Account),
+        }
+    }
+
+    /// The scope as the API shows it.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Scope::Account => json!({"type": "account"}),
+            Scope::User(u) => json!({"type": "user", "user": u}),
+        }
+    }
+}
+
+/// A stored secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Secret {
+    /// `appsecret_…`, from the partition's seeded generator.
+    pub id: String,
+    /// Unique within its scope.
+    pub name: String,
+    /// The plaintext value.
+    pub payload: String,
+    /// Where it lives.
+    pub scope: Scope,
+    /// Creation instant (mock clock).
+    pub created: i64,
+    /// Expiry instant, if any; at or after it the secret is gone.
+    pub expires_at: Option<i64>,
+}
+
+/// Why a secret could not be set.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum SetError {
+    /// The scope already holds the maximum number of distinct names.
+    ScopeFull(usize),
+}
+
+/// A list cursor.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Cursor<'a> {
+    /// Return items after this id.
+    StartingAfter(&'a str),
+    /// Return items before this id.
+    EndingBefore(&'a str),
+}
+
+/// What one change did, so that exactly that change can be taken back (a
+/// response that broke the spec in strict mode) without copying anything.
+#[derive(Debug, Default)]
+#[must_use]
+pub(crate) struct Undo {
+    /// The secret the change added (by seq).
+    added: Option<u64>,
+    /// The secret the change removed, with its seq, to put back as it was.
+    removed: Option<(u64, Secret)>,
+}
+
+/// Listing position: newest first, then most recently set first.
+type Rank = (Reverse<i64>, Reverse<u64>);
+
+/// One scope's secrets.
+#[derive(Clone, Debug, Default)]
+struct ScopeIndex {
+    /// Name → seq: lookups, and the per-scope count.
+    names: HashMap<String, u64>,
+    /// Listing order.
+    order: BTreeSet<Rank>,
+}
+
+/// One app's (and account's) secrets and id stream. Cloning is cheap: the
+/// secrets are shared until one of the copies is written (a reset puts the
+/// startup partitions back without copying a secret).
+#[derive(Clone, Debug)]
+pub(crate) struct Partition {
+    /// Ids for this partition's secrets and requests, in one stream.
+    pub ids: IdGen,
+    /// The secrets and their indexes, copied on first write when shared.
+    index: Arc<Index>,
+}
+
+/// A partition's secrets and indexes.
+#[derive(Clone, Debug, Default)]
+struct Index {
+    /// The next seq: insertion order, and the tie-break for listing.
+    next_seq: u64,
+    /// Live secrets by seq.
+    secrets: BTreeMap<u64, Secret>,
+    /// Per-scope indexes; a scope with no secrets has no entry.
+    scopes: HashMap<Scope, ScopeIndex>,
+    /// Id → seq.
+    by_id: HashMap<String, u64>,
+    /// `(expires_at, seq)` of every secret that expires.
+    expiry: BTreeSet<(i64, u64)>,
+}
+
+fn rank(s: &Secret, seq: u64) -> Rank {
+    (Reverse(s.created), Reverse(seq))
+}
+
+impl Index {
+    fn insert_at(&mut self, seq: u64, secret: Secret) {
+        let index = self.scopes.entry(secret.scope.clone()).or_default();
+        index.names.insert(secret.name.clone(), seq);
+        index.order.insert(rank(&secret, seq));
+        self.by_id.insert(secret.id.clone(), seq);
+        if let Some(at) = secret.expires_at {
+            self.expiry.insert((at, seq));
+        }
+        self.secrets.insert(seq, secret);
+    }
+
+    fn insert(&mut self, secret: Secret) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.insert_at(seq, secret);
+        seq
+    }
+
+    fn remove(&mut self, seq: u64) -> Option<Secret> {
+        let secret = self.secrets.remove(&seq)?;
+        if let Some(index) = self.scopes.get_mut(&secret.scope) {
+            index.names.remove(&secret.name);
+            index.order.remove(&rank(&secret, seq));
+            if index.names.is_empty() {
+                self.scopes.remove(&secret.scope);
+            }
+        }
+        self.by_id.remove(&secret.id);
+        if let Some(at) = secret.expires_at {
+            self.expiry.remove(&(at, seq));
+        }
+        Some(secret)
+    }
+
+    fn seq_of(&self, scope: &Scope, name: &str) -> Option<u64> {
+        self.scopes.get(scope)?.names.get(name).copied()
+    }
+
+    fn count(&self, scope: &Scope) -> usize {
+        self.scopes.get(scope).map_or(0, |s| s.names.len())
+    }
+}
+
+/// A fresh id from `ids`, skipping any already in use in `index` (imported
+/// state may hold ids this stream would produce).
+fn fresh_id(ids: &mut IdGen, index: &Index) -> String {
+    loop {
+        let id = ids.secret_id();
+        if !index.by_id.contains_key(&id) {
+            return id;
+        }
+    }
+}
+
+impl Partition {
+    /// An empty partition drawing ids from `ids`.
+    pub fn new(ids: IdGen) -> Self {
+        Partition {
+            ids,
+            index: Arc::default(),
+        }
+    }
+
+    /// The index, copied first if another partition shares it.
+    fn index_mut(&mut self) -> &mut Index {
+        Arc::make_mut(&mut self.index)
+    }
+
+    /// Whether it holds no secret.
+    pub fn is_empty(&self) -> bool {
+        self.index.secrets.is_empty()
+    }
+
+    /// How many secrets it holds.
+    pub fn len(&self) -> usize {
+        self.index.secrets.len()
+    }
+
+    /// All secrets, in the order they were set.
+    pub fn secrets(&self) -> impl Iterator<Item = &Secret> {
+        self.index.secrets.values()
+    }
+
+    /// How many secrets `scope` holds.
+    pub fn count(&self, scope: &Scope) -> usize {
+        self.index.count(scope)
+    }
+
+    /// Whether a secret has this id.
+    #[cfg(test)]
+    pub fn contains_id(&self, id: &str) -> bool {
+        self.index.by_id.contains_key(id)
+    }
+
+    /// Creates or replaces the secret `name` in `scope`. A replacement is a
+    /// new secret: new id, `created` = now.
+    pub fn set(
+        &mut self,
+        scope: Scope,
+        name: String,
+        payload: String,
+        expires_at: Option<i64>,
+        now: i64,
+        max_per_scope: usize,
+    ) -> Result<(Secret, Undo), SetError> {
+        let existing = self.index.seq_of(&scope, &name);
+        if existing.is_none() && self.count(&scope) >= max_per_scope {
+            return Err(SetError::ScopeFull(max_per_scope));
+        }
+        let Partition { ids, index } = self;
+        let index = Arc::make_mut(index);
+        let removed = existing.and_then(|seq| index.remove(seq).map(|s| (seq, s)));
+        let secret = Secret {
+            id: fresh_id(ids, index),
+            name,
+            payload,
+            scope,
+            created: now,
+            expires_at,
+        };
+        let seq = index.insert(secret.clone());
+        Ok((
+            secret,
+            Undo {
+                added: Some(seq),
+                removed,
+            },
+        ))
+    }
+
+    /// A fresh secret id from the partition's stream.
+    pub fn new_secret_id(&mut self) -> String {
+        fresh_id(&mut self.ids, &self.index)
+    }
+
+    /// Stores a fully formed secret as the most recently set; the caller has
+    /// checked it.
+    pub fn insert(&mut self, secret: Secret) {
+        self.index_mut().insert(secret);
+    }
+
+    /// The secret `name` in `scope`.
+    pub fn find(&self, scope: &Scope, name: &str) -> Option<&Secret> {
+        self.index.secrets.get(&self.index.seq_of(scope, name)?)
+    }
+
+    /// Removes and returns the secret `name` in `scope`.
+    pub fn delete(&mut self, scope: &Scope, name: &str) -> Option<(Secret, Undo)> {
+        let seq = self.index.seq_of(scope, name)?;
+        let secret = self.index_mut().remove(seq)?;
+        let undo = Undo {
+            added: None,
+            removed: Some((seq, secret.clone())),
+        };
+        Some((secret, undo))
+    }
+
+    /// Takes back one change: what it added goes, what it removed returns
+    /// with its original position.
+    pub fn undo(&mut self, undo: Undo) {
+        let index = self.index_mut();
+        if let Some(seq) = undo.added {
+            index.remove(seq);
+        }
+        if let Some((seq, secret)) = undo.removed {
+            index.insert_at(seq, secret);
+        }
+    }
+
+    /// One page of `scope`, newest first (`created` descending, then most
+    /// recently set first), and whether more follow in the direction of
+    /// travel. `Err(id)` names a cursor that is not in this list.
+    pub fn page<'a>(
+        &self,
+        scope: &Scope,
+        limit: usize,
+        cursor: Option<Cursor<'a>>,
+    ) -> Result<(Vec<&Secret>, bool), &'a str> {
+        let index = &*self.index;
+        let empty = BTreeSet::new();
+        let order = index.scopes.get(scope).map_or(&empty, |s| &s.order);
+        // The cursor's listing position, if it is a secret of this scope.
+        let position = |id: &'a str| -> Result<Rank, &'a str> {
+            let seq = *index.by_id.get(id).ok_or(id)?;
+            let s = &index.secrets[&seq];
+            if &s.scope != scope {
+                return Err(id);
+            }
+            Ok(rank(s, seq))
+        };
+        let secret = |r: &Rank| &index.secrets[&r.1 .0];
+        Ok(match cursor {
+            None => collect(order.iter(), limit, secret),
+            Some(Cursor::StartingAfter(id)) => {
+                let from = position(id)?;
+                collect(
+                    order.range((Bound::Excluded(from), Bound::Unbounded)),
+                    limit,
+                    secret,
+                )
+            }
+            Some(Cursor::EndingBefore(id)) => {
+                let to = position(id)?;
+                let (mut page, more) = collect(order.range(..to).rev(), limit, secret);
+                page.reverse();
+                (page, more)
+            }
+        })
+    }
+
+    /// Whether a purge through `through` would remove anything.
+    pub fn has_expired(&self, through: i64) -> bool {
+        self.index
+            .expiry
+            .first()
+            .is_some_and(|(at, _)| *at <= through)
+    }
+
+    /// Drops every secret whose expiry is at or before `through`, visiting
+    /// only those (and copying a shared index only if one is due).
+    pub fn purge(&mut self, through: i64) {
+        if !self.has_expired(through) {
+            return;
+        }
+        let index = self.index_mut();
+        while let Some(&(at, seq)) = index.expiry.first() {
+            if at > through {
+                break;
+            }
+            index.remove(seq);
+        }
+    }
+}
+
+/// Up to `limit` secrets from `ranks`, and whether another follows.
+fn collect<'s, 'r>(
+    ranks: impl Iterator<Item = &'r Rank>,
+    limit: usize,
+    secret: impl Fn(&Rank) -> &'s Secret,
+) -> (Vec<&'s Secret>, bool) {
+    let mut page: Vec<&Secret> = ranks.take(limit.saturating_add(1)).map(secret).collect();
+    let more = page.len() > limit;
+    page.truncate(limit);
+    (page, more)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part() -> Partition {
+        Partition::new(IdGen::new(1, &["k"]))
+    }
+
+    fn set(p: &mut Partition, scope: Scope, name: &str, now: i64, max: usize) -> Secret {
+        p.set(scope, name.into(), "v".into(), None, now, max)
+            .unwrap()
+            .0
+    }
+
+    fn names(v: &[&Secret]) -> Vec<String> {
+        v.iter().map(|s| s.name.clone()).collect()
+    }
+
+    #[test]
+    fn replacing_keeps_one_secret_with_a_new_id() {
+        let mut p = part();
+        let a = set(&mut p, Scope::Account, "n", 10, 10);
+        let (b, _) = p
+            .set(Scope::Account, "n".into(), "2".into(), None, 20, 10)
+            .unwrap();
+        assert_ne!(a.id, b.id);
+        assert_eq!(p.find(&Scope::Account, "n").unwrap().payload, "2");
+        assert_eq!(p.page(&Scope::Account, 10, None).unwrap().0.len(), 1);
+        assert!(!p.contains_id(&a.id) && p.contains_id(&b.id));
+    }
+
+    #[test]
+    fn scope_limit_counts_distinct_names_per_scope() {
+        let mut p = part();
+        set(&mut p, Scope::Account, "a", 0, 1);
+        assert_eq!(
+            p.set(Scope::Account, "b".into(), "".into(), None, 0, 1)
+                .err(),
+            Some(SetError::ScopeFull(1))
+        );
+        assert!(p
+            .set(Scope::Account, "a".into(), "x".into(), None, 0, 1)
+            .is_ok());
+        set(&mut p, Scope::User("u".into()), "b", 0, 1);
+        assert_eq!(p.count(&Scope::Account), 1);
+        assert_eq!(p.len(), 2);
+    }
+
+    #[test]
+    fn pages_walk_both_ways() {
+        let mut p = part();
+        let ids: Vec<String> = (0..5)
+            .map(|i| set(&mut p, Scope::Account, &format!("n{i}"), 100, 10).id)
+            .collect();
+        // Same second: most recently set first.
+        let (first, more) = p.page(&Scope::Account, 2, None).unwrap();
+        assert_eq!(
+            (names(&first), more),
+            (vec!["n4".into(), "n3".into()], true)
+        );
+        let (next, more) = p
+            .page(&Scope::Account, 2, Some(Cursor::StartingAfter(&ids[3])))
+            .unwrap();
+        assert_eq!((names(&next), more), (vec!["n2".into(), "n1".into()], true));
+        let (last, more) = p
+            .page(&Scope::Account, 2, Some(Cursor::StartingAfter(&ids[1])))
+            .unwrap();
+        assert_eq!((names(&last), more), (vec!["n0".into()], false));
+        let (prev, more) = p
+            .page(&Scope::Account, 2, Some(Cursor::EndingBefore(&ids[2])))
+            .unwrap();
+        assert_eq!(
+            (names(&prev), more),
+            (vec!["n4".into(), "n3".into()], false)
+        );
+        let (prev, more) = p
+            .page(&Scope::Account, 2, Some(Cursor::EndingBefore(&ids[0])))
+            .unwrap();
+        assert_eq!((names(&prev), more), (vec!["n2".into(), "n1".into()], true));
+        assert_eq!(
+            p.page(&Scope::Account, 2, Some(Cursor::StartingAfter("nope"))),
+            Err("nope")
+        );
+    }
+
+    #[test]
+    fn newer_created_lists_first_whatever_the_order_of_setting() {
+        let mut p = part();
+        set(&mut p, Scope::Account, "late", 200, 10);
+        set(&mut p, Scope::Account, "early", 100, 10);
+        set(&mut p, Scope::Account, "also-late", 200, 10);
+        let (page, _) = p.page(&Scope::Account, 10, None).unwrap();
+        assert_eq!(names(&page), ["also-late", "late", "early"]);
+    }
+
+    #[test]
+    fn a_cursor_from_another_scope_is_not_in_this_list() {
+        let mut p = part();
+        let user = set(&mut p, Scope::User("u".into()), "n", 0, 10);
+        set(&mut p, Scope::Account, "n", 0, 10);
+        assert_eq!(
+            p.page(&Scope::Account, 10, Some(Cursor::EndingBefore(&user.id))),
+            Err(user.id.as_str())
+        );
+    }
+
+    #[test]
+    fn purge_visits_only_what_is_due_and_is_final() {
+        let mut p = part();
+        for (name, at) in [("soon", 50), ("later", 60)] {
+            let _ = p.set(Scope::Account, name.into(), "".into(), Some(at), 0, 10);
+        }
+        set(&mut p, Scope::Account, "never", 0, 10);
+        assert!(!p.has_expired(49));
+        p.purge(49);
+        assert_eq!(p.len(), 3);
+        assert!(p.has_expired(50));
+        p.purge(50);
+        assert!(p.find(&Scope::Account, "soon").is_none());
+        assert_eq!(p.count(&Scope::Account), 2);
+        p.purge(0);
+        assert!(p.find(&Scope::Account, "soon").is_none());
+        p.purge(i64::MAX);
+        assert_eq!(
+            names(&p.page(&Scope::Account, 10, None).unwrap().0),
+            ["never"]
+        );
+    }
+
+    #[test]
+    fn undo_restores_a_replaced_or_deleted_secret_in_place() {
+        let mut p = part();
+        let a = set(&mut p, Scope::Account, "a", 0, 10);
+        set(&mut p, Scope::Account, "b", 0, 10);
+        let before: Vec<Secret> = p.secrets().cloned().collect();
+        let (_, undo) = p
+            .set(Scope::Account, "a".into(), "new".into(), Some(9), 5, 10)
+            .unwrap();
+        p.undo(undo);
+        assert_eq!(p.secrets().cloned().collect::<Vec<_>>(), before);
+        assert!(!p.has_expired(i64::MAX));
+        let (_, undo) = p.delete(&Scope::Account, "a").unwrap();
+        assert!(p.find(&Scope::Account, "a").is_none());
+        p.undo(undo);
+        assert_eq!(p.secrets().cloned().collect::<Vec<_>>(), before);
+        assert_eq!(
+            names(&p.page(&Scope::Account, 10, None).unwrap().0),
+            ["b", "a"]
+        );
+        assert!(p.contains_id(&a.id));
+    }
+}

@@ -1,0 +1,341 @@
+//! A running mock's state, and who may touch what at once.
+//!
+//! - Each partition (app × account) is its own `Mutex`, so requests of
+//!   different apps never wait for each other's work. The map of partitions
+//!   has its own short lock, taken only to find or create one.
+//! - Saved idempotent answers, the journal and the fault list each have
+//!   their own lock, held for a lookup or an append.
+//! - A gate (`RwLock`) is held shared by every request and exclusively by
+//!   what replaces state wholesale (reset, import), so no request sees half
+//!   of one.
+//! - Partitions are copy-on-write against the startup state: a reset puts
+//!   back shared copies without copying a secret, and a partition is copied
+//!   only when first written.
+//! - A partition that holds nothing and is named by no saved answer and no
+//!   journal entry is forgotten, so keys that come and go cost nothing.
+//!
+//! Lock order, always: gate → partition map → one partition → idempotency →
+//! journal → faults. No lock is held across an `.await`.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use serde_json::{json, Value};
+
+use crate::clock::{Clock, DEFAULT_NOW};
+use crate::config::Config;
+use crate::control::faults::Faults;
+use crate::control::fixtures;
+use crate::control::journal::Journal;
+use crate::error::{BuildError, FixtureError};
+use crate::ids::IdGen;
+use crate::openapi::spec::Spec;
+use crate::secrets::auth;
+use crate::secrets::idempotency::Idempotency;
+use crate::secrets::store::{Partition, PartitionKey};
+
+/// One partition's lock.
+pub(crate) type PartitionCell = Arc<Mutex<Partition>>;
+
+/// Partitions by key, in key order (export order; an app's partitions are
+/// one range).
+type PartitionMap = BTreeMap<PartitionKey, Partition>;
+
+/// Locks `m`, whatever a panic elsewhere left behind: every change under
+/// these locks is applied in one step or undone, so the data is never
+/// half-changed.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Everything a running mock holds.
+pub(crate) struct State {
+    /// The compiled Stripe OpenAPI document.
+    pub spec: Arc<Spec>,
+    /// The compiled control document.
+    pub control: Arc<Spec>,
+    /// Options fixed at start.
+    pub config: Config,
+    /// The injected clock.
+    pub clock: Clock,
+    /// The clock's start instant, restored by a full reset.
+    start: i64,
+    /// The partitions as the fixtures seeded them, restored by reset.
+    initial: PartitionMap,
+    /// Shared by requests, exclusive for wholesale changes.
+    gate: RwLock<()>,
+    /// The live partitions.
+    partitions: Mutex<BTreeMap<PartitionKey, PartitionCell>>,
+    /// Saved idempotent answers and keys in flight.
+    pub idempotency: Mutex<Idempotency>,
+    /// Requests served on the Stripe paths.
+    pub journal: Mutex<Journal>,
+    /// Faults waiting for matching requests.
+    pub faults: Mutex<Faults>,
+    /// Request ids for requests that belong to no app (no or bad key).
+    anonymous: Mutex<IdGen>,
+    /// Request ids for the control endpoints, apart from every app's stream.
+    control_ids: Mutex<IdGen>,
+}
+
+impl State {
+    /// Compiles the spec (unless it is the bundled one) and loads the
+    /// fixtures.
+    pub fn new(config: Config) -> Result<State, BuildError> {
+        let spec = match &config.spec_json {
+            Some(text) => Arc::new(Spec::from_json(text).map_err(BuildError::Spec)?),
+            None => Spec::bundled(),
+        };
+        let control = Spec::control();
+        let docs = fixtures::read(&config.fixtures)?;
+        let loaded = fixtures::load(
+            &docs,
+            config.seed,
+            config.now,
+            &spec,
+            &control,
+            config.max_secrets_per_scope,
+        )?;
+        let start = config.now.or(loaded.clock).unwrap_or(DEFAULT_NOW);
+        let clock = if config.system_clock {
+            Clock::system()
+        } else {
+            Clock::fake(start)
+        };
+        let initial = loaded.partitions;
+        let seed = config.seed;
+        Ok(State {
+            spec,
+            control,
+            start,
+            partitions: Mutex::new(cells(&initial)),
+            initial,
+            clock,
+            config,
+            gate: RwLock::new(()),
+            idempotency: Mutex::default(),
+            journal: Mutex::default(),
+            faults: Mutex::default(),
+            anonymous: Mutex::new(IdGen::new(seed, &["<anonymous>"])),
+            control_ids: Mutex::new(IdGen::new(seed, &["<control>"])),
+        })
+    }
+
+    /// Shared access for one request.
+    pub fn enter(&self) -> RwLockReadGuard<'_, ()> {
+        self.gate.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Exclusive access, for wholesale changes.
+    fn exclusive(&self) -> RwLockWriteGuard<'_, ()> {
+        self.gate.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The partition for `key`, created empty on first use.
+    pub fn partition(&self, key: &PartitionKey) -> PartitionCell {
+        let mut map = lock(&self.partitions);
+        if let Some(cell) = map.get(key) {
+            return cell.clone();
+        }
+        let account = key.account.as_deref().unwrap_or("");
+        let fresh = Partition::new(IdGen::new(self.config.seed, &[&key.key, account]));
+        let cell = Arc::new(Mutex::new(fresh));
+        map.insert(key.clone(), cell.clone());
+        cell
+    }
+
+    /// Forgets each of `keys` that holds nothing, has no saved answer, no
+    /// key in flight and no journal entry, and that no request is using.
+    /// Its id streams start over if it is used again, as after a reset of
+    /// that app.
+    pub fn forget_idle(&self, keys: Vec<PartitionKey>) {
+        if keys.is_empty() {
+            return;
+        }
+        let mut map = lock(&self.partitions);
+        for key in keys {
+            let Some(cell) = map.get(&key) else { continue };
+            // Requests take their clone under the map's lock, which we hold.
+            if Arc::strong_count(cell) > 1 || !lock(cell).is_empty() {
+                continue;
+            }
+            let idem = lock(&self.idempotency);
+            if idem.count(&key) > 0 || idem.busy(&key) || lock(&self.journal).count(&key) > 0 {
+                continue;
+            }
+            drop(idem);
+            map.remove(&key);
+        }
+    }
+
+    /// What the state holds, in counts and counted bytes.
+    pub fn stats(&self) -> Stats {
+        let (saved_answers, saved_bytes) = {
+            let idem = lock(&self.idempotency);
+            (idem.len(), idem.bytes())
+        };
+        let (journal_entries, journal_bytes) = {
+            let journal = lock(&self.journal);
+            (journal.len(), journal.bytes())
+        };
+        Stats {
+            partitions: lock(&self.partitions).len(),
+            secrets: self.secret_count(|_| true),
+            saved_answers,
+            saved_bytes,
+            journal_entries,
+            journal_bytes,
+        }
+    }
+
+    /// A request id for a request that belongs to no app.
+    pub fn anonymous_request_id(&self) -> String {
+        lock(&self.anonymous).request_id()
+    }
+
+    /// A request id for a control endpoint.
+    pub fn control_request_id(&self) -> String {
+        lock(&self.control_ids).request_id()
+    }
+
+    /// Moves the fake clock. What the move passes stays expired even if the
+    /// clock later goes back (the clock's high-water mark). Returns false on
+    /// the system clock.
+    pub fn move_clock(&self, t: i64) -> bool {
+        self.clock.set(t)
+    }
+
+    /// Restores the startup state: everything, or one app's partitions (one
+    /// account of it if `account` is given; `""` names the platform).
+    pub fn reset(&self, app: Option<&str>, account: Option<&str>) -> Value {
+        let _gate = self.exclusive();
+        lock(&self.faults).clear(app);
+        let Some(key) = app else {
+            let removed = lock(&self.journal).len();
+            lock(&self.journal).clear();
+            *lock(&self.idempotency) = Idempotency::default();
+            *lock(&self.partitions) = cells(&self.initial);
+            *lock(&self.anonymous) = IdGen::new(self.config.seed, &["<anonymous>"]);
+            self.clock.reset(self.start);
+            return json!({
+                "object": "mock.reset", "app": null,
+                "secrets": self.secret_count(|_| true), "requests_removed": removed,
+            });
+        };
+        let account = account.map(|a| PartitionKey::new(key, Some(a)).account);
+        let matches =
+            |k: &PartitionKey| k.key == key && account.as_ref().is_none_or(|a| &k.account == a);
+        {
+            let mut map = lock(&self.partitions);
+            let doomed: Vec<PartitionKey> = app_range(&map, key)
+                .filter(|(k, _)| matches(k))
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in doomed {
+                map.remove(&k);
+            }
+            for (k, p) in app_range(&self.initial, key).filter(|(k, _)| matches(k)) {
+                map.insert(k.clone(), Arc::new(Mutex::new(p.clone())));
+            }
+        }
+        lock(&self.idempotency).forget(matches);
+        let removed = lock(&self.journal).remove(|r| r.partition.as_ref().is_some_and(matches));
+        json!({
+            "object": "mock.reset",
+            "app": auth::mask(key),
+            "secrets": self.secret_count(matches),
+            "requests_removed": removed,
+        })
+    }
+
+    /// Replaces every secret with those of `fixture` (and moves the clock if
+    /// it names an instant). Nothing changes unless the whole fixture is
+    /// valid. An import starts a new history: what the clock had passed
+    /// before no longer counts as expired.
+    pub fn import(&self, fixture: &Value) -> Result<usize, FixtureError> {
+        let _gate = self.exclusive();
+        let loaded = fixtures::load(
+            &[("request body".to_string(), fixture.clone())],
+            self.config.seed,
+            Some(self.clock.now()),
+            &self.spec,
+            &self.control,
+            self.config.max_secrets_per_scope,
+        )?;
+        let count = loaded.partitions.values().map(Partition::len).sum();
+        *lock(&self.partitions) = cells(&loaded.partitions);
+        let now = loaded.clock.unwrap_or_else(|| self.clock.now());
+        self.clock.reset(now);
+        Ok(count)
+    }
+
+    /// All secrets and the clock, in the fixture format.
+    pub fn export(&self) -> Value {
+        let _gate = self.exclusive();
+        let through = self.clock.high_water();
+        let map = lock(&self.partitions);
+        let partitions: Vec<(PartitionKey, Partition)> = map
+            .iter()
+            .map(|(k, cell)| {
+                let mut p = lock(cell);
+                p.purge(through);
+                (k.clone(), p.clone())
+            })
+            .collect();
+        fixtures::export(partitions.iter().map(|(k, p)| (k, p)), self.clock.now())
+    }
+
+    /// How many live secrets the partitions `matches` selects hold.
+    pub fn secret_count(&self, matches: impl Fn(&PartitionKey) -> bool) -> usize {
+        let through = self.clock.high_water();
+        lock(&self.partitions)
+            .iter()
+            .filter(|(k, _)| matches(k))
+            .map(|(_, cell)| {
+                let mut p = lock(cell);
+                p.purge(through);
+                p.len()
+            })
+            .sum()
+    }
+}
+
+/// What a running mock holds: each figure that grows with traffic, against
+/// its bound (see the README's "Limits" table).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stats {
+    /// Partitions (app × account) in memory; one that holds nothing and is
+    /// named by no saved answer and no journal entry is forgotten.
+    pub partitions: usize,
+    /// Live secrets.
+    pub secrets: usize,
+    /// Saved idempotent answers.
+    pub saved_answers: usize,
+    /// Bytes counted for them (bounded by 8 MiB).
+    pub saved_bytes: usize,
+    /// Journal entries (bounded by 10,000).
+    pub journal_entries: usize,
+    /// Bytes counted for them (bounded by 4 MiB).
+    pub journal_bytes: usize,
+}
+
+/// Fresh cells sharing `partitions`' data.
+fn cells(partitions: &PartitionMap) -> BTreeMap<PartitionKey, PartitionCell> {
+    partitions
+        .iter()
+        .map(|(k, p)| (k.clone(), Arc::new(Mutex::new(p.clone()))))
+        .collect()
+}
+
+/// The keys of `app`'s partitions in `map`: one contiguous range.
+fn app_range<'m, V>(
+    map: &'m BTreeMap<PartitionKey, V>,
+    app: &str,
+) -> impl Iterator<Item = (&'m PartitionKey, &'m V)> + 'm {
+    let app = app.to_string();
+    let from = PartitionKey {
+        key: app.clone(),
+        account: None,
+    };
+    map.range(from..).take_while(move |(k, _)| k.key == app)
+}
