@@ -12,6 +12,7 @@
 use serde_json::{Map, Number, Value};
 
 use crate::error::{abbreviate, param_label, ApiError};
+use crate::openapi::schema;
 
 /// How many `[…]` segments one key may have. Stripe's deepest parameters
 /// have a handful; the bound keeps decoding (which recurses) safe from
@@ -159,7 +160,8 @@ fn percent_decode(s: &str) -> Result<String, ApiError> {
     })
 }
 
-/// Coerces decoded strings into what `schema` asks for, in place. Values that
+/// Coerces decoded strings into what `schema` asks for, in place (`root`
+/// holds what its references name). Values that
 /// cannot be coerced are reported (`Invalid integer: abc`) and left as they
 /// are; shape mismatches are left for schema validation to report.
 pub(crate) fn coerce(
@@ -169,7 +171,7 @@ pub(crate) fn coerce(
     path: &str,
     errors: &mut Vec<ApiError>,
 ) {
-    let schema = deref(schema, root);
+    let schema = schema::follow(root, schema);
     let (kind, nullable) = schema_type(schema);
     if nullable && value.as_str() == Some("") {
         // Stripe's form encoding unsets a nullable field with an empty value.
@@ -259,16 +261,6 @@ fn indexed_to_array(map: &mut Map<String, Value>) -> Option<Vec<Value>> {
             .filter_map(|(_, k)| map.remove(&k))
             .collect(),
     )
-}
-
-fn deref<'a>(schema: &'a Value, root: &'a Value) -> &'a Value {
-    match schema.get("$ref").and_then(Value::as_str) {
-        Some(r) => root
-            .pointer(r.trim_start_matches('#'))
-            .map(|s| deref(s, root))
-            .unwrap_or(schema),
-        None => schema,
-    }
 }
 
 /// The schema's non-null type and whether it admits null.

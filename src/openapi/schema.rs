@@ -1,8 +1,9 @@
 //! OpenAPI 3.0 schema dialect → JSON Schema (draft 7), for `jsonschema`.
 //!
 //! The differences that matter for this API:
-//! - `$ref: #/components/schemas/X` becomes `#/definitions/X`, and every
-//!   compiled schema carries the translated components as `definitions`.
+//! - `$ref: #/components/schemas/X` becomes `DEFINITIONS#/definitions/X`:
+//!   the translated components live once, in one document registered under
+//!   [`DEFINITIONS`], which every compiled schema refers to.
 //! - `nullable: true` becomes a `null` alternative of the type (and enum).
 //! - OpenAPI-only formats (`unix-time`, `int64`, …) are dropped: they are
 //!   annotations, and the `type` already says "integer".
@@ -29,6 +30,29 @@ const OPENAPI_ONLY_FORMATS: &[&str] = &[
     "decimal",
 ];
 
+/// The URI of the document that holds every translated component schema
+/// under `definitions`.
+pub(crate) const DEFINITIONS: &str = "urn:stripe-secrets-mock:components";
+
+/// Follows `$ref`s from `schema` to the schema they name inside `doc`: the
+/// raw OpenAPI document (`#/components/schemas/X`) or the translated
+/// components (`DEFINITIONS#/definitions/X`). The one place references are
+/// resolved by hand; a reference that names nothing resolves to itself.
+pub(crate) fn follow<'a>(doc: &'a Value, mut schema: &'a Value) -> &'a Value {
+    // Bounded: a reference cycle must not hang the server.
+    for _ in 0..32 {
+        let Some(r) = schema.get("$ref").and_then(Value::as_str) else {
+            break;
+        };
+        let pointer = r.split_once('#').map_or("", |(_, p)| p);
+        match doc.pointer(pointer) {
+            Some(target) if !pointer.is_empty() => schema = target,
+            _ => break,
+        }
+    }
+    schema
+}
+
 /// Translates one OpenAPI schema (as JSON) to JSON Schema.
 pub(crate) fn translate(schema: &Value) -> Value {
     translate_in(schema, false)
@@ -39,7 +63,11 @@ fn translate_in(schema: &Value, inside_all_of: bool) -> Value {
         return schema.clone();
     };
     if let Some(Value::String(r)) = obj.get("$ref") {
-        let target = r.replacen("#/components/schemas/", "#/definitions/", 1);
+        let target = r.replacen(
+            "#/components/schemas/",
+            &format!("{DEFINITIONS}#/definitions/"),
+            1,
+        );
         return json!({ "$ref": target });
     }
     let mut out = Map::new();
@@ -133,8 +161,23 @@ mod tests {
     fn refs_point_into_definitions() {
         assert_eq!(
             translate(&json!({"$ref": "#/components/schemas/error"})),
-            json!({"$ref": "#/definitions/error"})
+            json!({"$ref": "urn:stripe-secrets-mock:components#/definitions/error"})
         );
+    }
+
+    #[test]
+    fn follow_resolves_raw_and_translated_refs_and_stops_on_cycles() {
+        let raw = json!({"components": {"schemas": {"a": {"$ref": "#/components/schemas/b"}, "b": {"type": "string"}}}});
+        assert_eq!(
+            follow(&raw, &json!({"$ref": "#/components/schemas/a"})),
+            &json!({"type": "string"})
+        );
+        let defs = json!({"definitions": {"x": {"type": "integer"}}});
+        let r = json!({"$ref": format!("{DEFINITIONS}#/definitions/x")});
+        assert_eq!(follow(&defs, &r), &json!({"type": "integer"}));
+        let cycle = json!({"definitions": {"c": {"$ref": "#/definitions/c"}}});
+        let start = json!({"$ref": "#/definitions/c"});
+        assert_eq!(follow(&cycle, &start), &json!({"$ref": "#/definitions/c"}));
     }
 
     #[test]

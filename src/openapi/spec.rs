@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 
-use jsonschema::Validator;
+use jsonschema::{Draft, Registry, Validator};
 use openapiv3::{OpenAPI, Parameter, ReferenceOr, StatusCode};
 use serde_json::{json, Map, Value};
 
@@ -34,10 +34,59 @@ pub(crate) struct Spec {
     pub operations: Vec<Operation>,
     /// `components.schemas.error`, for errors raised before an operation is
     /// known (unknown URL, bad credentials on an unknown URL).
-    error_validator: Option<Validator>,
-    /// Every component schema, compiled, for checking data that is not a
-    /// request or response (fixtures).
-    components: Vec<(String, Validator)>,
+    error_validator: Option<Lazy>,
+    /// Every component schema, for checking data that is not a request or
+    /// response (fixtures).
+    components: Vec<(String, Lazy)>,
+}
+
+/// What compiling needs, shared by every validator of one document: the
+/// translated components, registered once.
+struct Compiler {
+    /// The translated components as `{"definitions": {...}}`, registered
+    /// under [`schema::DEFINITIONS`].
+    registry: Registry,
+}
+
+impl Compiler {
+    fn compile(&self, schema: &Value, what: &str) -> Result<Validator, String> {
+        jsonschema::options()
+            .with_draft(Draft::Draft7)
+            .with_registry(self.registry.clone())
+            .build(schema)
+            .map_err(|e| format!("{what}: schema does not compile: {e}"))
+    }
+}
+
+/// A schema compiled on first use (a server that never sees an operation
+/// never pays for its validators), then shared.
+struct Lazy {
+    /// What it checks, for messages.
+    what: String,
+    /// The translated schema.
+    schema: Value,
+    /// Shared by every validator of the document.
+    compiler: Arc<Compiler>,
+    /// The validator, or why it does not compile.
+    compiled: OnceLock<Result<Validator, String>>,
+}
+
+impl Lazy {
+    fn new(compiler: &Arc<Compiler>, schema: Value, what: String) -> Lazy {
+        Lazy {
+            what,
+            schema,
+            compiler: compiler.clone(),
+            compiled: OnceLock::new(),
+        }
+    }
+
+    fn get(&self) -> Result<&Validator, String> {
+        self.compiled
+            .get_or_init(|| self.compiler.compile(&self.schema, &self.what))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
 }
 
 /// One way a value breaks a schema, for messages outside the HTTP API.
@@ -60,10 +109,12 @@ pub(crate) struct Operation {
     /// The translated JSON Schema of all inputs as one object, kept for
     /// schema-guided coercion of form strings.
     pub request_schema: Value,
-    /// `request_schema`, compiled.
-    request_validator: Validator,
+    /// The translated components `request_schema` refers to.
+    pub definitions: Arc<Value>,
+    /// `request_schema`, compiled on first use.
+    request_validator: Lazy,
     /// Response validators by status (`"200"`, …, `"default"`).
-    responses: Vec<(String, Validator)>,
+    responses: Vec<(String, Lazy)>,
     /// Values `expand[]` accepts for this operation.
     pub expandable: BTreeSet<String>,
     /// Whether the body is JSON (`application/json`) rather than a form.
@@ -75,9 +126,7 @@ impl Spec {
     pub fn bundled() -> Arc<Spec> {
         static BUNDLED: OnceLock<Arc<Spec>> = OnceLock::new();
         BUNDLED
-            .get_or_init(|| {
-                Arc::new(Spec::from_json(BUNDLED_SPEC).expect("the bundled spec compiles"))
-            })
+            .get_or_init(|| Arc::new(Spec::parse(BUNDLED_SPEC).expect("the bundled spec parses")))
             .clone()
     }
 
@@ -85,29 +134,47 @@ impl Spec {
     pub fn control() -> Arc<Spec> {
         static CONTROL: OnceLock<Arc<Spec>> = OnceLock::new();
         CONTROL
-            .get_or_init(|| {
-                Arc::new(Spec::from_json(CONTROL_SPEC).expect("the control spec compiles"))
-            })
+            .get_or_init(|| Arc::new(Spec::parse(CONTROL_SPEC).expect("the control spec parses")))
             .clone()
     }
 
-    /// Parses and compiles an OpenAPI 3.0 document given as JSON text.
+    /// Parses an OpenAPI 3.0 document given as JSON text and compiles every
+    /// validator now, so a document that cannot be served is refused at
+    /// start.
     pub fn from_json(text: &str) -> Result<Spec, String> {
+        let spec = Spec::parse(text)?;
+        spec.compile_all()?;
+        Ok(spec)
+    }
+
+    /// Compiles every validator (the bundled documents' are compiled on
+    /// first use instead; a unit test compiles them all).
+    pub fn compile_all(&self) -> Result<(), String> {
+        let ops = self.operations.iter().flat_map(|op| {
+            std::iter::once(&op.request_validator).chain(op.responses.iter().map(|(_, v)| v))
+        });
+        let others = self
+            .components
+            .iter()
+            .map(|(_, v)| v)
+            .chain(&self.error_validator);
+        for lazy in ops.chain(others) {
+            lazy.get()?;
+        }
+        Ok(())
+    }
+
+    /// Parses the document and prepares (without compiling) its validators.
+    fn parse(text: &str) -> Result<Spec, String> {
         let raw: Value =
             serde_json::from_str(text).map_err(|e| format!("spec is not JSON: {e}"))?;
         let doc: OpenAPI = serde_json::from_value(raw.clone())
             .map_err(|e| format!("spec is not OpenAPI 3.0: {e}"))?;
-        let definitions = definitions(&raw);
-        let compile = |schema: &Value, what: &str| -> Result<Validator, String> {
-            let mut schema = schema.clone();
-            if let Value::Object(obj) = &mut schema {
-                obj.insert("definitions".into(), definitions.clone());
-            }
-            jsonschema::options()
-                .with_draft(jsonschema::Draft::Draft7)
-                .build(&schema)
-                .map_err(|e| format!("{what}: schema does not compile: {e}"))
-        };
+        let definitions = Arc::new(definitions(&raw));
+        let resource = Draft::Draft7.create_resource(definitions.as_ref().clone());
+        let registry = Registry::try_new(schema::DEFINITIONS, resource)
+            .map_err(|e| format!("components do not compile: {e}"))?;
+        let compiler = Arc::new(Compiler { registry });
 
         let mut operations = Vec::new();
         for (path, item) in doc.paths.iter() {
@@ -120,11 +187,8 @@ impl Spec {
                     .clone()
                     .ok_or_else(|| format!("{method} {path}: missing operationId"))?;
                 let json_body = accepts_json(op);
-                let mut request_schema = request_schema(&doc, op, &id)?;
-                let request_validator = compile(&request_schema, &id)?;
-                if let Value::Object(obj) = &mut request_schema {
-                    obj.insert("definitions".into(), definitions.clone());
-                }
+                let request_schema = request_schema(&raw, op, &id)?;
+                let request_validator = Lazy::new(&compiler, request_schema.clone(), id.clone());
                 let mut responses = Vec::new();
                 let mut success_schema = None;
                 let listed = op
@@ -150,8 +214,8 @@ impl Spec {
                     if status.starts_with('2') && success_schema.is_none() {
                         success_schema = Some(s.clone());
                     }
-                    let validator = compile(&schema::translate(&s), &format!("{id} {status}"))?;
-                    responses.push((status, validator));
+                    let what = format!("{id} {status}");
+                    responses.push((status, Lazy::new(&compiler, schema::translate(&s), what)));
                 }
                 let expandable = success_schema
                     .map(|s| expandable_fields(&raw, &s))
@@ -161,6 +225,7 @@ impl Spec {
                     method: method.to_ascii_uppercase(),
                     path: path.clone(),
                     request_schema,
+                    definitions: definitions.clone(),
                     request_validator,
                     responses,
                     expandable,
@@ -168,18 +233,22 @@ impl Spec {
                 });
             }
         }
-        let error_validator = match raw.pointer("/components/schemas/error") {
-            Some(_) => Some(compile(
-                &json!({"$ref": "#/definitions/error"}),
-                "components.schemas.error",
-            )?),
-            None => None,
-        };
+        let reference =
+            |name: &str| json!({ "$ref": format!("{}#/definitions/{name}", schema::DEFINITIONS) });
+        let error_validator = raw.pointer("/components/schemas/error").map(|_| {
+            Lazy::new(
+                &compiler,
+                reference("error"),
+                "components.schemas.error".into(),
+            )
+        });
         let mut components = Vec::new();
         if let Some(Value::Object(schemas)) = raw.pointer("/components/schemas") {
             for name in schemas.keys() {
-                let reference = json!({ "$ref": format!("#/definitions/{name}") });
-                components.push((name.clone(), compile(&reference, name)?));
+                components.push((
+                    name.clone(),
+                    Lazy::new(&compiler, reference(name), name.clone()),
+                ));
             }
         }
         Ok(Spec {
@@ -200,11 +269,20 @@ impl Spec {
     /// How `value` breaks the component schema `name`, in a stable order
     /// (by pointer). Empty when it conforms.
     pub fn violations(&self, name: &str, value: &Value) -> Vec<Violation> {
-        let Some((_, validator)) = self.components.iter().find(|(n, _)| n == name) else {
+        let Some((_, lazy)) = self.components.iter().find(|(n, _)| n == name) else {
             return vec![Violation {
                 pointer: String::new(),
                 rule: format!("the spec defines no schema {name}"),
             }];
+        };
+        let validator = match lazy.get() {
+            Ok(v) => v,
+            Err(e) => {
+                return vec![Violation {
+                    pointer: String::new(),
+                    rule: e,
+                }]
+            }
         };
         let mut found: Vec<Violation> =
             validator.iter_errors(value).map(|e| describe(&e)).collect();
@@ -215,19 +293,20 @@ impl Spec {
     /// Checks an error body raised outside any operation.
     pub fn validate_error(&self, body: &Value) -> Result<(), String> {
         match &self.error_validator {
-            Some(v) => first_violation(v, body),
+            Some(v) => first_violation(v.get()?, body),
             None => Ok(()),
         }
     }
 }
 
 impl Operation {
-    /// All schema violations of the (already coerced) request.
+    /// All schema violations of the (already coerced) request; a validator
+    /// that does not compile is reported as one error.
     pub fn request_errors<'a>(
         &'a self,
         input: &'a Value,
-    ) -> impl Iterator<Item = jsonschema::ValidationError<'a>> + 'a {
-        self.request_validator.iter_errors(input)
+    ) -> Result<impl Iterator<Item = jsonschema::ValidationError<'a>> + 'a, String> {
+        Ok(self.request_validator.get()?.iter_errors(input))
     }
 
     /// Checks a response body against the schema for its status (or
@@ -241,7 +320,7 @@ impl Operation {
             .or_else(|| self.responses.iter().find(|(s, _)| s == "default"))
             .map(|(_, v)| v)
             .ok_or_else(|| format!("the spec defines no {code} response for {}", self.id))?;
-        first_violation(validator, body)
+        first_violation(validator.get()?, body)
     }
 }
 
@@ -316,7 +395,7 @@ fn status_key(code: &StatusCode) -> String {
     }
 }
 
-/// `components.schemas`, translated, as a `definitions` object.
+/// `components.schemas`, translated, as `{"definitions": {...}}`.
 fn definitions(raw: &Value) -> Value {
     let mut defs = Map::new();
     if let Some(Value::Object(schemas)) = raw.pointer("/components/schemas") {
@@ -324,12 +403,12 @@ fn definitions(raw: &Value) -> Value {
             defs.insert(name.clone(), schema::translate(s));
         }
     }
-    Value::Object(defs)
+    json!({ "definitions": defs })
 }
 
 /// The inputs of one operation as one closed object schema: each query
 /// parameter is a property, and so is each property of the form body.
-fn request_schema(doc: &OpenAPI, op: &openapiv3::Operation, id: &str) -> Result<Value, String> {
+fn request_schema(raw: &Value, op: &openapiv3::Operation, id: &str) -> Result<Value, String> {
     let mut properties = Map::new();
     let mut required = Vec::new();
     for p in &op.parameters {
@@ -357,8 +436,8 @@ fn request_schema(doc: &OpenAPI, op: &openapiv3::Operation, id: &str) -> Result<
             .or_else(|| body.content.get("application/json"));
         if let Some(media) = media {
             if let Some(s) = &media.schema {
-                let s = resolve(doc, serde_json::to_value(s).map_err(|e| e.to_string())?);
-                let t = schema::translate(&s);
+                let s = serde_json::to_value(s).map_err(|e| e.to_string())?;
+                let t = schema::translate(schema::follow(raw, &s));
                 if let Some(Value::Object(props)) = t.get("properties") {
                     for (k, v) in props {
                         properties.insert(k.clone(), v.clone());
@@ -379,32 +458,11 @@ fn request_schema(doc: &OpenAPI, op: &openapiv3::Operation, id: &str) -> Result<
     }))
 }
 
-/// Follows a `#/components/schemas/X` reference in the raw document.
-fn resolve(doc: &OpenAPI, s: Value) -> Value {
-    let Some(r) = s.get("$ref").and_then(Value::as_str) else {
-        return s;
-    };
-    let name = r.trim_start_matches("#/components/schemas/");
-    doc.components
-        .as_ref()
-        .and_then(|c| c.schemas.get(name))
-        .and_then(|s| serde_json::to_value(s).ok())
-        .unwrap_or(s)
-}
-
 /// What `expand[]` accepts for a result schema: its `x-expandableFields`,
 /// the hidden-unless-expanded fields it has, and for a list (an object whose
 /// `data` is an array) the same of each item prefixed with `data.`.
 fn expandable_fields(raw: &Value, s: &Value) -> BTreeSet<String> {
-    let deref = |s: &Value| -> Value {
-        match s.get("$ref").and_then(Value::as_str) {
-            Some(r) => raw
-                .pointer(r.trim_start_matches('#'))
-                .cloned()
-                .unwrap_or(Value::Null),
-            None => s.clone(),
-        }
-    };
+    let deref = |s| schema::follow(raw, s);
     let own = |s: &Value| -> BTreeSet<String> {
         let mut set: BTreeSet<String> = s
             .get("x-expandableFields")
@@ -423,9 +481,9 @@ fn expandable_fields(raw: &Value, s: &Value) -> BTreeSet<String> {
         set
     };
     let s = deref(s);
-    let mut set = own(&s);
+    let mut set = own(s);
     if let Some(items) = s.pointer("/properties/data/items") {
-        for f in own(&deref(items)) {
+        for f in own(deref(items)) {
             set.insert(format!("data.{f}"));
         }
     }
@@ -435,6 +493,12 @@ fn expandable_fields(raw: &Value, s: &Value) -> BTreeSet<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_validator_of_both_bundled_documents_compiles() {
+        Spec::bundled().compile_all().unwrap();
+        Spec::control().compile_all().unwrap();
+    }
 
     #[test]
     fn bundled_spec_has_the_four_operations() {

@@ -16,15 +16,9 @@ use crate::openapi::spec::Operation;
 /// it; the first error by rank is the one reported.
 pub(crate) fn check(op: &Operation, input: &mut Value) -> Result<(), ApiError> {
     let mut found = Vec::new();
-    form::coerce(
-        input,
-        &op.request_schema,
-        &op.request_schema,
-        "",
-        &mut found,
-    );
+    form::coerce(input, &op.request_schema, &op.definitions, "", &mut found);
     let mut ranked: Vec<(u8, ApiError)> = found.into_iter().map(|e| (RANK_TYPE, e)).collect();
-    for error in op.request_errors(input) {
+    for error in op.request_errors(input).map_err(ApiError::internal)? {
         ranked.extend(to_api_errors(&error));
     }
     // Stable sort: a coercion error outranks the schema's type error for the
