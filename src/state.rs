@@ -239,7 +239,7 @@ impl State {
             }
         }
         lock(&self.idempotency).forget(matches);
-        let removed = lock(&self.journal).remove(|r| r.partition.as_ref().is_some_and(matches));
+        let removed = lock(&self.journal).remove(matches);
         json!({
             "object": "mock.reset",
             "app": auth::mask(key),

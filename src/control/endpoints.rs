@@ -75,12 +75,7 @@ pub(crate) fn dispatch(core: &State, op: &Operation, input: &Value) -> Result<Va
         "mockListRequests" => {
             let operation = str_of("operation");
             let app = str_of("app");
-            let data: Vec<Value> = lock(&core.journal)
-                .iter()
-                .filter(|r| operation.is_none_or(|o| r.operation.as_deref() == Some(o)))
-                .filter(|r| app.is_none_or(|k| r.made_with(k)))
-                .map(|r| r.to_json())
-                .collect();
+            let data = lock(&core.journal).list(operation, app);
             Ok(json!({
                 "object": "list",
                 "data": data,

@@ -4,34 +4,41 @@
 //! Bounded by entries and by bytes ([`JOURNAL_ENTRIES`], [`JOURNAL_BYTES`]),
 //! oldest dropped first. An entry keeps what a person reads: payload values
 //! are redacted, long strings abbreviated, and parameters too large to read
-//! are replaced by a note saying how large they were.
+//! are replaced by a note saying how large they were. Each entry is kept as
+//! its compact JSON text, so what is counted is what is held.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 
-use serde_json::{json, Map, Value};
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
 
 use crate::secrets::store::PartitionKey;
 
 /// The journal keeps at most this many requests.
 pub(crate) const JOURNAL_ENTRIES: usize = 10_000;
 
-/// … and at most this many bytes of them (as counted by [`RecordedRequest`]'s
-/// size estimate).
+/// … and at most this many bytes of them (their JSON text, the partition
+/// they belong to, and a fixed overhead each).
 pub(crate) const JOURNAL_BYTES: usize = 4 << 20;
 
 /// Strings longer than this (in characters) are abbreviated in the journal.
 const MAX_VALUE_CHARS: usize = 200;
 
-/// Parameters larger than this once abbreviated are replaced by a note.
+/// Parameters longer than this as JSON, once abbreviated, are replaced by a
+/// note.
 const MAX_PARAMS_BYTES: usize = 4 << 10;
 
-/// Fixed cost counted for each entry besides its strings.
-const ENTRY_OVERHEAD: usize = 256;
+/// Fixed cost counted for each entry besides its text: the entry itself and
+/// its allocations' headers.
+const ENTRY_OVERHEAD: usize = 96;
 
 /// The marker that replaces secret values in the journal.
 pub(crate) const REDACTED: &str = "[redacted]";
 
-/// One request served on the Stripe paths.
+/// One request served on the Stripe paths, as the journal shows it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RecordedRequest {
     /// Mock clock when it was served.
@@ -60,9 +67,6 @@ pub struct RecordedRequest {
     pub fault: Option<String>,
     /// Whether the answer was an idempotent replay of an earlier one.
     pub replayed: bool,
-    /// The partition it was served in (full key), for filtering and
-    /// bookkeeping; never shown.
-    pub(crate) partition: Option<PartitionKey>,
 }
 
 impl RecordedRequest {
@@ -85,44 +89,86 @@ impl RecordedRequest {
         })
     }
 
-    /// Whether this request was made with API key `key`.
-    pub fn made_with(&self, key: &str) -> bool {
-        self.partition.as_ref().is_some_and(|p| p.key == key)
-    }
-
-    /// Bytes counted against [`JOURNAL_BYTES`].
-    fn size(&self) -> usize {
-        let strings = [
-            self.request_id.len(),
-            self.method.len(),
-            self.path.len(),
-            self.operation.as_ref().map_or(0, String::len),
-            self.app.as_ref().map_or(0, String::len),
-            self.account.as_ref().map_or(0, String::len),
-            self.object_id.as_ref().map_or(0, String::len),
-            self.fault.as_ref().map_or(0, String::len),
-            self.partition.as_ref().map_or(0, |p| p.key.len()),
-        ];
-        let params = self.params.as_ref().map_or(0, value_size);
-        ENTRY_OVERHEAD + strings.iter().sum::<usize>() + params
+    /// Reads back what [`Record`] wrote.
+    fn from_json(v: &Value) -> RecordedRequest {
+        let text = |k: &str| v.get(k).and_then(Value::as_str).map(String::from);
+        RecordedRequest {
+            at: v["at"].as_i64().unwrap_or_default(),
+            request_id: text("request_id").unwrap_or_default(),
+            method: text("method").unwrap_or_default(),
+            path: text("path").unwrap_or_default(),
+            operation: text("operation"),
+            app: text("app"),
+            account: text("account"),
+            params: v.get("params").filter(|p| !p.is_null()).cloned(),
+            status: v["status"].as_u64().and_then(|s| u16::try_from(s).ok()),
+            object_id: text("object_id"),
+            fault: text("fault"),
+            replayed: v["replayed"].as_bool().unwrap_or_default(),
+        }
     }
 }
 
-/// Approximate heap bytes of a JSON value.
-fn value_size(v: &Value) -> usize {
-    32 + match v {
-        Value::String(s) => s.len(),
-        Value::Array(items) => items.iter().map(value_size).sum(),
-        Value::Object(map) => map.iter().map(|(k, v)| 32 + k.len() + value_size(v)).sum(),
-        _ => 0,
+/// What the pipeline records about one request, borrowed from it; written
+/// into the journal as JSON text in the shape of [`RecordedRequest`].
+#[derive(Serialize)]
+pub(crate) struct Record<'a> {
+    /// Always `mock.request`.
+    pub object: &'static str,
+    /// Mock clock when it was served.
+    pub at: i64,
+    /// The response's `Request-Id`.
+    pub request_id: &'a str,
+    /// HTTP method, shortened.
+    pub method: Cow<'a, str>,
+    /// Request path, shortened.
+    pub path: Cow<'a, str>,
+    /// The spec's `operationId`.
+    pub operation: Option<&'a str>,
+    /// The API key, masked.
+    pub app: Option<String>,
+    /// The `Stripe-Account` header, shortened.
+    pub account: Option<Cow<'a, str>>,
+    /// Parameters as [`params_json`] keeps them.
+    pub params: Option<Box<RawValue>>,
+    /// Response status.
+    pub status: Option<u16>,
+    /// The `id` of the object answered.
+    pub object_id: Option<String>,
+    /// The injected fault, described.
+    pub fault: Option<String>,
+    /// Whether the answer was a replay.
+    pub replayed: bool,
+    /// The partition it was served in (full key), for filtering and
+    /// bookkeeping; never shown.
+    #[serde(skip)]
+    pub partition: Option<PartitionKey>,
+}
+
+/// One kept entry.
+#[derive(Debug)]
+struct Entry {
+    /// The entry's JSON text.
+    text: Box<str>,
+    /// Its `operationId`, for filtering.
+    operation: Option<Box<str>>,
+    /// Its partition, for filtering and bookkeeping.
+    partition: Option<PartitionKey>,
+    /// Bytes counted against [`JOURNAL_BYTES`].
+    size: usize,
+}
+
+impl Entry {
+    fn made_with(&self, key: &str) -> bool {
+        self.partition.as_ref().is_some_and(|p| p.key == key)
     }
 }
 
 /// The journal's entries and its bookkeeping.
 #[derive(Debug, Default)]
 pub(crate) struct Journal {
-    /// Oldest first, each with its counted size.
-    entries: VecDeque<(RecordedRequest, usize)>,
+    /// Oldest first.
+    entries: VecDeque<Entry>,
     /// Bytes counted against [`JOURNAL_BYTES`].
     bytes: usize,
     /// How many entries each partition has (a partition with none, no
@@ -133,23 +179,41 @@ pub(crate) struct Journal {
 }
 
 impl Journal {
-    /// Appends an entry, dropping the oldest while over either bound.
-    pub fn record(&mut self, entry: RecordedRequest) {
-        let size = entry.size();
-        if let Some(p) = &entry.partition {
-            *self.per_partition.entry(p.clone()).or_default() += 1;
+    /// Appends a record, dropping the oldest entries while over either
+    /// bound.
+    pub fn record(&mut self, record: Record<'_>) {
+        let text: Box<str> = serde_json::to_string(&record)
+            .unwrap_or_else(|_| "{}".into())
+            .into();
+        let operation = record.operation.map(Box::from);
+        let partition = record.partition;
+        let size = ENTRY_OVERHEAD
+            + text.len()
+            + operation.as_deref().map_or(0, str::len)
+            + partition.as_ref().map_or(0, |p| {
+                p.key.len() + p.account.as_ref().map_or(0, String::len)
+            });
+        if let Some(p) = &partition {
+            match self.per_partition.get_mut(p) {
+                Some(n) => *n += 1,
+                None => {
+                    self.per_partition.insert(p.clone(), 1);
+                }
+            }
         }
         self.bytes += size;
-        self.entries.push_back((entry, size));
+        self.entries.push_back(Entry {
+            text,
+            operation,
+            partition,
+            size,
+        });
         while self.entries.len() > JOURNAL_ENTRIES || self.bytes > JOURNAL_BYTES {
-            self.pop_front();
-        }
-    }
-
-    fn pop_front(&mut self) {
-        if let Some((entry, size)) = self.entries.pop_front() {
-            self.bytes -= size;
-            self.unref(entry.partition);
+            let Some(oldest) = self.entries.pop_front() else {
+                break;
+            };
+            self.bytes -= oldest.size;
+            self.unref(oldest.partition);
         }
     }
 
@@ -164,9 +228,23 @@ impl Journal {
         }
     }
 
-    /// Entries, oldest first.
-    pub fn iter(&self) -> impl Iterator<Item = &RecordedRequest> {
-        self.entries.iter().map(|(e, _)| e)
+    /// Entries as the control endpoint shows them, oldest first, optionally
+    /// only one operation's and one app's (full API key).
+    pub fn list(&self, operation: Option<&str>, app: Option<&str>) -> Vec<Value> {
+        self.entries
+            .iter()
+            .filter(|e| operation.is_none_or(|o| e.operation.as_deref() == Some(o)))
+            .filter(|e| app.is_none_or(|k| e.made_with(k)))
+            .map(|e| serde_json::from_str(&e.text).unwrap_or(Value::Null))
+            .collect()
+    }
+
+    /// Every entry, oldest first.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.list(None, None)
+            .iter()
+            .map(RecordedRequest::from_json)
+            .collect()
     }
 
     /// How many entries there are.
@@ -189,16 +267,17 @@ impl Journal {
         *self = Journal::default();
     }
 
-    /// Drops the entries `doomed` selects; returns how many went.
-    pub fn remove(&mut self, doomed: impl Fn(&RecordedRequest) -> bool) -> usize {
+    /// Drops the entries of the partitions `doomed` selects; returns how
+    /// many went.
+    pub fn remove(&mut self, doomed: impl Fn(&PartitionKey) -> bool) -> usize {
         let before = self.entries.len();
         let mut kept = VecDeque::with_capacity(before);
-        for (entry, size) in std::mem::take(&mut self.entries) {
-            if doomed(&entry) {
-                self.bytes -= size;
+        for entry in std::mem::take(&mut self.entries) {
+            if entry.partition.as_ref().is_some_and(&doomed) {
+                self.bytes -= entry.size;
                 self.unref(entry.partition);
             } else {
-                kept.push_back((entry, size));
+                kept.push_back(entry);
             }
         }
         self.entries = kept;
@@ -213,46 +292,71 @@ impl Journal {
 
 /// `s` as the journal keeps it: whole up to 200 characters, else its first
 /// 200 and a note of how many more there were.
-pub(crate) fn shorten(s: &str) -> String {
+pub(crate) fn shorten(s: &str) -> Cow<'_, str> {
     match s.char_indices().nth(MAX_VALUE_CHARS) {
-        None => s.to_string(),
+        None => Cow::Borrowed(s),
         Some((cut, _)) => {
             let more = s[cut..].chars().count();
-            format!("{}...[{more} more characters]", &s[..cut])
+            Cow::Owned(format!("{}...[{more} more characters]", &s[..cut]))
         }
     }
 }
 
-/// Parameters as the journal keeps them: every value under a `payload` key
-/// (at any depth) redacted, long strings shortened, and the whole replaced by
-/// a note if still too large to read.
-pub(crate) fn journal_params(params: &Value) -> Value {
-    let kept = redact(params);
-    let size = value_size(&kept);
-    if size <= MAX_PARAMS_BYTES {
-        return kept;
-    }
-    let count = params.as_object().map_or(0, Map::len);
-    json!({ "[abbreviated]": format!("{count} parameters, about {size} bytes") })
+/// Parameters as the journal keeps them, as JSON text: every value under a
+/// `payload` key (at any depth) redacted, long strings shortened, and the
+/// whole replaced by a note if still too large to read. One pass, no copy of
+/// the parameters.
+pub(crate) fn params_json(params: &Value) -> Box<RawValue> {
+    let text = serde_json::to_string(&Kept {
+        value: params,
+        redact: false,
+    })
+    .unwrap_or_else(|_| "{}".into());
+    let text = if text.len() <= MAX_PARAMS_BYTES {
+        text
+    } else {
+        let count = params.as_object().map_or(0, serde_json::Map::len);
+        let note = format!("{count} parameters, {} bytes as JSON", text.len());
+        json!({ "[abbreviated]": note }).to_string()
+    };
+    RawValue::from_string(text).unwrap_or_else(|_| RawValue::from_string("{}".into()).unwrap())
 }
 
-fn redact(params: &Value) -> Value {
-    match params {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| {
-                    let v = if k == "payload" {
-                        json!(REDACTED)
-                    } else {
-                        redact(v)
-                    };
-                    (shorten(k), v)
-                })
-                .collect::<Map<_, _>>(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
-        Value::String(s) => Value::String(shorten(s)),
-        other => other.clone(),
+/// A value written as the journal keeps it.
+struct Kept<'a> {
+    /// The value.
+    value: &'a Value,
+    /// Whether it sits under a `payload` key.
+    redact: bool,
+}
+
+impl Serialize for Kept<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.redact {
+            return s.serialize_str(REDACTED);
+        }
+        match self.value {
+            Value::String(t) => s.serialize_str(&shorten(t)),
+            Value::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for value in items {
+                    seq.serialize_element(&Kept {
+                        value,
+                        redact: false,
+                    })?;
+                }
+                seq.end()
+            }
+            Value::Object(fields) => {
+                let mut map = s.serialize_map(Some(fields.len()))?;
+                for (k, value) in fields {
+                    let redact = k == "payload";
+                    map.serialize_entry(&shorten(k), &Kept { value, redact })?;
+                }
+                map.end()
+            }
+            other => other.serialize(s),
+        }
     }
 }
 
@@ -260,12 +364,13 @@ fn redact(params: &Value) -> Value {
 mod tests {
     use super::*;
 
-    fn entry(partition: &str, path: &str) -> RecordedRequest {
-        RecordedRequest {
+    fn record(partition: &str, path: &str) -> Record<'static> {
+        Record {
+            object: "mock.request",
             at: 0,
-            request_id: "req_1".into(),
+            request_id: "req_1",
             method: "GET".into(),
-            path: path.into(),
+            path: path.to_string().into(),
             operation: None,
             app: None,
             account: None,
@@ -278,11 +383,15 @@ mod tests {
         }
     }
 
+    fn kept(v: &Value) -> Value {
+        serde_json::from_str(params_json(v).get()).unwrap()
+    }
+
     #[test]
     fn payload_values_are_redacted_at_any_depth() {
         let v = json!({"name": "k", "payload": "s3cr3t", "i": [{"payload": {"x": 1}}]});
         assert_eq!(
-            journal_params(&v),
+            kept(&v),
             json!({"name": "k", "payload": REDACTED, "i": [{"payload": REDACTED}]})
         );
     }
@@ -290,32 +399,47 @@ mod tests {
     #[test]
     fn long_values_are_shortened_and_huge_params_summarised() {
         let v = json!({"name": "x".repeat(1000)});
-        let kept = journal_params(&v);
         assert_eq!(
-            kept["name"],
+            kept(&v)["name"],
             format!("{}...[800 more characters]", "x".repeat(200))
         );
-        let many: Map<String, Value> = (0..1000).map(|i| (format!("p{i}"), json!("v"))).collect();
-        let kept = journal_params(&Value::Object(many));
-        assert!(kept["[abbreviated]"]
+        let many: serde_json::Map<String, Value> =
+            (0..1000).map(|i| (format!("p{i}"), json!("v"))).collect();
+        let note = kept(&Value::Object(many));
+        assert!(note["[abbreviated]"]
             .as_str()
             .unwrap()
-            .starts_with("1000 parameters, about "));
+            .starts_with("1000 parameters, "));
+    }
+
+    #[test]
+    fn entries_read_back_as_recorded() {
+        let mut j = Journal::default();
+        let mut r = record("k", "/v1/x");
+        r.params = Some(params_json(&json!({"name": "n", "payload": "p"})));
+        r.app = Some("sk_test_****".into());
+        j.record(r);
+        let back = &j.requests()[0];
+        assert_eq!(back.path, "/v1/x");
+        assert_eq!(back.app.as_deref(), Some("sk_test_****"));
+        assert_eq!(back.params, Some(json!({"name": "n", "payload": REDACTED})));
+        assert_eq!(j.list(None, Some("k")).len(), 1);
+        assert!(j.list(None, Some("other")).is_empty());
     }
 
     #[test]
     fn entries_and_bytes_stay_bounded_and_partitions_are_released() {
         let mut j = Journal::default();
-        j.record(entry("first", "/"));
+        j.record(record("first", "/"));
         for _ in 0..JOURNAL_ENTRIES {
-            j.record(entry("other", "/"));
+            j.record(record("other", "/"));
         }
         assert_eq!(j.len(), JOURNAL_ENTRIES);
         assert_eq!(j.count(&PartitionKey::new("first", None)), 0);
         assert_eq!(j.take_released(), [PartitionKey::new("first", None)]);
         let long = "p".repeat(150_000);
         for _ in 0..100 {
-            j.record(entry("other", &long));
+            j.record(record("other", &long));
         }
         assert!(j.bytes() <= JOURNAL_BYTES);
         assert!(j.len() < 40);

@@ -1,4 +1,5 @@
-//! OpenAPI 3.0 schema dialect → JSON Schema (draft 7), for `jsonschema`.
+//! OpenAPI 3.0 schema dialect → JSON Schema (draft 4, which OpenAPI 3.0's
+//! schema object derives from), for `jsonschema`.
 //!
 //! The differences that matter for this API:
 //! - `$ref: #/components/schemas/X` becomes `DEFINITIONS#/definitions/X`:

@@ -26,11 +26,12 @@ pub(crate) mod request;
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::control::endpoints::{self, PREFIX};
 use crate::control::faults::{Fault, FaultKind};
-use crate::control::journal::{journal_params, shorten, RecordedRequest};
+use crate::control::journal::{params_json, shorten, Record};
 use crate::error::ApiError;
 use crate::openapi::form;
 use crate::openapi::spec::Operation;
@@ -156,7 +157,7 @@ struct Prepared<'a> {
     /// Fingerprint of method, path and parameters, for a keyed POST.
     fingerprint: u64,
     /// The parameters as the journal keeps them.
-    params: Option<Value>,
+    params: Option<Box<RawValue>>,
 }
 
 impl<'a> Prepared<'a> {
@@ -177,7 +178,7 @@ impl<'a> Prepared<'a> {
             Some(_) => fingerprint(&req.method, &req.path, decoded.as_ref().ok()),
             None => 0,
         };
-        let params = decoded.as_ref().ok().map(journal_params);
+        let params = decoded.as_ref().ok().map(params_json);
         let input = match op {
             Some(op) => decoded.and_then(|mut v| validate::check(op, &mut v).map(|()| v)),
             None => decoded,
@@ -226,7 +227,7 @@ enum Execution {
 /// valid key).
 fn run(
     state: &State,
-    prepared: Prepared<'_>,
+    mut prepared: Prepared<'_>,
     plan: &Plan,
     mut partition: Option<&mut Partition>,
 ) -> Served {
@@ -242,19 +243,20 @@ fn run(
     let req = prepared.req;
     let fault = plan.fault.as_ref();
     let mut released = Vec::new();
-    let mut entry = RecordedRequest {
+    let mut entry = Record {
+        object: "mock.request",
         at: now,
-        request_id: request_id.clone(),
+        request_id: &request_id,
         method: shorten(&req.method),
         path: shorten(&req.path),
-        operation: prepared.op.map(|o| o.id.clone()),
+        operation: prepared.op.map(|o| o.id.as_str()),
         app: prepared.app.as_ref().ok().map(|a| auth::mask(&a.key)),
         account: req
             .stripe_account
             .as_deref()
             .filter(|a| !a.is_empty())
             .map(shorten),
-        params: prepared.params.clone(),
+        params: prepared.params.take(),
         status: None,
         object_id: None,
         fault: fault.map(Fault::describe),
@@ -263,7 +265,7 @@ fn run(
     };
     let closes =
         |after: bool| fault.is_some_and(|f| f.kind == FaultKind::Close && f.after == after);
-    let record = |entry: RecordedRequest, released: &mut Vec<PartitionKey>| {
+    let record = |entry: Record<'_>, released: &mut Vec<PartitionKey>| {
         let mut journal = lock(&state.journal);
         journal.record(entry);
         released.extend(journal.take_released());
