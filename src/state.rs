@@ -29,7 +29,7 @@ use crate::control::fixtures;
 use crate::control::journal::Journal;
 use crate::error::{BuildError, FixtureError};
 use crate::ids::IdGen;
-use crate::openapi::spec::Spec;
+use crate::openapi::spec::{Spec, SpecRef};
 use crate::secrets::auth;
 use crate::secrets::idempotency::Idempotency;
 use crate::secrets::store::{Partition, PartitionKey};
@@ -50,10 +50,10 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Everything a running mock holds.
 pub(crate) struct State {
-    /// The compiled Stripe OpenAPI document.
-    pub spec: Arc<Spec>,
-    /// The compiled control document.
-    pub control: Arc<Spec>,
+    /// The Stripe OpenAPI document.
+    pub spec: SpecRef,
+    /// The control document.
+    pub control: SpecRef,
     /// Options fixed at start.
     pub config: Config,
     /// The injected clock.
@@ -82,20 +82,27 @@ impl State {
     /// Compiles the spec (unless it is the bundled one) and loads the
     /// fixtures.
     pub fn new(config: Config) -> Result<State, BuildError> {
+        Spec::warm_up();
         let spec = match &config.spec_json {
-            Some(text) => Arc::new(Spec::from_json(text).map_err(BuildError::Spec)?),
-            None => Spec::bundled(),
+            Some(text) => {
+                SpecRef::Custom(Arc::new(Spec::from_json(text).map_err(BuildError::Spec)?))
+            }
+            None => SpecRef::Bundled(Spec::bundled),
         };
-        let control = Spec::control();
+        let control = SpecRef::Bundled(Spec::control);
         let docs = fixtures::read(&config.fixtures)?;
-        let loaded = fixtures::load(
-            &docs,
-            config.seed,
-            config.now,
-            &spec,
-            &control,
-            config.max_secrets_per_scope,
-        )?;
+        let loaded = if docs.is_empty() {
+            fixtures::Loaded::default()
+        } else {
+            fixtures::load(
+                &docs,
+                config.seed,
+                config.now,
+                &spec,
+                &control,
+                config.max_secrets_per_scope,
+            )?
+        };
         let start = config.now.or(loaded.clock).unwrap_or(DEFAULT_NOW);
         let clock = if config.system_clock {
             Clock::system()

@@ -85,6 +85,7 @@ fn parse(name: &str, text: &str) -> Result<Value, FixtureError> {
 
 /// What loading produced: the seeded partitions and the clock's start, if a
 /// fixture set it.
+#[derive(Default)]
 pub(crate) struct Loaded {
     /// The seeded partitions, by key.
     pub partitions: BTreeMap<PartitionKey, Partition>,
@@ -324,8 +325,8 @@ mod tests {
             &[("a.json".into(), doc)],
             0,
             None,
-            &Spec::bundled(),
-            &Spec::control(),
+            Spec::bundled(),
+            Spec::control(),
             10,
         )
     }

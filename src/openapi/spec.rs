@@ -10,7 +10,8 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 
 use jsonschema::{Draft, Registry, Validator};
-use openapiv3::{OpenAPI, Parameter, ReferenceOr, StatusCode};
+use openapiv3::{Info, Parameter, Paths, ReferenceOr, StatusCode};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::openapi::schema;
@@ -25,6 +26,26 @@ pub const CONTROL_SPEC: &str = include_str!("../../spec/mock_control.openapi.jso
 /// (BEHAVIOUR.md §3: `payload`), although the spec's `x-expandableFields` does
 /// not list them. They count as expandable wherever the result has them.
 pub(crate) const HIDDEN_UNLESS_EXPANDED: &[&str] = &["payload"];
+
+/// A document a mock serves: one of the bundled ones (shared by every mock
+/// in the process, parsed when first needed) or one given as text.
+pub(crate) enum SpecRef {
+    /// `Spec::bundled` or `Spec::control`.
+    Bundled(fn() -> &'static Spec),
+    /// A document given with `spec_json`.
+    Custom(Arc<Spec>),
+}
+
+impl std::ops::Deref for SpecRef {
+    type Target = Spec;
+
+    fn deref(&self) -> &Spec {
+        match self {
+            SpecRef::Bundled(get) => get(),
+            SpecRef::Custom(spec) => spec,
+        }
+    }
+}
 
 /// A compiled OpenAPI document.
 pub(crate) struct Spec {
@@ -126,20 +147,36 @@ pub(crate) struct Operation {
 }
 
 impl Spec {
-    /// The bundled document, compiled once per process and shared.
-    pub fn bundled() -> Arc<Spec> {
-        static BUNDLED: OnceLock<Arc<Spec>> = OnceLock::new();
-        BUNDLED
-            .get_or_init(|| Arc::new(Spec::parse(BUNDLED_SPEC).expect("the bundled spec parses")))
-            .clone()
+    /// The bundled document, parsed once per process (its validators
+    /// compile on first use) and shared.
+    pub fn bundled() -> &'static Spec {
+        static BUNDLED: OnceLock<Spec> = OnceLock::new();
+        BUNDLED.get_or_init(|| Spec::parse(BUNDLED_SPEC).expect("the bundled spec parses"))
     }
 
-    /// The control document, compiled once per process and shared.
-    pub fn control() -> Arc<Spec> {
-        static CONTROL: OnceLock<Arc<Spec>> = OnceLock::new();
-        CONTROL
-            .get_or_init(|| Arc::new(Spec::parse(CONTROL_SPEC).expect("the control spec parses")))
-            .clone()
+    /// The control document, parsed once per process and shared.
+    pub fn control() -> &'static Spec {
+        static CONTROL: OnceLock<Spec> = OnceLock::new();
+        CONTROL.get_or_init(|| Spec::parse(CONTROL_SPEC).expect("the control spec parses"))
+    }
+
+    /// Starts parsing both bundled documents and compiling all their
+    /// validators on a thread of its own, once per process, so that a
+    /// freshly started mock answers its first requests without paying for
+    /// them on the way (whoever needs one first waits for it, nothing is
+    /// done twice).
+    pub fn warm_up() {
+        static STARTED: std::sync::Once = std::sync::Once::new();
+        STARTED.call_once(|| {
+            let spawned = std::thread::Builder::new()
+                .name("spec-warm-up".into())
+                .spawn(|| {
+                    let _ = Spec::control().compile_all();
+                    let _ = Spec::bundled().compile_all();
+                });
+            // Without a thread, everything still compiles on first use.
+            drop(spawned);
+        });
     }
 
     /// Parses an OpenAPI 3.0 document given as JSON text and compiles every
@@ -172,8 +209,13 @@ impl Spec {
     fn parse(text: &str) -> Result<Spec, String> {
         let raw: Value =
             serde_json::from_str(text).map_err(|e| format!("spec is not JSON: {e}"))?;
-        let doc: OpenAPI = serde_json::from_value(raw.clone())
-            .map_err(|e| format!("spec is not OpenAPI 3.0: {e}"))?;
+        // Only `info` and `paths` are read as OpenAPI objects: components are
+        // translated from the JSON directly, and deserialising them too would
+        // double the start-up cost for nothing.
+        let part = |name: &str| raw.get(name).unwrap_or(&Value::Null);
+        let not_openapi = |e: serde_json::Error| format!("spec is not OpenAPI 3.0: {e}");
+        let info = Info::deserialize(part("info")).map_err(not_openapi)?;
+        let paths = Paths::deserialize(part("paths")).map_err(not_openapi)?;
         let definitions = Arc::new(definitions(&raw));
         let resource = Draft::Draft4.create_resource(definitions.as_ref().clone());
         let registry = Registry::try_new(schema::DEFINITIONS, resource)
@@ -181,7 +223,7 @@ impl Spec {
         let compiler = Arc::new(Compiler { registry });
 
         let mut operations = Vec::new();
-        for (path, item) in doc.paths.iter() {
+        for (path, item) in paths.iter() {
             let ReferenceOr::Item(item) = item else {
                 return Err(format!("{path}: path $refs are not supported"));
             };
@@ -256,7 +298,7 @@ impl Spec {
             }
         }
         Ok(Spec {
-            version: doc.info.version.clone(),
+            version: info.version,
             operations,
             error_validator,
             components,
