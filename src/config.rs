@@ -1,6 +1,6 @@
 //! The options a server runs with, shared by the CLI and the library builder.
 
-use crate::control::fixtures::FixtureSource;
+use crate::control::documents::FixtureSource;
 
 /// Everything that shapes a mock server's behaviour (not where it listens).
 #[derive(Clone, Debug)]

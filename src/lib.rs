@@ -47,8 +47,8 @@ use std::sync::Arc;
 
 pub use clock::DEFAULT_NOW;
 pub use config::Config;
+pub use control::documents::FixtureSource;
 pub use control::faults::{Fault, FaultKind};
-pub use control::fixtures::FixtureSource;
 pub use control::journal::RecordedRequest;
 pub use error::{BuildError, FixtureError};
 pub use http::harness::{self, MockClock, MockServer, MockServerBuilder};

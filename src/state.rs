@@ -24,6 +24,7 @@ use serde_json::{json, Value};
 
 use crate::clock::{Clock, DEFAULT_NOW};
 use crate::config::Config;
+use crate::control::documents::{self, Doc};
 use crate::control::faults::Faults;
 use crate::control::fixtures;
 use crate::control::journal::Journal;
@@ -90,7 +91,7 @@ impl State {
             None => SpecRef::Bundled(Spec::bundled),
         };
         let control = SpecRef::Bundled(Spec::control);
-        let docs = fixtures::read(&config.fixtures)?;
+        let docs = documents::read(&config.fixtures)?;
         let loaded = if docs.is_empty() {
             fixtures::Loaded::default()
         } else {
@@ -185,8 +186,9 @@ impl State {
             let journal = lock(&self.journal);
             (journal.len(), journal.bytes())
         };
+        let partitions = lock(&self.partitions).len();
         Stats {
-            partitions: lock(&self.partitions).len(),
+            partitions,
             secrets: self.secret_count(|_| true),
             saved_answers,
             saved_bytes,
@@ -262,7 +264,7 @@ impl State {
     pub fn import(&self, fixture: &Value) -> Result<usize, FixtureError> {
         let _gate = self.exclusive();
         let loaded = fixtures::load(
-            &[("request body".to_string(), fixture.clone())],
+            &[Doc::parsed("request body", fixture.clone())],
             self.config.seed,
             Some(self.clock.now()),
             &self.spec,

@@ -11,77 +11,26 @@
 //! }
 //! ```
 //!
-//! The document's shape is checked against the control spec's `fixture`
-//! schema; each secret is then turned into the `apps.secret` it will be served
-//! as and checked against the Stripe spec's schema (so lengths and scope types
-//! come from the spec), and finally against the store's own rules. The first
-//! problem is reported as `SOURCE: POINTER: RULE`.
+//! The document's own fields are checked against the control spec's
+//! `fixture` schema, and each secret, read one at a time, against its
+//! `fixture_secret` schema; each secret is then turned into the `apps.secret`
+//! it will be served as and checked against the Stripe spec's schema (so
+//! lengths and scope types come from the spec), and finally against the
+//! store's own rules. The first problem is reported as
+//! `SOURCE: POINTER: RULE`. Loading is linear in the number of secrets.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
 use crate::clock::DEFAULT_NOW;
+use crate::control::documents::Doc;
 use crate::error::FixtureError;
 use crate::ids::IdGen;
 use crate::openapi::spec::Spec;
 use crate::secrets::api;
 use crate::secrets::auth;
 use crate::secrets::store::{Partition, PartitionKey, Scope, ScopeError, Secret};
-
-/// Where a fixture comes from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum FixtureSource {
-    /// A JSON file, or a folder whose `*.json` files are read in name order.
-    Path(PathBuf),
-    /// JSON text, named for error messages.
-    Inline {
-        /// Shown in error messages in place of a file name.
-        name: String,
-        /// The fixture document.
-        json: String,
-    },
-}
-
-/// A parsed fixture document and the name its errors carry.
-pub(crate) type Doc = (String, Value);
-
-/// Reads every source into parsed documents, in order.
-pub(crate) fn read(sources: &[FixtureSource]) -> Result<Vec<Doc>, FixtureError> {
-    let mut docs = Vec::new();
-    for source in sources {
-        match source {
-            FixtureSource::Path(path) if path.is_dir() => {
-                let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-                    .map_err(|e| {
-                        FixtureError(format!("{}: cannot read folder: {e}", path.display()))
-                    })?
-                    .filter_map(|entry| entry.ok().map(|e| e.path()))
-                    .filter(|p| p.extension().is_some_and(|x| x == "json"))
-                    .collect();
-                files.sort();
-                for file in files {
-                    docs.push(read_file(&file)?);
-                }
-            }
-            FixtureSource::Path(path) => docs.push(read_file(path)?),
-            FixtureSource::Inline { name, json } => docs.push((name.clone(), parse(name, json)?)),
-        }
-    }
-    Ok(docs)
-}
-
-fn read_file(path: &Path) -> Result<Doc, FixtureError> {
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| FixtureError(format!("{name}: cannot read: {e}")))?;
-    Ok((name.clone(), parse(&name, &text)?))
-}
-
-fn parse(name: &str, text: &str) -> Result<Value, FixtureError> {
-    serde_json::from_str(text).map_err(|e| FixtureError(format!("{name}: not valid JSON: {e}")))
-}
 
 /// What loading produced: the seeded partitions and the clock's start, if a
 /// fixture set it.
@@ -108,15 +57,17 @@ pub(crate) fn load(
     max_per_scope: usize,
 ) -> Result<Loaded, FixtureError> {
     let mut clock: Option<(i64, &str)> = None;
-    for (source, doc) in docs {
-        if let Some(v) = control.violations("fixture", doc).first() {
+    for doc in docs {
+        let source = doc.name.as_str();
+        let head = doc.head()?;
+        if let Some(v) = control.violations("fixture", &head).first() {
             return Err(FixtureError(format!(
                 "{source}: {}: {}",
                 pointer(&v.pointer),
                 v.rule
             )));
         }
-        if let Some(t) = doc.pointer("/clock/now").and_then(Value::as_i64) {
+        if let Some(t) = head.pointer("/clock/now").and_then(Value::as_i64) {
             match clock {
                 Some((other, from)) if other != t => {
                     return Err(FixtureError(format!(
@@ -136,21 +87,25 @@ pub(crate) fn load(
         max_per_scope,
         docs,
     };
-    for (d, (source, doc)) in docs.iter().enumerate() {
-        let secrets = doc.get("secrets").and_then(Value::as_array);
-        for (i, entry) in secrets.into_iter().flatten().enumerate() {
+    for (d, doc) in docs.iter().enumerate() {
+        doc.each_secret(|i, entry| {
+            let fail = |field: &str, rule: &str| {
+                FixtureError(format!("{}: /secrets/{i}{field}: {rule}", doc.name))
+            };
+            if let Some(v) = control.violations("fixture_secret", entry).first() {
+                return Err(fail(&v.pointer, &v.rule));
+            }
             let key = partition_key(entry);
             let partition = partitions
                 .entry(key.clone())
                 .or_insert_with(|| Partition::new(IdGen::new(seed, &[&key.key, account(&key)])));
             let secret = ctx
                 .secret(entry, partition, &origins)
-                .map_err(|(field, rule)| {
-                    FixtureError(format!("{source}: /secrets/{i}{field}: {rule}"))
-                })?;
+                .map_err(|(field, rule)| fail(&field, &rule))?;
             origins.insert(secret.id.clone(), (d, i));
             partition.insert(secret);
-        }
+            Ok(())
+        })?;
     }
     Ok(Loaded {
         partitions,
@@ -266,7 +221,7 @@ impl Check<'_> {
                 "/name".into(),
                 format!(
                     "duplicates {}: /secrets/{i} (same app, account and scope)",
-                    self.docs[d].0
+                    self.docs[d].name
                 ),
             ));
         }
@@ -322,7 +277,7 @@ mod tests {
 
     fn try_load(doc: Value) -> Result<Loaded, FixtureError> {
         load(
-            &[("a.json".into(), doc)],
+            &[Doc::parsed("a.json", doc)],
             0,
             None,
             Spec::bundled(),

@@ -1,7 +1,8 @@
 //! The mock's own surface: the `/_mock/` endpoints (`endpoints`), fixtures
-//! (`fixtures`), the request journal (`journal`) and injected faults
-//! (`faults`).
+//! (`documents` reads them, `fixtures` checks, loads and exports them), the
+//! request journal (`journal`) and injected faults (`faults`).
 
+pub mod documents;
 pub(crate) mod endpoints;
 pub mod faults;
 pub mod fixtures;

@@ -11,8 +11,8 @@ use tokio::sync::watch;
 use serde_json::Value;
 
 use crate::config::Config;
+use crate::control::documents::FixtureSource;
 use crate::control::faults::Fault;
-use crate::control::fixtures::FixtureSource;
 use crate::control::journal::RecordedRequest;
 use crate::error::{BuildError, FixtureError};
 use crate::http::server;
