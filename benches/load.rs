@@ -100,7 +100,7 @@ fn main() {
 
     let big_server = Server::start(&mock_bin, &fixture_arg);
     let big_rss = big_server.rss_kib();
-    let h = Figures::measure(&big_server, &scripts.in_user_scope());
+    let h = Figures::measure(&big_server, &scripts);
     drop(big_server);
 
     let apps_server = Server::start(&mock_bin, &["--fixtures", apps.to_str().unwrap()]);
@@ -183,24 +183,11 @@ struct Scripts {
     keyed: PathBuf,
     set_path: String,
     set_body: String,
-    dir: PathBuf,
 }
 
 impl Scripts {
     fn write(dir: &Path) -> Scripts {
         Scripts::with(dir, "account", FIND, LIST, SET_BODY)
-    }
-
-    /// The same requests aimed at one full user scope of the 100k fixture.
-    fn in_user_scope(&self) -> Scripts {
-        let scope = "scope[type]=user&scope[user]=usr_0";
-        Scripts::with(
-            &self.dir.join("user"),
-            "user",
-            &format!("/v1/apps/secrets/find?name=n0&{scope}"),
-            &format!("/v1/apps/secrets?{scope}&limit=10"),
-            &format!("name=n0&payload=v&{scope}"),
-        )
     }
 
     fn with(dir: &Path, tag: &str, find: &str, list: &str, set_body: &str) -> Scripts {
@@ -236,14 +223,14 @@ impl Scripts {
             keyed,
             set_path: "/v1/apps/secrets".into(),
             set_body: set_body.into(),
-            dir: dir.to_path_buf(),
         }
     }
 }
 
-/// `apps` apps (`sk_test_123`, `sk_test_app1`, …), each with `scopes` user
-/// scopes of ten secrets (`n0`…`n9`) in the first, or account-scope secrets
-/// otherwise.
+/// With one app: `sk_test_123` (the benchmark's own key) with `scopes` user
+/// scopes of ten secrets each (`n0`…`n9`), beside the account scope the
+/// measured requests use. With many: `apps` other apps (`sk_test_app0`, …)
+/// with ten account-scope secrets each.
 fn write_fixture(path: &Path, apps: usize, scopes: usize) {
     let mut out = String::from("{\"secrets\": [\n");
     let mut first = true;

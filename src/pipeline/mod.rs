@@ -22,6 +22,8 @@
 
 mod check;
 pub(crate) mod request;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::time::Duration;

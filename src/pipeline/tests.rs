@@ -1,0 +1,183 @@
+//! The pipeline without a socket: ordering rules, undo, and the bounds on
+//! what grows with traffic.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::{plan, serve, MockRequest};
+use crate::config::Config;
+use crate::control::faults::Fault;
+use crate::control::journal::{JOURNAL_BYTES, JOURNAL_ENTRIES};
+use crate::openapi::spec::BUNDLED_SPEC;
+use crate::secrets::idempotency::SAVED_BYTES;
+use crate::state::{lock, State};
+
+fn state(config: Config) -> Arc<State> {
+    Arc::new(State::new(config).expect("state builds"))
+}
+
+fn request(method: &str, path: &str, key: Option<&str>, form: &str) -> MockRequest {
+    let (query, body) = if method == "GET" {
+        (form.to_string(), Vec::new())
+    } else {
+        (String::new(), form.as_bytes().to_vec())
+    };
+    MockRequest {
+        method: method.into(),
+        path: path.into(),
+        query,
+        authorization: key.map(|k| format!("Bearer {k}")),
+        content_type: Some("application/x-www-form-urlencoded".into()),
+        body: Some(body),
+        ..MockRequest::default()
+    }
+}
+
+/// Serves `req` as the edge would (plan, no wait, serve): status and body.
+fn send(state: &Arc<State>, req: &MockRequest) -> (u16, Value) {
+    let plan = plan(state, req);
+    let res = serve(state, req, &plan).expect("an answer");
+    (res.status, serde_json::from_str(&res.body).expect("JSON"))
+}
+
+fn create(state: &Arc<State>, key: &str, name: &str) -> (u16, Value) {
+    let form = format!("name={name}&payload=v&scope[type]=account");
+    send(
+        state,
+        &request("POST", "/v1/apps/secrets", Some(key), &form),
+    )
+}
+
+fn find(state: &Arc<State>, key: &str, name: &str) -> u16 {
+    let query = format!("name={name}&scope[type]=account");
+    send(
+        state,
+        &request("GET", "/v1/apps/secrets/find", Some(key), &query),
+    )
+    .0
+}
+
+#[test]
+fn authentication_comes_before_routing() {
+    let s = state(Config::default());
+    let (status, body) = send(&s, &request("GET", "/v1/nope", None, ""));
+    assert_eq!(status, 401);
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("You did not provide an API key."));
+    let (status, _) = send(&s, &request("GET", "/v1/nope", Some("sk_test_1"), ""));
+    assert_eq!(status, 404);
+}
+
+#[test]
+fn a_replay_is_served_before_a_pending_fault() {
+    let s = state(Config::default());
+    let mut req = request(
+        "POST",
+        "/v1/apps/secrets",
+        Some("sk_test_1"),
+        "name=n&payload=v&scope[type]=account",
+    );
+    req.idempotency_key = Some("retry-1".into());
+    let (first, body) = send(&s, &req);
+    lock(&s.faults).push(Fault::status(503));
+    let (again, replayed) = send(&s, &req);
+    assert_eq!((first, again), (200, 200));
+    assert_eq!(body, replayed);
+    let journal = lock(&s.journal).requests();
+    assert!(journal[1].replayed);
+    assert_eq!(journal[1].fault.as_deref(), Some("status 503"));
+}
+
+#[test]
+fn a_response_that_breaks_the_spec_undoes_exactly_its_change() {
+    // A spec whose secrets may not be named "bad": setting one succeeds in
+    // the store, then fails the response check, and must leave no trace.
+    let mut spec: Value = serde_json::from_str(BUNDLED_SPEC).unwrap();
+    spec["components"]["schemas"]["apps.secret"]["properties"]["name"]["pattern"] =
+        Value::from("^good");
+    let s = state(Config {
+        spec_json: Some(spec.to_string()),
+        ..Config::default()
+    });
+    assert_eq!(create(&s, "sk_test_1", "good-one").0, 200);
+    let (status, body) = create(&s, "sk_test_1", "bad");
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(find(&s, "sk_test_1", "bad"), 404);
+    assert_eq!(find(&s, "sk_test_1", "good-one"), 200);
+    assert_eq!(s.stats().secrets, 1);
+}
+
+#[test]
+fn an_app_that_holds_nothing_is_forgotten_once_nothing_names_it() {
+    let s = state(Config::default());
+    assert_eq!(find(&s, "sk_test_gone", "n"), 404);
+    assert_eq!(create(&s, "sk_test_kept", "n").0, 200);
+    assert_eq!(s.stats().partitions, 2);
+    // Push both apps' requests out of the journal.
+    for _ in 0..JOURNAL_ENTRIES {
+        assert_eq!(find(&s, "sk_test_other", "n"), 404);
+    }
+    let stats = s.stats();
+    assert!(stats.journal_entries <= JOURNAL_ENTRIES, "{stats:?}");
+    assert!(stats.journal_bytes <= JOURNAL_BYTES, "{stats:?}");
+    // `other` is named by the journal, `kept` holds a secret; `gone` went.
+    assert_eq!(stats.partitions, 2);
+    assert_eq!(find(&s, "sk_test_kept", "n"), 200);
+}
+
+#[test]
+fn the_journal_stays_within_its_byte_bound_under_large_requests() {
+    let s = state(Config::default());
+    let big = format!("name={}&payload=v&scope[type]=account", "n".repeat(900_000));
+    for _ in 0..20 {
+        let (status, _) = send(
+            &s,
+            &request("POST", "/v1/apps/secrets", Some("sk_test_1"), &big),
+        );
+        assert_eq!(status, 400);
+    }
+    let stats = s.stats();
+    assert_eq!(stats.journal_entries, 20);
+    // Each entry keeps a readable, abbreviated copy of the parameters.
+    assert!(stats.journal_bytes < 20 * 2_000, "{stats:?}");
+    assert!(stats.journal_bytes <= JOURNAL_BYTES);
+    let params = &lock(&s.journal).requests()[0].params;
+    let name = params.as_ref().unwrap()["name"].as_str().unwrap();
+    assert!(name.ends_with("...[899800 more characters]"), "{name}");
+}
+
+#[test]
+fn saved_answers_stay_within_their_byte_bound() {
+    let s = state(Config::default());
+    let form = "name=n&payload=v&scope[type]=account";
+    let mut n = 0;
+    // Enough keyed POSTs to overflow the budget once over.
+    while s.stats().saved_bytes + 2_000 < SAVED_BYTES || n < 100 {
+        let mut req = request("POST", "/v1/apps/secrets", Some("sk_test_1"), form);
+        req.idempotency_key = Some(format!("key-{n}"));
+        assert_eq!(send(&s, &req).0, 200);
+        n += 1;
+    }
+    for i in 0..n / 4 {
+        let mut req = request("POST", "/v1/apps/secrets", Some("sk_test_1"), form);
+        req.idempotency_key = Some(format!("more-{i}"));
+        send(&s, &req);
+    }
+    let stats = s.stats();
+    assert!(stats.saved_bytes <= SAVED_BYTES, "{stats:?}");
+    assert!(stats.saved_answers < n + n / 4, "{stats:?}");
+    // The newest answer is still replayed; the oldest is gone.
+    let mut newest = request("POST", "/v1/apps/secrets", Some("sk_test_1"), form);
+    newest.idempotency_key = Some(format!("more-{}", n / 4 - 1));
+    let planned = plan(&s, &newest);
+    let res = serve(&s, &newest, &planned).unwrap();
+    assert!(res.headers.iter().any(|(h, _)| *h == "idempotent-replayed"));
+    let mut oldest = request("POST", "/v1/apps/secrets", Some("sk_test_1"), form);
+    oldest.idempotency_key = Some("key-0".into());
+    let planned = plan(&s, &oldest);
+    let res = serve(&s, &oldest, &planned).unwrap();
+    assert!(!res.headers.iter().any(|(h, _)| *h == "idempotent-replayed"));
+}
