@@ -23,7 +23,7 @@ pub const BUNDLED_SPEC: &str = include_str!("../../spec/apps_secrets.openapi.jso
 pub const CONTROL_SPEC: &str = include_str!("../../spec/mock_control.openapi.json");
 
 /// Response fields that Stripe leaves out unless the request expands them
-/// (BEHAVIOUR.md §3: `payload`), although the spec's `x-expandableFields` does
+/// (docs/behaviour.md §3: `payload`), although the spec's `x-expandableFields` does
 /// not list them. They count as expandable wherever the result has them.
 pub(crate) const HIDDEN_UNLESS_EXPANDED: &[&str] = &["payload"];
 

@@ -1,4 +1,4 @@
-//! Idempotency-Key on POST, as BEHAVIOUR.md §6 describes.
+//! Idempotency-Key on POST, as docs/behaviour.md §6 describes.
 
 use stripe_secrets_mock::{Fault, MockServer};
 

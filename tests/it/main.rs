@@ -1,5 +1,5 @@
 //! Integration tests, compiled into one binary so linking happens once.
-//! Each module is one behaviour of BEHAVIOUR.md; `support` is the client.
+//! Each module is one behaviour of docs/behaviour.md; `support` is the client.
 
 mod auth;
 mod cli;
