@@ -57,6 +57,16 @@ pub(crate) fn abbreviate(s: &str) -> String {
     format!("{head}...{tail}")
 }
 
+/// Client input echoed in a message: whole up to 500 characters, else
+/// abbreviated, so no input can push a message past the spec's limits.
+pub(crate) fn echo(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.len() <= 500 {
+        std::borrow::Cow::Borrowed(s)
+    } else {
+        std::borrow::Cow::Owned(abbreviate(s))
+    }
+}
+
 /// A parameter name as echoed back: whole unless absurdly long.
 pub(crate) fn param_label(name: &str) -> String {
     if name.chars().count() <= 200 {
@@ -161,20 +171,31 @@ impl ApiError {
         )
     }
 
-    /// The 404 for any method and path the spec does not define.
+    /// The 404 for any method and path the spec does not define; a path
+    /// with a trailing slash gets Stripe's longer variant.
     pub fn unrecognized_url(method: &str, path: &str) -> Self {
+        let hint = if path.len() > 1 && path.ends_with('/') {
+            " If you are trying to list objects, remove the trailing slash. If you are trying \
+             to retrieve an object, make sure you passed a valid (non-empty) identifier in \
+             your code."
+        } else {
+            ""
+        };
         Self::invalid(
             format!(
-                "Unrecognized request URL ({method}: {path}). Please see \
-                 https://stripe.com/docs or we can help at https://support.stripe.com/."
+                "Unrecognized request URL ({}: {}).{hint} Please see https://stripe.com/docs \
+                 or we can help at https://support.stripe.com/.",
+                echo(method),
+                echo(path)
             ),
             None,
         )
         .with_status(404)
     }
 
-    /// Renders Stripe's `{"error": {...}}` body.
-    pub fn body(&self, request_id: &str, livemode: bool) -> Value {
+    /// Renders Stripe's `{"error": {...}}` body, fields in alphabetical
+    /// order; `now` (mock clock) ends the request log URL.
+    pub fn body(&self, request_id: &str, livemode: bool, now: i64) -> Value {
         let mut error = Map::new();
         if let Some(code) = self.code {
             error.insert("code".into(), json!(code));
@@ -194,7 +215,7 @@ impl ApiError {
         error.insert(
             "request_log_url".into(),
             json!(format!(
-                "https://dashboard.stripe.com{mode}/logs/{request_id}"
+                "https://dashboard.stripe.com{mode}/logs/{request_id}?t={now}"
             )),
         );
         error.insert("type".into(), json!(self.kind.as_str()));
@@ -266,19 +287,19 @@ mod tests {
 
     #[test]
     fn doc_url_uses_dashes_and_log_url_follows_mode() {
-        let body = ApiError::missing("name").body("req_1", false);
+        let body = ApiError::missing("name").body("req_1", false, 1_700_000_000);
         assert_eq!(
             body["error"]["doc_url"],
             "https://stripe.com/docs/error-codes/parameter-missing"
         );
         assert_eq!(
             body["error"]["request_log_url"],
-            "https://dashboard.stripe.com/test/logs/req_1"
+            "https://dashboard.stripe.com/test/logs/req_1?t=1700000000"
         );
-        let live = ApiError::invalid("x", None).body("req_2", true);
+        let live = ApiError::invalid("x", None).body("req_2", true, 5);
         assert_eq!(
             live["error"]["request_log_url"],
-            "https://dashboard.stripe.com/logs/req_2"
+            "https://dashboard.stripe.com/logs/req_2?t=5"
         );
         assert!(live["error"].get("doc_url").is_none());
         assert!(live["error"].get("code").is_none());

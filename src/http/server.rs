@@ -19,6 +19,25 @@ use tokio::net::TcpListener;
 use crate::pipeline::{self, MockRequest, MockResponse};
 use crate::state::State;
 
+/// Headers on every response, as Stripe sends them (docs/behaviour.md §6):
+/// no caching, and CORS open to any origin so browser code can call the
+/// mock.
+const EVERY_RESPONSE: &[(&str, &str)] = &[
+    ("cache-control", "no-cache, no-store"),
+    ("access-control-allow-origin", "*"),
+    ("access-control-allow-credentials", "true"),
+    (
+        "access-control-allow-methods",
+        "GET, HEAD, PUT, PATCH, POST, DELETE",
+    ),
+    (
+        "access-control-expose-headers",
+        "Request-Id, Stripe-Manage-Version, X-Stripe-External-Auth-Required, \
+         X-Stripe-Privileged-Session-Required",
+    ),
+    ("access-control-max-age", "300"),
+];
+
 /// Bodies larger than this get a 413.
 const MAX_BODY: usize = 1 << 20;
 
@@ -86,6 +105,7 @@ async fn respond(
         stripe_version: header("stripe-version"),
         content_type: header("content-type"),
         idempotency_key: header("idempotency-key"),
+        cors_request_headers: header("access-control-request-headers"),
         body,
     };
     let plan = pipeline::plan(core, &request);
@@ -122,6 +142,9 @@ fn to_hyper(res: MockResponse) -> Response<Full<Bytes>> {
         hyper::StatusCode::from_u16(res.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     let headers = out.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    for (name, value) in EVERY_RESPONSE {
+        headers.insert(*name, HeaderValue::from_static(value));
+    }
     if let Ok(v) = HeaderValue::from_str(&res.request_id) {
         headers.insert("request-id", v);
     }

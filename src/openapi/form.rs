@@ -11,7 +11,7 @@
 
 use serde_json::{Map, Number, Value};
 
-use crate::error::{abbreviate, param_label, ApiError};
+use crate::error::{abbreviate, echo, param_label, ApiError};
 use crate::openapi::schema;
 
 /// How many `[…]` segments one key may have. Stripe's deepest parameters
@@ -218,8 +218,13 @@ pub(crate) fn coerce(
         }
         Some("array") => {
             if let Value::Object(map) = value {
-                if let Some(items) = indexed_to_array(map) {
-                    *value = Value::Array(items);
+                match indexed_to_array(map) {
+                    Some(Ok(items)) => *value = Value::Array(items),
+                    Some(Err(message)) => {
+                        errors.push(ApiError::invalid(message, Some(param_label(path))));
+                        return;
+                    }
+                    None => {}
                 }
             }
             if let (Value::Array(items), Some(item_schema)) = (value, schema.get("items")) {
@@ -247,20 +252,30 @@ pub(crate) fn coerce(
     }
 }
 
-/// `{"0": a, "1": b}` → `[a, b]`, ordered by index; `None` if any key is
-/// not an index.
-fn indexed_to_array(map: &mut Map<String, Value>) -> Option<Vec<Value>> {
+/// `{"0": a, "1": b}` → `[a, b]`. `None` if any key is not an index (the
+/// schema then reports a hash where an array belongs); `Err` with Stripe's
+/// message if the indexes are not 0, 1, 2, … (docs/behaviour.md §1).
+fn indexed_to_array(map: &mut Map<String, Value>) -> Option<Result<Vec<Value>, String>> {
     let mut indexed = Vec::with_capacity(map.len());
     for (k, _) in map.iter() {
         indexed.push((k.parse::<u64>().ok()?, k.clone()));
     }
     indexed.sort();
-    Some(
-        indexed
-            .into_iter()
-            .filter_map(|(_, k)| map.remove(&k))
-            .collect(),
-    )
+    let gap = (0u64..).zip(&indexed).find(|(i, (n, _))| i != n);
+    if let Some((expected, _)) = gap {
+        let keys: Vec<&str> = indexed.iter().map(|(_, k)| k.as_str()).collect();
+        return Some(Err(format!(
+            "If passing an array with explicit keys (e.g. foo[0]=a&foo[1]=b) instead of as an \
+             array (e.g. foo[]=a&foo[]=b), the keys must be numeric and sequential starting \
+             from 0. You passed the keys `{}`, we expected to have a key with the value \
+             `{expected}`.",
+            echo(&keys.join(", "))
+        )));
+    }
+    Some(Ok(indexed
+        .into_iter()
+        .filter_map(|(_, k)| map.remove(&k))
+        .collect()))
 }
 
 /// The schema's non-null type and whether it admits null.
@@ -354,6 +369,22 @@ mod tests {
             v,
             json!({"limit": 5, "flag": true, "expand": ["a", "b"], "at": null})
         );
+
+        let mut gap = json!({"expand": {"1": "b"}});
+        coerce(&mut gap, &schema, &schema, "", &mut errors);
+        assert_eq!(
+            errors.pop().unwrap().message,
+            "If passing an array with explicit keys (e.g. foo[0]=a&foo[1]=b) instead of as an \
+             array (e.g. foo[]=a&foo[]=b), the keys must be numeric and sequential starting \
+             from 0. You passed the keys `1`, we expected to have a key with the value `0`."
+        );
+        let mut gap = json!({"expand": {"0": "a", "2": "c"}});
+        coerce(&mut gap, &schema, &schema, "", &mut errors);
+        let e = errors.pop().unwrap();
+        assert!(e.message.ends_with(
+            "You passed the keys `0, 2`, we expected to have a key with the value `1`."
+        ));
+        assert_eq!(e.param.as_deref(), Some("expand"));
 
         let mut bad = json!({"limit": "abc"});
         coerce(&mut bad, &schema, &schema, "", &mut errors);

@@ -145,8 +145,12 @@ fn invalid_type(expected: JsonType, instance: &Value, param: &str) -> ApiError {
         JsonType::String => "string",
         JsonType::Null => "null",
     };
+    // Stripe echoes a scalar that should have been a scalar of another
+    // type, never one that should have been an array.
     let message = match instance {
-        Value::String(s) => format!("Invalid {word}: {}", abbreviate(s)),
+        Value::String(s) if expected != JsonType::Array => {
+            format!("Invalid {word}: {}", abbreviate(s))
+        }
         _ => format!("Invalid {word}"),
     };
     let error = ApiError::invalid(message, Some(param.to_string()));

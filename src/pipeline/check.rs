@@ -31,10 +31,11 @@ pub(crate) fn finish(
     result: Result<Value, ApiError>,
     request_id: &str,
     livemode: bool,
+    now: i64,
 ) -> Checked {
     let (status, body) = match result {
         Ok(v) => (200, v),
-        Err(e) => (e.status, e.body(request_id, livemode)),
+        Err(e) => (e.status, e.body(request_id, livemode, now)),
     };
     let check = match op {
         Some(op) => op.validate_response(status, &body),
@@ -62,15 +63,18 @@ pub(crate) fn finish(
     }
     Checked {
         status: 500,
-        body: ApiError::internal(message.clone()).body(request_id, livemode),
+        body: ApiError::internal(message.clone()).body(request_id, livemode, now),
         violation: Some(message),
         replaced: true,
     }
 }
 
-/// A body as the mock sends it: pretty-printed JSON.
+/// A body as Stripe sends it: JSON indented by two spaces, ending with a
+/// newline.
 pub(crate) fn render(body: &Value) -> String {
-    serde_json::to_string_pretty(body).unwrap_or_else(|_| "{}".into())
+    let mut text = serde_json::to_string_pretty(body).unwrap_or_else(|_| "{}".into());
+    text.push('\n');
+    text
 }
 
 /// Longest log line about one response, in characters: a hostile request

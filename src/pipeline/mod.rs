@@ -14,7 +14,7 @@
 //!    that no longer hold anything.
 //!
 //! The order of the checks is the contract of docs/behaviour.md §5–6:
-//! authentication, route, idempotency (a replay comes before any fault),
+//! route, authentication, idempotency (a replay comes before any fault),
 //! a fault injected before execution, parameters, the operation.
 //!
 //! Control paths (`/_mock/`) are validated against the control spec and
@@ -34,7 +34,7 @@ use serde_json::{Map, Value};
 use crate::control::endpoints::{self, PREFIX};
 use crate::control::faults::{Fault, FaultKind};
 use crate::control::journal::{params_json, shorten, Record};
-use crate::error::ApiError;
+use crate::error::{echo, ApiError};
 use crate::openapi::form;
 use crate::openapi::spec::Operation;
 use crate::openapi::validate;
@@ -78,7 +78,9 @@ impl Drop for InFlight {
 /// and how long to wait. A delayed POST with an `Idempotency-Key` is marked
 /// in flight until the returned plan drops.
 pub(crate) fn plan(state: &Arc<State>, req: &MockRequest) -> Plan {
-    if req.path.starts_with(PREFIX) {
+    // Faults are for API requests: never spent on a control request or a
+    // browser's preflight.
+    if req.path.starts_with(PREFIX) || req.method == "OPTIONS" {
         return Plan::default();
     }
     let op = state
@@ -111,6 +113,9 @@ pub(crate) fn plan(state: &Arc<State>, req: &MockRequest) -> Plan {
 /// Serves one request as `plan` says (its delay already waited out).
 /// `None`: close the connection without answering.
 pub(crate) fn serve(state: &State, req: &MockRequest, plan: &Plan) -> Option<MockResponse> {
+    if req.method == "OPTIONS" {
+        return Some(preflight(state, req));
+    }
     if req.path.starts_with(PREFIX) {
         return Some(control(state, req));
     }
@@ -299,14 +304,24 @@ fn run(
             result,
             &request_id,
             prepared.livemode,
+            now,
         )
     };
     let mut headers = Vec::new();
     let mut violation = None;
+    // A keyed POST echoes its key and names the request that first executed
+    // it: itself, or on a replay the first (docs/behaviour.md §6).
+    if let Some(idem) = prepared.idempotency_key {
+        headers.push(("idempotency-key", idem.to_string()));
+        let original = match &execution {
+            Execution::Replay(saved) => saved.request_id.clone(),
+            _ => request_id.clone(),
+        };
+        headers.push(("original-request", original));
+    }
     let (mut status, mut body) = match execution {
         Execution::Replay(saved) => {
             headers.push(("idempotent-replayed", "true".to_string()));
-            headers.push(("original-request", saved.request_id.clone()));
             entry.replayed = true;
             entry.object_id = saved.object_id.clone();
             (saved.status, saved.body.to_string())
@@ -383,7 +398,7 @@ fn run(
     }
 }
 
-/// Authentication, route, idempotency, a fault before execution,
+/// Route, authentication, idempotency, a fault before execution,
 /// parameters, then the operation: the first that stops the request wins.
 fn execute(
     state: &State,
@@ -394,12 +409,12 @@ fn execute(
     through: i64,
 ) -> Execution {
     let req = prepared.req;
-    if let Err(e) = &prepared.app {
-        return Execution::Refused(e.clone());
-    }
     let Some(op) = prepared.op else {
         return Execution::Refused(ApiError::unrecognized_url(&req.method, &req.path));
     };
+    if let Err(e) = &prepared.app {
+        return Execution::Refused(e.clone());
+    }
     let (Some(key), Some(partition)) = (&prepared.partition, partition) else {
         return Execution::Refused(ApiError::internal(
             "An authenticated request has no partition.",
@@ -443,6 +458,18 @@ fn object_id(status: u16, body: &Value) -> Option<String> {
         .flatten()
 }
 
+/// A CORS preflight, on any path: 200, the CORS headers every response
+/// carries (added at the edge), the request headers the browser asked to
+/// send allowed, and an empty JSON object. Not journaled.
+fn preflight(state: &State, req: &MockRequest) -> MockResponse {
+    let mut headers = Vec::new();
+    if let Some(asked) = &req.cors_request_headers {
+        headers.push(("access-control-allow-headers", asked.clone()));
+    }
+    let request_id = state.control_request_id();
+    respond(state, req, 200, "{}\n".into(), request_id, headers)
+}
+
 /// A control request: validated against the control spec and dispatched.
 fn control(state: &State, req: &MockRequest) -> MockResponse {
     let op = state.control.route(&req.method, &req.path);
@@ -460,6 +487,7 @@ fn control(state: &State, req: &MockRequest) -> MockResponse {
         result,
         &request_id,
         false,
+        state.clock.now(),
     );
     if let Some(v) = &checked.violation {
         check::log_violation(&request_id, v);
@@ -529,29 +557,34 @@ fn too_large() -> ApiError {
     .with_status(413)
 }
 
-/// The body as form text, refusing other content types and oversize bodies.
+/// The body as form text, refusing other content types (with Stripe's
+/// messages: one for JSON, one naming any other type as sent) and oversize
+/// bodies.
 fn body_text(req: &MockRequest) -> Result<&str, ApiError> {
     let body = req.body.as_deref().ok_or_else(too_large)?;
     if body.is_empty() {
         return Ok("");
     }
-    let media = req.content_type.as_deref().map(|ct| {
-        ct.split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase()
-    });
-    if let Some(media) = media.filter(|m| m != "application/x-www-form-urlencoded") {
-        return Err(ApiError::invalid(
-            format!(
-                "Invalid request: unsupported Content-Type {}. If error persists and you \
-                 need assistance, please contact support@stripe.com. The Stripe API accepts \
-                 application/x-www-form-urlencoded request bodies.",
-                crate::error::abbreviate(&media)
-            ),
-            None,
-        ));
+    if let Some(sent) = req.content_type.as_deref() {
+        let media = sent.split(';').next().unwrap_or("").trim();
+        if media.eq_ignore_ascii_case("application/json") {
+            return Err(ApiError::invalid(
+                "Invalid request (check that your POST content type is \
+                 application/x-www-form-urlencoded). If you have any questions, we can help at \
+                 https://support.stripe.com/.",
+                None,
+            ));
+        }
+        if !media.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+            return Err(ApiError::invalid(
+                format!(
+                    "Invalid request: unsupported Content-Type {}. If error persists and you \
+                     need assistance, please contact support@stripe.com.",
+                    echo(sent)
+                ),
+                None,
+            ));
+        }
     }
     std::str::from_utf8(body).map_err(|_| {
         ApiError::invalid(

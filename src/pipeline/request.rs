@@ -20,6 +20,8 @@ pub(crate) struct MockRequest {
     pub content_type: Option<String>,
     /// `Idempotency-Key` header.
     pub idempotency_key: Option<String>,
+    /// `Access-Control-Request-Headers` of a CORS preflight.
+    pub cors_request_headers: Option<String>,
     /// The body, or `None` when it was larger than the edge accepts.
     pub body: Option<Vec<u8>>,
 }

@@ -59,16 +59,16 @@ fn find(state: &Arc<State>, key: &str, name: &str) -> u16 {
 }
 
 #[test]
-fn authentication_comes_before_routing() {
+fn routing_comes_before_authentication() {
     let s = state(Config::default());
     let (status, body) = send(&s, &request("GET", "/v1/nope", None, ""));
-    assert_eq!(status, 401);
+    assert_eq!(status, 404);
     assert!(body["error"]["message"]
         .as_str()
         .unwrap()
-        .starts_with("You did not provide an API key."));
-    let (status, _) = send(&s, &request("GET", "/v1/nope", Some("sk_test_1"), ""));
-    assert_eq!(status, 404);
+        .starts_with("Unrecognized request URL (GET: /v1/nope)."));
+    let (status, _) = send(&s, &request("GET", "/v1/apps/secrets", None, ""));
+    assert_eq!(status, 401);
 }
 
 #[test]

@@ -112,10 +112,7 @@ fn set(input: &Value, expand: &[String], ctx: Ctx<'_>) -> Result<Done, ApiError>
         }
         if at - ctx.now > MAX_EXPIRY_AHEAD {
             return Err(ApiError::invalid(
-                format!(
-                    "The parameter `expires_at` must be at most 100 years in the future. You \
-                     specified the value `{at}`."
-                ),
+                "Invalid timestamp: can be no more than 100 years in the future.",
                 Some("expires_at".into()),
             ));
         }

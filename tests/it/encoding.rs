@@ -123,7 +123,7 @@ async fn a_hash_where_a_string_belongs_is_refused() {
 }
 
 #[tokio::test]
-async fn json_bodies_are_refused_naming_the_content_type() {
+async fn json_bodies_are_refused() {
     let (_server, client) = start().await;
     let res = client
         .send(
@@ -135,7 +135,9 @@ async fn json_bodies_are_refused_naming_the_content_type() {
         .await;
     assert_eq!(res.status, 400);
     assert_eq!(res.err("type"), "invalid_request_error");
-    assert!(res.err("message").contains("application/json"));
+    assert!(res
+        .err("message")
+        .starts_with("Invalid request (check that your POST content type is"));
 }
 
 #[tokio::test]

@@ -43,13 +43,15 @@ impl Resp {
     /// Headers that appear only sometimes are listed only when present.
     pub fn transcript(&self) -> String {
         let mut out = format!(
-            "status: {}\ncontent-type: {}\nrequest-id: {}\nstripe-version: {}\n",
+            "status: {}\ncontent-type: {}\ncache-control: {}\nrequest-id: {}\nstripe-version: {}\n",
             self.status,
             self.header("content-type"),
+            self.header("cache-control"),
             self.header("request-id"),
             self.header("stripe-version"),
         );
         for name in [
+            "idempotency-key",
             "idempotent-replayed",
             "original-request",
             "stripe-should-retry",
