@@ -2,12 +2,14 @@
 //! Each module is one behaviour of docs/behaviour.md; `support` is the client.
 
 mod auth;
+mod browser;
 mod cli;
 mod control;
 mod determinism;
 mod encoding;
 mod expiry;
 mod faults;
+mod fidelity;
 mod find_delete;
 mod fixtures;
 mod idempotency;

@@ -1,0 +1,131 @@
+//! A real browser calling the mock cross-origin, as a Stripe App's UI
+//! extension under development would: headless Chromium loads a page served
+//! from another port, whose script POSTs to the mock with an Authorization
+//! header (so the browser sends a CORS preflight first) and reads the
+//! answer and its `Request-Id`.
+//!
+//! Needs Debian's `chromium` (`.ci/run` installs it). Without it the test
+//! says so and passes, except under CI, where it fails.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use stripe_secrets_mock::MockServer;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+fn chromium() -> Option<PathBuf> {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+/// Serves `html` to every request on a port of its own; returns the URL.
+async fn serve_page(html: String) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let html = html.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\
+                     Connection: close\r\n\r\n{html}",
+                    html.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_on_another_origin_can_call_the_mock_from_a_real_browser() {
+    let Some(chromium) = chromium() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install Debian's chromium (.ci/run does)"
+        );
+        eprintln!("skipped: no chromium on this machine (apt-get install chromium)");
+        return;
+    };
+    let server = MockServer::start().await;
+    let page = serve_page(format!(
+        r#"<!doctype html><html><body>waiting<script>
+(async () => {{
+  const out = {{}};
+  try {{
+    const res = await fetch("{mock}/v1/apps/secrets", {{
+      method: "POST",
+      headers: {{
+        "Authorization": "Bearer sk_test_browser",
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Stripe-Account": "acct_browser",
+      }},
+      body: "name=from-the-browser&payload=v&scope[type]=account",
+    }});
+    out.status = res.status;
+    out.requestId = res.headers.get("Request-Id");
+    out.object = (await res.json()).object;
+  }} catch (e) {{
+    out.error = String(e);
+  }}
+  document.body.innerHTML = '<pre id="result">' + JSON.stringify(out) + "</pre>";
+}})();
+</script></body></html>"#,
+        mock = server.url()
+    ))
+    .await;
+    let profile = std::env::temp_dir().join(format!("ssm-chromium-{}", std::process::id()));
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--virtual-time-budget=10000",
+                "--dump-dom",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg(page)
+            .output()
+            .expect("chromium runs")
+    })
+    .await
+    .unwrap();
+    let dom = String::from_utf8_lossy(&output.stdout);
+    let json = dom
+        .split("<pre id=\"result\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</pre>").next())
+        .unwrap_or_else(|| {
+            panic!(
+                "no result in the page:\n{dom}\nstderr:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+    let result: serde_json::Value = serde_json::from_str(&json.replace("&quot;", "\""))
+        .unwrap_or_else(|e| panic!("{e}: {json}"));
+    assert_eq!(result["status"], 200, "{result}");
+    assert_eq!(result["object"], "apps.secret");
+    // Readable from script only because the mock exposes it.
+    assert!(
+        result["requestId"].as_str().unwrap().starts_with("req_"),
+        "{result}"
+    );
+    let journal = server.received_requests();
+    assert_eq!(journal.len(), 1, "only the POST, not the preflight");
+    assert_eq!(journal[0].account.as_deref(), Some("acct_browser"));
+}
