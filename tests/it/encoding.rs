@@ -123,24 +123,6 @@ async fn a_hash_where_a_string_belongs_is_refused() {
 }
 
 #[tokio::test]
-async fn json_bodies_are_refused() {
-    let (_server, client) = start().await;
-    let res = client
-        .send(
-            "POST",
-            "/v1/apps/secrets",
-            r#"{"name":"k"}"#,
-            Some("application/json"),
-        )
-        .await;
-    assert_eq!(res.status, 400);
-    assert_eq!(res.err("type"), "invalid_request_error");
-    assert!(res
-        .err("message")
-        .starts_with("Invalid request (check that your POST content type is"));
-}
-
-#[tokio::test]
 async fn unknown_routes_and_methods_are_404() {
     let (_server, client) = start().await;
     let res = client.get("/v1/nope").await;

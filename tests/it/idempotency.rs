@@ -172,6 +172,13 @@ async fn a_duplicate_while_the_first_is_in_flight_gets_409() {
     assert_eq!(dup.status, 409);
     assert_eq!(dup.err("type"), "idempotency_error");
     assert_eq!(dup.err("code"), "idempotency_key_in_use");
+    // Stripe's exact words (docs/behaviour.md §6).
+    assert_eq!(
+        dup.err("message"),
+        "There is currently another in-progress request using this Idempotent Key (that \
+         probably means you submitted twice, and the other request is still going through): \
+         idem-flight. Please try again later."
+    );
     let first = slow.await.unwrap();
     assert_eq!(first.status, 200);
     // Once it finished, a retry replays it.
