@@ -1,49 +1,27 @@
 // The official Stripe Node SDK (pinned in package.json) against the
-// standalone mock. Run: MOCK_BIN=/abs/path/to/stripe-secrets-mock npm test
+// standalone mock, started through the project's own Node helper
+// (clients/node), its first user.
+// Run: STRIPE_SECRETS_MOCK_BIN=/abs/path/to/stripe-secrets-mock npm test
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import Stripe from 'stripe';
+import { startMock } from 'stripe-secrets-mock';
 
 let mock;
-let base;
-let port;
 
 before(async () => {
-  const bin = process.env.MOCK_BIN;
-  assert.ok(bin, 'set MOCK_BIN to the stripe-secrets-mock binary');
-  mock = spawn(bin, ['--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = await new Promise((resolve, reject) => {
-    createInterface({ input: mock.stdout }).once('line', resolve);
-    mock.once('exit', (code) => reject(new Error(`mock exited with ${code}`)));
-    mock.once('error', reject);
-  });
-  assert.match(line, /^listening on http:\/\/127\.0\.0\.1:\d+$/);
-  base = line.replace('listening on ', '');
-  port = Number(new URL(base).port);
+  mock = await startMock();
 });
 
-after(() => mock.kill('SIGTERM'));
+after(() => mock.close());
 
 // Each test uses its own key: the mock isolates apps by API key.
-const client = (key, options = {}) =>
-  new Stripe(key, { host: '127.0.0.1', port, protocol: 'http', ...options });
-
-const control = async (method, path, form) => {
-  const res = await fetch(base + path, {
-    method,
-    headers: form ? { 'content-type': 'application/x-www-form-urlencoded' } : {},
-    body: form ? new URLSearchParams(form).toString() : undefined,
-  });
-  assert.equal(res.status, 200, await res.clone().text());
-  return res.json();
-};
+const client = (key, options = {}) => mock.stripeClient(key, options);
 
 const account = { type: 'account' };
 
 test('create hides the payload unless expanded', async () => {
-  const stripe = client('sk_test_nodecreate');
+  const stripe = await client('sk_test_nodecreate');
   const plain = await stripe.apps.secrets.create({ name: 'k', payload: 'v', scope: account });
   assert.equal(plain.object, 'apps.secret');
   assert.match(plain.id, /^appsecret_[A-Za-z0-9]{30}$/);
@@ -56,7 +34,7 @@ test('create hides the payload unless expanded', async () => {
 });
 
 test('find with and without expand, and replace', async () => {
-  const stripe = client('sk_test_nodefind');
+  const stripe = await client('sk_test_nodefind');
   const first = await stripe.apps.secrets.create({
     name: 'tok', payload: 'one', scope: { type: 'user', user: 'usr_1' },
   });
@@ -72,7 +50,7 @@ test('find with and without expand, and replace', async () => {
 });
 
 test('list auto-paginates newest first', async () => {
-  const stripe = client('sk_test_nodelist');
+  const stripe = await client('sk_test_nodelist');
   for (let i = 0; i < 5; i++) {
     await stripe.apps.secrets.create({ name: `n${i}`, payload: 'v', scope: account });
   }
@@ -88,7 +66,7 @@ test('list auto-paginates newest first', async () => {
 });
 
 test('deleteWhere returns the deleted secret', async () => {
-  const stripe = client('sk_test_nodedelete');
+  const stripe = await client('sk_test_nodedelete');
   await stripe.apps.secrets.create({ name: 'gone', payload: 'v', scope: account });
   const deleted = await stripe.apps.secrets.deleteWhere({ name: 'gone', scope: account });
   assert.equal(deleted.deleted, true);
@@ -96,7 +74,7 @@ test('deleteWhere returns the deleted secret', async () => {
 });
 
 test('a missing secret is a StripeInvalidRequestError with code and param', async () => {
-  const stripe = client('sk_test_node404');
+  const stripe = await client('sk_test_node404');
   await assert.rejects(stripe.apps.secrets.find({ name: 'nope', scope: account }), (err) => {
     assert.ok(err instanceof Stripe.errors.StripeInvalidRequestError, err.constructor.name);
     assert.equal(err.statusCode, 404);
@@ -109,7 +87,7 @@ test('a missing secret is a StripeInvalidRequestError with code and param', asyn
 });
 
 test('a bad parameter names it', async () => {
-  const stripe = client('sk_test_nodebad');
+  const stripe = await client('sk_test_nodebad');
   await assert.rejects(stripe.apps.secrets.list({ scope: { type: 'team' } }), (err) => {
     assert.equal(err.statusCode, 400);
     assert.equal(err.param, 'scope[type]');
@@ -118,7 +96,7 @@ test('a bad parameter names it', async () => {
 });
 
 test('a bad key is a StripeAuthenticationError', async () => {
-  const stripe = client('sk_test_bad-key');
+  const stripe = await client('sk_test_bad-key');
   await assert.rejects(stripe.apps.secrets.list({ scope: account }), (err) => {
     assert.ok(err instanceof Stripe.errors.StripeAuthenticationError, err.constructor.name);
     assert.equal(err.statusCode, 401);
@@ -127,47 +105,44 @@ test('a bad key is a StripeAuthenticationError', async () => {
 });
 
 test('an sk_live_ key gives livemode true', async () => {
-  const stripe = client('sk_live_node');
+  const stripe = await client('sk_live_node');
   const s = await stripe.apps.secrets.create({ name: 'k', payload: 'v', scope: account });
   assert.equal(s.livemode, true);
 });
 
 test('the automatic retry after a lost 500 ends in exactly one secret', async () => {
   const key = 'sk_test_noderetry500';
-  await control('POST', '/_mock/faults', {
-    status: '500', after: 'true', operation: 'postAppsSecrets', app: key,
-  });
-  const stripe = client(key, { maxNetworkRetries: 2 });
+  await mock.faults.add({ status: 500, after: true, operation: 'postAppsSecrets', app: key });
+  const stripe = await client(key, { maxNetworkRetries: 2 });
   const s = await stripe.apps.secrets.create({ name: 'once', payload: 'v', scope: account });
   const list = await stripe.apps.secrets.list({ scope: account });
   assert.deepEqual(list.data.map((x) => x.id), [s.id]);
-  const journal = await control('GET', `/_mock/requests?app=${key}&operation=postAppsSecrets`);
+  const journal = await mock.requests({ app: key, operation: 'postAppsSecrets' });
   assert.deepEqual(
-    journal.data.map((r) => [r.status, r.fault, r.replayed]),
+    journal.map((r) => [r.status, r.fault, r.replayed]),
     [[500, 'status 500 after execution', false], [200, null, true]],
   );
 });
 
 test('the automatic retry after an injected 409 ends in exactly one secret', async () => {
   const key = 'sk_test_noderetry409';
-  await control('POST', '/_mock/faults', { status: '409', operation: 'postAppsSecrets', app: key });
-  const stripe = client(key, { maxNetworkRetries: 2 });
+  await mock.faults.add({ status: 409, operation: 'postAppsSecrets', app: key });
+  const stripe = await client(key, { maxNetworkRetries: 2 });
   await stripe.apps.secrets.create({ name: 'once', payload: 'v', scope: account });
   const list = await stripe.apps.secrets.list({ scope: account });
   assert.equal(list.data.length, 1);
-  const journal = await control('GET', `/_mock/requests?app=${key}&operation=postAppsSecrets`);
-  assert.deepEqual(journal.data.map((r) => r.status), [409, 200]);
+  const journal = await mock.requests({ app: key, operation: 'postAppsSecrets' });
+  assert.deepEqual(journal.map((r) => r.status), [409, 200]);
 });
 
 test('Stripe-Should-Retry: false stops the SDK from retrying', async () => {
   const key = 'sk_test_nodenoretry';
-  await control('POST', '/_mock/faults', { status: '503', should_retry: 'false', app: key });
-  const stripe = client(key, { maxNetworkRetries: 2 });
+  await mock.faults.add({ status: 503, should_retry: false, app: key });
+  const stripe = await client(key, { maxNetworkRetries: 2 });
   await assert.rejects(stripe.apps.secrets.list({ scope: account }), (err) => {
     assert.equal(err.statusCode, 503);
     assert.equal(err.type, 'StripeAPIError');
     return true;
   });
-  const journal = await control('GET', `/_mock/requests?app=${key}`);
-  assert.equal(journal.data.length, 1);
+  assert.equal((await mock.requests({ app: key })).length, 1);
 });
