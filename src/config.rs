@@ -24,6 +24,9 @@ pub struct Config {
     pub spec_json: Option<String>,
     /// Fixtures that seed the store at startup (and on reset), in order.
     pub fixtures: Vec<FixtureSource>,
+    /// If set, the `/_mock/` endpoints require `Authorization: Bearer
+    /// <token>` (for a mock reachable from other machines).
+    pub control_token: Option<String>,
 }
 
 impl Default for Config {
@@ -37,6 +40,7 @@ impl Default for Config {
             strict: true,
             spec_json: None,
             fixtures: Vec::new(),
+            control_token: None,
         }
     }
 }

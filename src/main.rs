@@ -8,7 +8,7 @@ use stripe_secrets_mock::{Config, FixtureSource, Mock};
 
 /// A deterministic, stateful mock of Stripe's Apps Secret Store API.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version, about, args_override_self = true)]
 struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
@@ -39,6 +39,10 @@ struct Args {
     /// Seed the store from a fixture file or a folder of them (repeatable).
     #[arg(long = "fixtures", value_name = "PATH")]
     fixtures: Vec<PathBuf>,
+    /// Require `Authorization: Bearer TOKEN` on the /_mock/ control
+    /// endpoints (set it whenever the mock is reachable from other machines).
+    #[arg(long, value_name = "TOKEN")]
+    control_token: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -73,6 +77,7 @@ async fn main() {
         Some(Command::CheckFixtures { paths }) => (paths, true),
         None => (args.fixtures, false),
     };
+    let has_token = args.control_token.is_some();
     let config = Config {
         seed: args.seed,
         now: args.now,
@@ -82,6 +87,7 @@ async fn main() {
         strict: !args.lenient,
         spec_json: None,
         fixtures: fixtures.into_iter().map(FixtureSource::Path).collect(),
+        control_token: args.control_token,
     };
     // Compile the spec and load the fixtures before binding, so a bad
     // fixture fails fast and loudly, with nothing listening.
@@ -107,6 +113,13 @@ async fn main() {
         }
     };
     let addr = listener.local_addr().expect("bound socket has an address");
+    if !addr.ip().is_loopback() && !has_token {
+        eprintln!(
+            "stripe-secrets-mock: warning: listening on {addr} with an open control API: anyone \
+             who reaches this port can read every secret and reset the mock (GET /_mock/state). \
+             Start it with --control-token TOKEN."
+        );
+    }
     // Install the handlers before announcing the address, so a harness that
     // signals right after reading the line still gets a graceful stop.
     let shutdown = shutdown_signal();

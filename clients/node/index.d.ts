@@ -19,6 +19,8 @@ export interface MockOptions {
   maxSecretsPerScope?: number;
   systemClock?: boolean;
   lenient?: boolean;
+  /** Required on /_mock/ calls; the helper sends it. */
+  controlToken?: string;
 }
 
 export interface Clock {

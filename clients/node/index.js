@@ -67,7 +67,8 @@ function flags(options) {
 /**
  * Starts the mock on a free port. Options are the binary's CLI options
  * ({seed, now, fixtures: [...], apiKey: [...], maxSecretsPerScope,
- * systemClock, lenient}) plus `binary` (a path). Resolves once it listens.
+ * systemClock, lenient, controlToken}) plus `binary` (a path). Resolves once
+ * it listens. With `controlToken`, every control call sends it.
  */
 export async function startMock(options = {}) {
   const binary = options.binary ?? findBinary();
@@ -95,7 +96,7 @@ export async function startMock(options = {}) {
     child.kill();
     throw new MockError(`unexpected first line from ${binary}: ${line}`);
   }
-  return new Mock(child, line.slice('listening on '.length), () => stderr);
+  return new Mock(child, line.slice('listening on '.length), () => stderr, options.controlToken);
 }
 
 /**
@@ -143,8 +144,9 @@ function exportTarget(target) {
 }
 
 class Mock {
-  constructor(child, url, stderr) {
+  constructor(child, url, stderr, controlToken) {
     this.child = child;
+    this.controlToken = controlToken;
     this.url = url;
     this.port = Number(new URL(url).port);
     this.stderr = stderr;
@@ -169,6 +171,7 @@ class Mock {
     }
     let url = this.url + path;
     const init = { method, headers: {} };
+    if (this.controlToken) init.headers.authorization = `Bearer ${this.controlToken}`;
     if (json !== undefined) {
       init.headers['content-type'] = 'application/json';
       init.body = JSON.stringify(json);

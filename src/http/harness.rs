@@ -182,6 +182,13 @@ impl MockServerBuilder {
         self
     }
 
+    /// Require `Authorization: Bearer <token>` on the `/_mock/` endpoints
+    /// (the harness's own methods need none).
+    pub fn control_token(mut self, token: impl Into<String>) -> Self {
+        self.config.control_token = Some(token.into());
+        self
+    }
+
     /// Serve this OpenAPI document (JSON text) instead of the bundled one.
     pub fn spec_json(mut self, spec: impl Into<String>) -> Self {
         self.config.spec_json = Some(spec.into());

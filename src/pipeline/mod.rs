@@ -458,6 +458,28 @@ fn object_id(status: u16, body: &Value) -> Option<String> {
         .flatten()
 }
 
+/// With `--control-token`, a control request must carry `Authorization:
+/// Bearer <token>`.
+fn check_control_token(state: &State, req: &MockRequest) -> Result<(), ApiError> {
+    let Some(token) = &state.config.control_token else {
+        return Ok(());
+    };
+    let sent = req
+        .authorization
+        .as_deref()
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim);
+    if sent == Some(token.as_str()) {
+        return Ok(());
+    }
+    Err(ApiError::invalid(
+        "This mock's control endpoints need its control token: send Authorization: Bearer \
+         <token>, with the token it was started with (--control-token).",
+        None,
+    )
+    .with_status(401))
+}
+
 /// A CORS preflight, on any path: 200, the CORS headers every response
 /// carries (added at the edge), the request headers the browser asked to
 /// send allowed, and an empty JSON object. Not journaled.
@@ -475,6 +497,7 @@ fn control(state: &State, req: &MockRequest) -> MockResponse {
     let op = state.control.route(&req.method, &req.path);
     let request_id = state.control_request_id();
     let result = (|| {
+        check_control_token(state, req)?;
         let op = op.ok_or_else(|| ApiError::unrecognized_url(&req.method, &req.path))?;
         let mut input = control_input(op, req)?;
         validate::check(op, &mut input)?;

@@ -93,6 +93,7 @@ async fn help_lists_every_flag() {
         "--max-secrets-per-scope",
         "--api-key",
         "--lenient",
+        "--control-token",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");
     }
@@ -116,4 +117,47 @@ async fn stripe_mock_flags_start_it_the_same_way() {
         .unwrap();
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("plain HTTP"));
+}
+
+#[tokio::test]
+async fn a_later_flag_overrides_an_earlier_one() {
+    // What a container does: the image sets --host, `run` may append another.
+    let (_child, addr) =
+        spawn_mock(&["--host", "0.0.0.0", "--host", "127.0.0.1", "--port", "0"]).await;
+    assert!(addr.ip().is_loopback());
+}
+
+/// Starts the binary with `args` and returns what it wrote to stderr once it
+/// announced its address (then stops it).
+async fn stderr_after_start(args: &[&str]) -> String {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .await
+        .unwrap();
+    assert!(line.starts_with("listening on "), "{line}");
+    child.start_kill().unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn an_open_control_api_on_a_public_address_is_warned_about() {
+    let warned = stderr_after_start(&["--host", "0.0.0.0", "--port", "0"]).await;
+    assert!(
+        warned.contains("warning: listening on 0.0.0.0:") && warned.contains("--control-token"),
+        "{warned}"
+    );
+    let quiet =
+        stderr_after_start(&["--host", "0.0.0.0", "--port", "0", "--control-token", "t0k"]).await;
+    assert!(!quiet.contains("warning"), "{quiet}");
+    let local = stderr_after_start(&["--port", "0"]).await;
+    assert!(!local.contains("warning"), "{local}");
 }

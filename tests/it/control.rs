@@ -266,3 +266,36 @@ async fn unknown_control_paths_are_404_and_stripe_paths_are_untouched() {
         200
     );
 }
+
+#[tokio::test]
+async fn a_control_token_guards_the_control_api_and_nothing_else() {
+    let server = MockServer::builder().control_token("s3cret").start().await;
+    let anonymous = Client::anonymous(&server);
+    let refused = anonymous.get("/_mock/state").await;
+    assert_eq!(refused.status, 401);
+    assert_eq!(refused.err("type"), "invalid_request_error");
+    assert!(refused.err("message").contains("--control-token"));
+    let wrong = anonymous
+        .clone()
+        .header("authorization", "Bearer nope")
+        .get("/_mock/health")
+        .await;
+    assert_eq!(wrong.status, 401);
+    let right = anonymous
+        .header("authorization", "Bearer s3cret")
+        .get("/_mock/health")
+        .await;
+    assert_eq!(right.status, 200);
+    // The Stripe paths still take API keys, and the harness needs no token.
+    assert_eq!(
+        Client::new(&server, "sk_test_1")
+            .create("k", "v")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        server.export_state()["secrets"].as_array().unwrap().len(),
+        1
+    );
+}

@@ -77,6 +77,16 @@ test('faults, journal, reset and state', async () => {
   }
 });
 
+test('a control token is passed and sent', async () => {
+  const mock = await startMock({ controlToken: 't0ken' });
+  try {
+    assert.equal((await mock.health()).status, 'ok');
+    assert.equal((await fetch(mock.url + '/_mock/health')).status, 401);
+  } finally {
+    await mock.close();
+  }
+});
+
 test('a refused control request rejects with the mock\'s message', async () => {
   const mock = await startMock();
   try {

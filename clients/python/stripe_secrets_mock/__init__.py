@@ -105,7 +105,8 @@ class MockServer:
 
     Keyword options are the binary's CLI options: ``seed=1``, ``now=...``,
     ``fixtures=["fixtures/a.json"]``, ``api_key=[...]``,
-    ``max_secrets_per_scope=3``, ``system_clock=True``, ``lenient=True``.
+    ``max_secrets_per_scope=3``, ``system_clock=True``, ``lenient=True``,
+    ``control_token="…"`` (then sent on every control call).
     The mock's stderr goes to a temporary file (never a pipe that could fill
     up), and is shown if the mock dies.
     """
@@ -188,6 +189,9 @@ class MockServer:
         params = {k: _form_value(v) for k, v in (form or {}).items() if v is not None}
         data = None
         headers = {}
+        token = self.options.get("control_token")
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         url = self.url + path
         if body is not None:
             data = json.dumps(body).encode()

@@ -79,6 +79,13 @@ def test_faults_journal_reset_and_state():
         assert mock.load_state(state)["secrets"] == 1
 
 
+def test_a_control_token_is_passed_and_sent():
+    with MockServer(control_token="t0ken") as mock:
+        assert mock.health()["status"] == "ok"
+        status, body = raw(mock.url + "/_mock/health")
+        assert status == 401, body
+
+
 def test_a_refused_control_request_raises_with_the_mocks_message():
     with MockServer() as mock:
         with pytest.raises(MockError, match="400: This value must be greater than or equal to 1"):
