@@ -15,6 +15,27 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// 2023-11-14T22:13:20Z, shortly after the spec's API version date.
 pub const DEFAULT_NOW: i64 = 1_700_000_000;
 
+/// The earliest instant the fake clock may show: 1970-01-01T00:00:00Z.
+pub const EARLIEST: i64 = 0;
+
+/// The latest instant the fake clock may show: 9999-12-31T23:59:59Z. With
+/// the clock in this range, no time arithmetic the mock does can overflow.
+pub const LATEST: i64 = 253_402_300_799;
+
+/// Whether `t` is an instant the fake clock may show.
+pub fn in_range(t: i64) -> bool {
+    (EARLIEST..=LATEST).contains(&t)
+}
+
+/// Why the clock refused to move.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ClockError {
+    /// It is the system clock.
+    System,
+    /// The instant is outside [`EARLIEST`]..=[`LATEST`].
+    OutOfRange,
+}
+
 /// A fake clock's current second and the latest it has shown.
 #[derive(Debug)]
 struct Fake {
@@ -67,19 +88,20 @@ impl Clock {
         }
     }
 
-    /// Moves a fake clock to `t`. Returns false (and does nothing) on the
-    /// system clock.
-    pub fn set(&self, t: i64) -> bool {
-        match &self.fake {
-            Some(f) => {
-                // Raise the mark first: a reader that sees the new `now`
-                // also sees a mark at least as late.
-                f.high.fetch_max(t, Ordering::SeqCst);
-                f.now.store(t, Ordering::SeqCst);
-                true
-            }
-            None => false,
+    /// Moves a fake clock to `t`; refuses (and does nothing) on the system
+    /// clock or outside [`EARLIEST`]..=[`LATEST`].
+    pub fn set(&self, t: i64) -> Result<(), ClockError> {
+        let Some(f) = &self.fake else {
+            return Err(ClockError::System);
+        };
+        if !in_range(t) {
+            return Err(ClockError::OutOfRange);
         }
+        // Raise the mark first: a reader that sees the new `now` also sees a
+        // mark at least as late.
+        f.high.fetch_max(t, Ordering::SeqCst);
+        f.now.store(t, Ordering::SeqCst);
+        Ok(())
     }
 
     /// Starts a new history at `t`: the clock shows `t` and nothing later
@@ -100,24 +122,34 @@ mod tests {
     fn fake_clock_stays_put_until_set() {
         let c = Clock::fake(100);
         assert_eq!(c.now(), 100);
-        assert!(c.clone().set(160));
+        assert!(c.clone().set(160).is_ok());
         assert_eq!(c.now(), 160);
     }
 
     #[test]
     fn moving_back_keeps_the_high_water_mark_until_reset() {
         let c = Clock::fake(100);
-        c.set(200);
-        c.set(150);
+        c.set(200).unwrap();
+        c.set(150).unwrap();
         assert_eq!((c.now(), c.high_water()), (150, 200));
         c.reset(120);
         assert_eq!((c.now(), c.high_water()), (120, 120));
     }
 
     #[test]
+    fn instants_outside_1970_to_9999_are_refused() {
+        let c = Clock::fake(100);
+        assert_eq!(c.set(LATEST + 1), Err(ClockError::OutOfRange));
+        assert_eq!(c.set(-1), Err(ClockError::OutOfRange));
+        assert_eq!(c.set(i64::MAX), Err(ClockError::OutOfRange));
+        assert!(c.set(LATEST).is_ok() && c.set(EARLIEST).is_ok());
+        assert_eq!(c.high_water(), LATEST);
+    }
+
+    #[test]
     fn system_clock_cannot_be_set() {
         let c = Clock::system();
-        assert!(!c.set(5));
+        assert_eq!(c.set(5), Err(ClockError::System));
         assert!(c.now() > DEFAULT_NOW);
         assert_eq!(c.high_water(), c.now());
     }

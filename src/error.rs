@@ -232,6 +232,8 @@ pub enum BuildError {
     Fixture(FixtureError),
     /// The listening socket could not be bound.
     Bind(std::io::Error),
+    /// The clock's start is outside 1970-01-01 to 9999-12-31.
+    Clock(i64),
 }
 
 impl std::fmt::Display for BuildError {
@@ -240,6 +242,11 @@ impl std::fmt::Display for BuildError {
             BuildError::Spec(e) => write!(f, "the OpenAPI document cannot be served: {e}"),
             BuildError::Fixture(e) => e.fmt(f),
             BuildError::Bind(e) => write!(f, "cannot bind 127.0.0.1:0: {e}"),
+            BuildError::Clock(t) => write!(
+                f,
+                "the clock cannot start at {t}: it runs from 0 (1970-01-01) to 253402300799 \
+                 (9999-12-31T23:59:59Z)"
+            ),
         }
     }
 }

@@ -21,7 +21,8 @@ struct Args {
     seed: u64,
     /// Starting instant of the fake clock, in Unix seconds [default: the
     /// fixtures' clock.now, else 1700000000].
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(i64).range(0..=253_402_300_799))]
     now: Option<i64>,
     /// Use the system clock instead of the fake one.
     #[arg(long, conflicts_with = "now")]

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 
 use serde_json::{json, Value};
 
-use crate::clock::{Clock, DEFAULT_NOW};
+use crate::clock::{self, Clock, ClockError, DEFAULT_NOW};
 use crate::config::Config;
 use crate::control::documents::{self, Doc};
 use crate::control::faults::Faults;
@@ -105,6 +105,9 @@ impl State {
             )?
         };
         let start = config.now.or(loaded.clock).unwrap_or(DEFAULT_NOW);
+        if !clock::in_range(start) {
+            return Err(BuildError::Clock(start));
+        }
         let clock = if config.system_clock {
             Clock::system()
         } else {
@@ -208,9 +211,9 @@ impl State {
     }
 
     /// Moves the fake clock. What the move passes stays expired even if the
-    /// clock later goes back (the clock's high-water mark). Returns false on
-    /// the system clock.
-    pub fn move_clock(&self, t: i64) -> bool {
+    /// clock later goes back (the clock's high-water mark). Refused on the
+    /// system clock and outside 1970..=9999.
+    pub fn move_clock(&self, t: i64) -> Result<(), ClockError> {
         self.clock.set(t)
     }
 

@@ -5,6 +5,7 @@
 
 use serde_json::{json, Value};
 
+use crate::clock::{ClockError, EARLIEST, LATEST};
 use crate::control::faults::Fault;
 use crate::error::ApiError;
 use crate::openapi::spec::Operation;
@@ -44,14 +45,22 @@ pub(crate) fn dispatch(core: &State, op: &Operation, input: &Value) -> Result<Va
                     ))
                 }
             };
-            if !core.move_clock(target) {
-                return Err(ApiError::invalid(
+            match core.move_clock(target) {
+                Ok(()) => Ok(clock(core)),
+                Err(ClockError::System) => Err(ApiError::invalid(
                     "The mock runs on the system clock, which cannot be moved. Start it \
                      without --system-clock to control time.",
                     None,
-                ));
+                )),
+                Err(ClockError::OutOfRange) => Err(ApiError::invalid(
+                    format!(
+                        "Invalid {}: the mock's clock runs from {EARLIEST} (1970-01-01) to \
+                         {LATEST} (9999-12-31T23:59:59Z).",
+                        if now.is_some() { "now" } else { "advance" }
+                    ),
+                    Some(if now.is_some() { "now" } else { "advance" }.into()),
+                )),
             }
-            Ok(clock(core))
         }
         "mockExportState" => Ok(core.export()),
         "mockImportState" => {

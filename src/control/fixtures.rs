@@ -68,6 +68,13 @@ pub(crate) fn load(
             )));
         }
         if let Some(t) = head.pointer("/clock/now").and_then(Value::as_i64) {
+            if !crate::clock::in_range(t) {
+                return Err(FixtureError(format!(
+                    "{source}: /clock/now: must be between {} (1970-01-01) and {} (9999-12-31)",
+                    crate::clock::EARLIEST,
+                    crate::clock::LATEST
+                )));
+            }
             match clock {
                 Some((other, from)) if other != t => {
                     return Err(FixtureError(format!(
@@ -350,6 +357,15 @@ mod tests {
         assert_eq!(
             error_of(vec![secret(json!({"name": "x".repeat(5001)}))]),
             "a.json: /secrets/0/name: must be at most 5000 characters"
+        );
+    }
+
+    #[test]
+    fn a_clock_outside_1970_to_9999_is_refused() {
+        let e = try_load(json!({"clock": {"now": 9_223_372_036_854_700_000_i64}, "secrets": []}));
+        assert_eq!(
+            e.err().unwrap().0,
+            "a.json: /clock/now: must be between 0 (1970-01-01) and 253402300799 (9999-12-31)"
         );
     }
 

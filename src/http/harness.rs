@@ -10,6 +10,7 @@ use tokio::sync::watch;
 
 use serde_json::Value;
 
+use crate::clock::ClockError;
 use crate::config::Config;
 use crate::control::documents::FixtureSource;
 use crate::control::faults::Fault;
@@ -240,12 +241,19 @@ impl MockClock {
     /// Moves the clock to `unix_seconds`.
     ///
     /// # Panics
-    /// On a server started with the system clock, which cannot be moved.
+    /// On a server started with the system clock, which cannot be moved, and
+    /// for an instant outside 1970-01-01 to 9999-12-31 (0 to 253402300799).
     pub fn set(&self, unix_seconds: i64) {
-        assert!(
-            self.core.move_clock(unix_seconds),
-            "the system clock cannot be set; start the server without system_clock()"
-        );
+        match self.core.move_clock(unix_seconds) {
+            Ok(()) => {}
+            Err(ClockError::System) => {
+                panic!("the system clock cannot be set; start the server without system_clock()")
+            }
+            Err(ClockError::OutOfRange) => panic!(
+                "the mock's clock runs from 0 (1970-01-01) to 253402300799 (9999-12-31), not \
+                 {unix_seconds}"
+            ),
+        }
     }
 
     /// Moves the clock forward by `seconds` (backward if negative).

@@ -6,9 +6,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
+use hyper::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -16,7 +16,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
-use crate::pipeline::{self, MockRequest, MockResponse};
+use crate::pipeline::{self, BodyError, MockRequest, MockResponse};
 use crate::state::State;
 
 /// Headers on every response, as Stripe sends them (docs/behaviour.md §6):
@@ -90,12 +90,14 @@ async fn respond(
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Closed> {
     let (parts, body) = req.into_parts();
-    let body = Limited::new(body, MAX_BODY)
-        .collect()
-        .await
-        .ok()
-        .map(|b| b.to_bytes().to_vec());
+    let body = read_body(&parts.headers, body).await;
     let header = |name: &str| header_str(&parts.headers, name);
+    let bad_header = CHECKED_HEADERS.iter().copied().find(|name| {
+        parts
+            .headers
+            .get(*name)
+            .is_some_and(|v| v.to_str().is_err())
+    });
     let request = MockRequest {
         method: parts.method.as_str().to_string(),
         path: parts.uri.path().to_string(),
@@ -107,14 +109,48 @@ async fn respond(
         idempotency_key: header("idempotency-key"),
         cors_request_headers: header("access-control-request-headers"),
         body,
+        bad_header,
     };
     let plan = pipeline::plan(core, &request);
     if !plan.delay.is_zero() {
         tokio::time::sleep(plan.delay).await;
     }
-    pipeline::serve(core, &request, &plan)
+    pipeline::serve_guarded(core, &request, &plan)
         .map(to_hyper)
         .ok_or(Closed)
+}
+
+/// Headers whose value must be visible ASCII: one that is not is refused
+/// with a 400 naming it, never taken as absent (a write meant for a
+/// connected account must not land on the platform).
+const CHECKED_HEADERS: &[&str] = &[
+    "Authorization",
+    "Stripe-Account",
+    "Stripe-Version",
+    "Idempotency-Key",
+];
+
+/// How long a request body may take to arrive once its headers have.
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Reads the body: a declared length over the limit is refused before any
+/// of it is read (so `Expect: 100-continue` gets no `100 Continue`), a body
+/// that outgrows the limit is refused too, and one cut short or malformed
+/// is reported as such.
+async fn read_body(headers: &HeaderMap, body: Incoming) -> Result<Vec<u8>, BodyError> {
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    match tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_BODY).collect()).await {
+        Err(_) => Err(BodyError::TimedOut),
+        Ok(Ok(collected)) => Ok(collected.to_bytes().to_vec()),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(BodyError::TooLarge),
+        Ok(Err(e)) => Err(BodyError::Broken(e.to_string())),
+    }
 }
 
 /// The reason a connection was dropped on purpose.

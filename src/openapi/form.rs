@@ -23,8 +23,14 @@ const MAX_DEPTH: usize = 16;
 pub(crate) fn decode_into(into: &mut Map<String, Value>, input: &str) -> Result<(), ApiError> {
     for pair in input.split('&').filter(|p| !p.is_empty()) {
         let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
-        let key = percent_decode(raw_key)?;
-        let value = percent_decode(raw_value)?;
+        let key = percent_decode(raw_key).map_err(|bad| {
+            let what = format!("parameter name {}", param_label(raw_key));
+            ApiError::invalid(bad.describe(&what), None)
+        })?;
+        let value = percent_decode(raw_value).map_err(|bad| {
+            let what = format!("value for {}", param_label(&key));
+            ApiError::invalid(bad.describe(&what), Some(param_label(&key)))
+        })?;
         let (base, segments) = split_key(&key);
         if segments.len() > MAX_DEPTH {
             return Err(ApiError::invalid(
@@ -128,7 +134,31 @@ fn conflict(path: &str) -> ApiError {
     )
 }
 
-fn percent_decode(s: &str) -> Result<String, ApiError> {
+/// Why a parameter name or value could not be percent-decoded.
+enum BadEncoding {
+    /// An escape that is not `%` and two hexadecimal digits (`%zz`, a `%`
+    /// at the end).
+    Escape(String),
+    /// Bytes that are not UTF-8 once decoded.
+    NotUtf8,
+}
+
+impl BadEncoding {
+    fn describe(&self, what: &str) -> String {
+        match self {
+            BadEncoding::Escape(escape) => format!(
+                "Invalid {what}: `{}` is not a % followed by two hexadecimal digits.",
+                echo(escape)
+            ),
+            BadEncoding::NotUtf8 => {
+                format!("Invalid {what}: it is not UTF-8 once percent-decoded.")
+            }
+        }
+    }
+}
+
+/// Decodes `+` and `%XX`.
+fn percent_decode(s: &str) -> Result<String, BadEncoding> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -138,26 +168,22 @@ fn percent_decode(s: &str) -> Result<String, ApiError> {
             b'%' => {
                 let hex = bytes
                     .get(i + 1..i + 3)
+                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
                     .and_then(|h| std::str::from_utf8(h).ok())
                     .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
+                let Some(b) = hex else {
+                    let end = s.len().min(i + 3);
+                    let escape = s.get(i..end).unwrap_or("%");
+                    return Err(BadEncoding::Escape(escape.to_string()));
+                };
+                out.push(b);
+                i += 2;
             }
             b => out.push(b),
         }
         i += 1;
     }
-    String::from_utf8(out).map_err(|_| {
-        ApiError::invalid(
-            "Invalid request: the parameters are not valid UTF-8 once percent-decoded.",
-            None,
-        )
-    })
+    String::from_utf8(out).map_err(|_| BadEncoding::NotUtf8)
 }
 
 /// Coerces decoded strings into what `schema` asks for, in place (`root`
@@ -339,7 +365,30 @@ mod tests {
 
     #[test]
     fn invalid_utf8_is_a_clear_error() {
-        assert!(decode("name=%FF").is_err());
+        let e = decode("name=%FF").unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("name"));
+        assert_eq!(
+            e.message,
+            "Invalid value for name: it is not UTF-8 once percent-decoded."
+        );
+    }
+
+    #[test]
+    fn an_invalid_escape_is_a_400_naming_the_parameter() {
+        let e = decode("name=%zz").unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("name"));
+        assert_eq!(
+            e.message,
+            "Invalid value for name: `%zz` is not a % followed by two hexadecimal digits."
+        );
+        assert!(decode("name=50%").is_err());
+        assert!(decode("name=%+1").is_err());
+        let key = decode("na%zzme=v").unwrap_err();
+        assert_eq!(key.param, None);
+        assert!(key
+            .message
+            .starts_with("Invalid parameter name na%zzme: `%zz`"));
+        assert_eq!(decode("name=100%25").unwrap()["name"], "100%");
     }
 
     #[test]

@@ -44,7 +44,7 @@ use crate::secrets::idempotency::{fingerprint, Saved};
 use crate::secrets::store::{Partition, PartitionKey};
 use crate::state::{lock, State};
 
-pub(crate) use request::{MockRequest, MockResponse};
+pub(crate) use request::{BodyError, MockRequest, MockResponse};
 
 /// What to do before serving a request: from [`plan`].
 #[derive(Default)]
@@ -108,6 +108,23 @@ pub(crate) fn plan(state: &Arc<State>, req: &MockRequest) -> Plan {
         fault: Some(fault),
         in_flight,
     }
+}
+
+/// [`serve`], but a panic anywhere in it (a bug: none is known) answers that
+/// request with a 500 `api_error` instead of dropping the connection, and
+/// the server goes on serving: locks left poisoned are taken over as they
+/// are (see `state::lock`).
+pub(crate) fn serve_guarded(state: &State, req: &MockRequest, plan: &Plan) -> Option<MockResponse> {
+    let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serve(state, req, plan)));
+    served.unwrap_or_else(|_| {
+        let request_id = state.anonymous_request_id();
+        let error = ApiError::internal(
+            "The mock failed while serving this request (a bug in the mock; its stderr has the \
+             details). It goes on serving other requests.",
+        );
+        let body = check::render(&error.body(&request_id, false, state.clock.now()));
+        Some(respond(state, req, 500, body, request_id, Vec::new()))
+    })
 }
 
 /// Serves one request as `plan` says (its delay already waited out).
@@ -238,6 +255,10 @@ fn run(
     plan: &Plan,
     mut partition: Option<&mut Partition>,
 ) -> Served {
+    #[cfg(test)]
+    if prepared.req.path == tests::PANIC_PATH {
+        panic!("test-only trigger: a panic with the partition lock held");
+    }
     let now = state.clock.now();
     let through = state.clock.high_water();
     let request_id = match partition.as_deref_mut() {
@@ -412,6 +433,9 @@ fn execute(
     let Some(op) = prepared.op else {
         return Execution::Refused(ApiError::unrecognized_url(&req.method, &req.path));
     };
+    if let Some(name) = req.bad_header {
+        return Execution::Refused(bad_header(name));
+    }
     if let Err(e) = &prepared.app {
         return Execution::Refused(e.clone());
     }
@@ -497,6 +521,9 @@ fn control(state: &State, req: &MockRequest) -> MockResponse {
     let op = state.control.route(&req.method, &req.path);
     let request_id = state.control_request_id();
     let result = (|| {
+        if let Some(name) = req.bad_header {
+            return Err(bad_header(name));
+        }
         check_control_token(state, req)?;
         let op = op.ok_or_else(|| ApiError::unrecognized_url(&req.method, &req.path))?;
         let mut input = control_input(op, req)?;
@@ -555,7 +582,7 @@ fn control_input(op: &Operation, req: &MockRequest) -> Result<Value, ApiError> {
     }
     let mut map = Map::new();
     form::decode_into(&mut map, &req.query)?;
-    let body = req.body.as_deref().ok_or_else(too_large)?;
+    let body = body_bytes(req)?;
     let parsed: Value = serde_json::from_slice(body).map_err(|e| {
         ApiError::invalid(
             format!("Invalid request: the body is not valid JSON ({e})."),
@@ -572,19 +599,44 @@ fn control_input(op: &Operation, req: &MockRequest) -> Result<Value, ApiError> {
     Ok(Value::Object(map))
 }
 
-fn too_large() -> ApiError {
+/// A header whose value is not visible ASCII.
+fn bad_header(name: &str) -> ApiError {
     ApiError::invalid(
-        "Request body too large: the mock accepts at most 1 MiB.",
+        format!("Invalid {name} header: its value must be visible ASCII characters."),
         None,
     )
-    .with_status(413)
+}
+
+/// The body, or the error for why it could not be read.
+fn body_bytes(req: &MockRequest) -> Result<&[u8], ApiError> {
+    match &req.body {
+        Ok(body) => Ok(body),
+        Err(BodyError::TooLarge) => Err(ApiError::invalid(
+            "Request body too large: the mock accepts at most 1 MiB.",
+            None,
+        )
+        .with_status(413)),
+        Err(BodyError::TimedOut) => Err(ApiError::invalid(
+            "Invalid request: the request body did not arrive within 10 seconds.",
+            None,
+        )
+        .with_status(408)),
+        Err(BodyError::Broken(why)) => Err(ApiError::invalid(
+            format!(
+                "Invalid request: the request body could not be read ({}); it may be shorter \
+                 than its Content-Length or malformed.",
+                echo(why)
+            ),
+            None,
+        )),
+    }
 }
 
 /// The body as form text, refusing other content types (with Stripe's
 /// messages: one for JSON, one naming any other type as sent) and oversize
 /// bodies.
 fn body_text(req: &MockRequest) -> Result<&str, ApiError> {
-    let body = req.body.as_deref().ok_or_else(too_large)?;
+    let body = body_bytes(req)?;
     if body.is_empty() {
         return Ok("");
     }

@@ -2,7 +2,7 @@
 //! the HTTP edge (`http::server`).
 
 /// A request as the pipeline sees it.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(crate) struct MockRequest {
     /// Upper-case method.
     pub method: String,
@@ -22,8 +22,23 @@ pub(crate) struct MockRequest {
     pub idempotency_key: Option<String>,
     /// `Access-Control-Request-Headers` of a CORS preflight.
     pub cors_request_headers: Option<String>,
-    /// The body, or `None` when it was larger than the edge accepts.
-    pub body: Option<Vec<u8>>,
+    /// The body, or why it could not be read.
+    pub body: Result<Vec<u8>, BodyError>,
+    /// The first of `Authorization`, `Stripe-Account`, `Stripe-Version`
+    /// and `Idempotency-Key` present with a value that is not visible ASCII
+    /// (refused, never taken as absent).
+    pub bad_header: Option<&'static str>,
+}
+
+/// Why a request body could not be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum BodyError {
+    /// Declared or found to be over the limit (413).
+    TooLarge,
+    /// Not sent within the body timeout (408).
+    TimedOut,
+    /// Cut short or malformed: what the HTTP layer said (400).
+    Broken(String),
 }
 
 /// A response ready to be written.
@@ -40,4 +55,22 @@ pub(crate) struct MockResponse {
     pub headers: Vec<(&'static str, String)>,
     /// JSON text.
     pub body: String,
+}
+
+impl Default for MockRequest {
+    fn default() -> Self {
+        MockRequest {
+            method: "GET".into(),
+            path: "/".into(),
+            query: String::new(),
+            authorization: None,
+            stripe_account: None,
+            stripe_version: None,
+            content_type: None,
+            idempotency_key: None,
+            cors_request_headers: None,
+            body: Ok(Vec::new()),
+            bad_header: None,
+        }
+    }
 }

@@ -5,13 +5,17 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{plan, serve, MockRequest};
+use super::{plan, serve, serve_guarded, BodyError, MockRequest};
 use crate::config::Config;
 use crate::control::faults::Fault;
 use crate::control::journal::{JOURNAL_BYTES, JOURNAL_ENTRIES};
 use crate::openapi::spec::BUNDLED_SPEC;
 use crate::secrets::idempotency::SAVED_BYTES;
 use crate::state::{lock, State};
+
+/// A path that panics inside `run`, with the partition lock held (only in
+/// unit tests).
+pub(super) const PANIC_PATH: &str = "/v1/__test_panic";
 
 fn state(config: Config) -> Arc<State> {
     Arc::new(State::new(config).expect("state builds"))
@@ -29,7 +33,7 @@ fn request(method: &str, path: &str, key: Option<&str>, form: &str) -> MockReque
         query,
         authorization: key.map(|k| format!("Bearer {k}")),
         content_type: Some("application/x-www-form-urlencoded".into()),
-        body: Some(body),
+        body: Ok(body),
         ..MockRequest::default()
     }
 }
@@ -180,4 +184,59 @@ fn saved_answers_stay_within_their_byte_bound() {
     let planned = plan(&s, &oldest);
     let res = serve(&s, &oldest, &planned).unwrap();
     assert!(!res.headers.iter().any(|(h, _)| *h == "idempotent-replayed"));
+}
+
+#[test]
+fn a_panic_answers_500_for_that_request_and_the_server_goes_on() {
+    let s = state(Config::default());
+    assert_eq!(create(&s, "sk_test_1", "before").0, 200);
+    let req = request("GET", PANIC_PATH, Some("sk_test_1"), "");
+    let planned = plan(&s, &req);
+    let res = serve_guarded(&s, &req, &planned).expect("an answer, not a dropped connection");
+    assert_eq!(res.status, 500);
+    let body: Value = serde_json::from_str(&res.body).unwrap();
+    assert_eq!(body["error"]["type"], "api_error");
+    assert!(s.spec.validate_error(&body).is_ok());
+    // The partition's lock was poisoned; the same app is served normally.
+    assert_eq!(find(&s, "sk_test_1", "before"), 200);
+    assert_eq!(create(&s, "sk_test_1", "after").0, 200);
+}
+
+#[test]
+fn a_header_that_is_not_ascii_is_refused_by_name_never_dropped() {
+    let s = state(Config::default());
+    let mut req = request(
+        "POST",
+        "/v1/apps/secrets",
+        Some("sk_test_1"),
+        "name=n&payload=v&scope[type]=account",
+    );
+    req.bad_header = Some("Stripe-Account");
+    let (status, body) = send(&s, &req);
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["error"]["message"],
+        "Invalid Stripe-Account header: its value must be visible ASCII characters."
+    );
+    // Nothing landed on the platform.
+    assert_eq!(find(&s, "sk_test_1", "n"), 404);
+}
+
+#[test]
+fn broken_and_oversize_bodies_get_their_own_errors() {
+    let s = state(Config::default());
+    let mut req = request("POST", "/v1/apps/secrets", Some("sk_test_1"), "");
+    req.body = Err(BodyError::Broken(
+        "connection closed before message completed".into(),
+    ));
+    let (status, body) = send(&s, &req);
+    assert_eq!(status, 400);
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Invalid request: the request body could not be read"));
+    req.body = Err(BodyError::TooLarge);
+    assert_eq!(send(&s, &req).0, 413);
+    req.body = Err(BodyError::TimedOut);
+    assert_eq!(send(&s, &req).0, 408);
 }

@@ -110,7 +110,7 @@ fn set(input: &Value, expand: &[String], ctx: Ctx<'_>) -> Result<Done, ApiError>
                 Some("expires_at".into()),
             ));
         }
-        if at - ctx.now > MAX_EXPIRY_AHEAD {
+        if at.saturating_sub(ctx.now) > MAX_EXPIRY_AHEAD {
             return Err(ApiError::invalid(
                 "Invalid timestamp: can be no more than 100 years in the future.",
                 Some("expires_at".into()),

@@ -12,6 +12,7 @@ mod faults;
 mod fidelity;
 mod find_delete;
 mod fixtures;
+mod hostile;
 mod idempotency;
 mod isolation;
 mod journal;

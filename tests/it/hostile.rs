@@ -1,0 +1,196 @@
+//! Hostile input over raw TCP: every case gets a Stripe-shaped JSON error
+//! with the right status, and the server keeps serving afterwards.
+
+use std::time::Duration;
+
+use stripe_secrets_mock::MockServer;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::support::Client;
+
+/// Sends `request` as raw bytes (half-closing after it when `half_close`)
+/// and returns the status and the JSON body of the answer.
+async fn raw(server: &MockServer, request: &[u8], half_close: bool) -> (u16, serde_json::Value) {
+    let mut stream = TcpStream::connect(server.address()).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    if half_close {
+        stream.shutdown().await.unwrap();
+    }
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(15), async {
+        let mut buf = [0u8; 8192];
+        loop {
+            let n = stream.read(&mut buf).await.unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            response.extend_from_slice(&buf[..n]);
+            if let Some(body) = complete(&response) {
+                return body;
+            }
+        }
+        complete(&response).unwrap_or_default()
+    })
+    .await
+    .expect("an answer within 15 s");
+    let text = String::from_utf8_lossy(&response).into_owned();
+    assert!(
+        !text.starts_with("HTTP/1.1 100"),
+        "no 100 Continue expected:\n{text}"
+    );
+    let status = text[9..12].parse().unwrap();
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    let json = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: a JSON body:\n{text}"));
+    (status, json)
+}
+
+/// The body once the response holding it is complete.
+fn complete(response: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(response);
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().to_string())
+        })?
+        .parse()
+        .ok()?;
+    (body.len() >= length).then(|| body.to_string())
+}
+
+async fn still_serves(server: &MockServer) {
+    let res = Client::new(server, "sk_test_after").create("k", "v").await;
+    assert_eq!(res.status, 200, "the server still serves");
+}
+
+const FORM: &str = "name=k&payload=v&scope[type]=account";
+
+fn post(extra_headers: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "POST /v1/apps/secrets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk_test_h\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(extra_headers);
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+    out
+}
+
+#[tokio::test]
+async fn a_non_ascii_header_is_refused_by_name_not_dropped() {
+    let server = MockServer::start().await;
+    for (header, name) in [
+        (&b"Stripe-Account: acct_\xe9\r\n"[..], "Stripe-Account"),
+        (&b"Idempotency-Key: k\xff\r\n"[..], "Idempotency-Key"),
+        (
+            &b"Stripe-Version: 2023-10-16\xc3\xa9\r\n"[..],
+            "Stripe-Version",
+        ),
+    ] {
+        let (status, body) = raw(&server, &post(header, FORM.as_bytes()), false).await;
+        assert_eq!(status, 400, "{name}: {body}");
+        assert_eq!(
+            body["error"]["message"],
+            format!("Invalid {name} header: its value must be visible ASCII characters.")
+        );
+    }
+    // Nothing landed on the platform.
+    assert!(server.export_state()["secrets"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    still_serves(&server).await;
+}
+
+#[tokio::test]
+async fn a_declared_length_over_the_limit_is_refused_before_the_body() {
+    let server = MockServer::start().await;
+    let huge = b"POST /v1/apps/secrets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk_test_h\r\n\
+                 Content-Type: application/x-www-form-urlencoded\r\n\
+                 Content-Length: 99999999999\r\n\r\nname=k";
+    let (status, body) = raw(&server, huge, false).await;
+    assert_eq!(status, 413, "{body}");
+    let expect =
+        b"POST /v1/apps/secrets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk_test_h\r\n\
+                   Content-Type: application/x-www-form-urlencoded\r\nExpect: 100-continue\r\n\
+                   Content-Length: 5000000\r\n\r\n";
+    let (status, _) = raw(&server, expect, false).await;
+    assert_eq!(status, 413);
+    still_serves(&server).await;
+}
+
+#[tokio::test]
+async fn a_body_shorter_than_its_length_is_a_400_saying_so() {
+    let server = MockServer::start().await;
+    let mut short = post(b"", FORM.as_bytes());
+    short.truncate(short.len() - 10);
+    let (status, body) = raw(&server, &short, true).await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Invalid request: the request body could not be read"),
+        "{message}"
+    );
+    still_serves(&server).await;
+}
+
+#[tokio::test]
+async fn a_malformed_chunk_is_a_400_not_a_413() {
+    let server = MockServer::start().await;
+    let chunked =
+        b"POST /v1/apps/secrets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk_test_h\r\n\
+                    Content-Type: application/x-www-form-urlencoded\r\n\
+                    Transfer-Encoding: chunked\r\n\r\nzz\r\nname=k\r\n0\r\n\r\n";
+    let (status, body) = raw(&server, chunked, false).await;
+    assert_eq!(status, 400, "{body}");
+    still_serves(&server).await;
+}
+
+#[tokio::test]
+async fn invalid_percent_encoding_is_a_400_naming_the_parameter() {
+    let server = MockServer::start().await;
+    let (status, body) = raw(
+        &server,
+        &post(b"", b"name=%zz&payload=v&scope[type]=account"),
+        false,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["param"], "name");
+    assert!(server.export_state()["secrets"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    still_serves(&server).await;
+}
+
+#[tokio::test]
+async fn the_clock_refuses_instants_outside_1970_to_9999() {
+    let server = MockServer::start().await;
+    let control = Client::anonymous(&server);
+    for form in [
+        "now=9223372036854700000",
+        "now=-1",
+        "advance=9223372036854775807",
+    ] {
+        let res = control.post("/_mock/clock", form).await;
+        assert_eq!(res.status, 400, "{form}: {}", res.text);
+    }
+    let res = control.post("/_mock/clock", "now=253402300800").await;
+    assert_eq!(res.err("param"), "now");
+    assert!(res.err("message").contains("253402300799"));
+    assert_eq!(server.clock().now(), 1_700_000_000);
+    // An idempotent POST and every later request still work.
+    let keyed = Client::new(&server, "sk_test_h").header("idempotency-key", "k1");
+    assert_eq!(keyed.create("k", "v").await.status, 200);
+    assert_eq!(
+        keyed.create("k", "v").await.header("idempotent-replayed"),
+        "true"
+    );
+    assert_eq!(control.get("/_mock/health").await.status, 200);
+}
