@@ -17,7 +17,8 @@
 //! - `control`: the `/_mock/` endpoints, fixtures, the journal, faults.
 //! - `state`: everything a running mock holds, and its locks.
 //! - `clock`: the fake clock; `ids`: seeded ids; `error`: the one error
-//!   type, Stripe's error body, and the setup errors.
+//!   type, Stripe's error body, and the setup errors; `log`: stderr lines
+//!   that never block serving.
 //!
 //! The behaviour it implements is described in `docs/behaviour.md`.
 //!
@@ -37,6 +38,7 @@ mod control;
 mod error;
 mod http;
 mod ids;
+mod log;
 mod openapi;
 mod pipeline;
 mod secrets;

@@ -60,7 +60,7 @@ pub(crate) async fn serve(
                     Ok((stream, _)) => stream,
                     Err(e) => {
                         // Out of file descriptors and the like: back off, go on.
-                        eprintln!("stripe-secrets-mock: accept failed: {e}");
+                        crate::log::line(format!("stripe-secrets-mock: accept failed: {e}"));
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }

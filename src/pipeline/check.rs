@@ -81,12 +81,12 @@ pub(crate) fn render(body: &Value) -> String {
 /// must not turn into a flood on stderr.
 const MAX_LOG_CHARS: usize = 300;
 
-/// Writes one short line about a spec violation to stderr. Called with no
-/// lock held.
+/// Writes one short line about a spec violation to stderr, through the
+/// logger that never blocks. Called with no lock held.
 pub(crate) fn log_violation(request_id: &str, message: &str) {
     let line = match message.char_indices().nth(MAX_LOG_CHARS) {
         Some((cut, _)) => format!("{}...", &message[..cut]),
         None => message.to_string(),
     };
-    eprintln!("stripe-secrets-mock: {request_id}: {line}");
+    crate::log::line(format!("stripe-secrets-mock: {request_id}: {line}"));
 }

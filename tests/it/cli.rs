@@ -161,3 +161,38 @@ async fn an_open_control_api_on_a_public_address_is_warned_about() {
     let local = stderr_after_start(&["--port", "0"]).await;
     assert!(!local.contains("warning"), "{local}");
 }
+
+#[tokio::test]
+async fn a_harness_that_never_reads_stderr_cannot_wedge_the_mock() {
+    // stderr is a pipe nobody reads, as with subprocess.Popen(stderr=PIPE).
+    let mut child = Command::new(BIN)
+        .args(["--port", "0", "--host", "0.0.0.0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .await
+        .unwrap();
+    let port: u16 = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    let client = Client::at(addr, "sk_test_123");
+    let long = format!("/v1/{}", "x".repeat(45_000));
+    for _ in 0..3 {
+        let res = client.get(&long).await;
+        // A 404 whose message abbreviates the path, not a 500 from a
+        // message over the spec's 40,000 characters.
+        assert_eq!(res.status, 404, "{}", &res.text[..200.min(res.text.len())]);
+        assert!(res.text.len() < 2_000);
+    }
+    let health = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        Client::anonymous_at(addr).get("/_mock/health"),
+    )
+    .await
+    .expect("health answers");
+    assert_eq!(health.status, 200);
+}

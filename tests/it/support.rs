@@ -101,7 +101,12 @@ impl Client {
 
     /// A client that sends no Authorization header (control endpoints).
     pub fn anonymous(server: &MockServer) -> Client {
-        let mut c = Client::new(server, "");
+        Client::anonymous_at(server.address())
+    }
+
+    /// A client that sends no Authorization header, for a server at `addr`.
+    pub fn anonymous_at(addr: std::net::SocketAddr) -> Client {
+        let mut c = Client::at(addr, "");
         c.key = None;
         c
     }
