@@ -12,9 +12,18 @@ const BIN: &str = env!("CARGO_BIN_EXE_stripe-secrets-mock");
 /// Starts the binary with `args`, reads its first line and returns the child
 /// and the address it announced.
 async fn spawn_mock(args: &[&str]) -> (tokio::process::Child, std::net::SocketAddr) {
+    spawn_with_stderr(args, Stdio::inherit()).await
+}
+
+/// The same, with stderr where the caller says (a pipe it may never read).
+async fn spawn_with_stderr(
+    args: &[&str],
+    stderr: Stdio,
+) -> (tokio::process::Child, std::net::SocketAddr) {
     let mut child = Command::new(BIN)
         .args(args)
         .stdout(Stdio::piped())
+        .stderr(stderr)
         .kill_on_drop(true)
         .spawn()
         .expect("binary starts");
@@ -23,12 +32,15 @@ async fn spawn_mock(args: &[&str]) -> (tokio::process::Child, std::net::SocketAd
         .read_line(&mut line)
         .await
         .unwrap();
-    let addr = line
+    let mut addr: std::net::SocketAddr = line
         .trim()
         .strip_prefix("listening on http://")
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .parse()
         .unwrap();
+    if addr.ip().is_unspecified() {
+        addr.set_ip([127, 0, 0, 1].into());
+    }
     (child, addr)
 }
 
@@ -130,19 +142,7 @@ async fn a_later_flag_overrides_an_earlier_one() {
 /// Starts the binary with `args` and returns what it wrote to stderr once it
 /// announced its address (then stops it).
 async fn stderr_after_start(args: &[&str]) -> String {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .await
-        .unwrap();
-    assert!(line.starts_with("listening on "), "{line}");
+    let (mut child, _) = spawn_with_stderr(args, Stdio::piped()).await;
     child.start_kill().unwrap();
     let out = child.wait_with_output().await.unwrap();
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -165,20 +165,8 @@ async fn an_open_control_api_on_a_public_address_is_warned_about() {
 #[tokio::test]
 async fn a_harness_that_never_reads_stderr_cannot_wedge_the_mock() {
     // stderr is a pipe nobody reads, as with subprocess.Popen(stderr=PIPE).
-    let mut child = Command::new(BIN)
-        .args(["--port", "0", "--host", "0.0.0.0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .await
-        .unwrap();
-    let port: u16 = line.trim().rsplit(':').next().unwrap().parse().unwrap();
-    let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    let (_child, addr) =
+        spawn_with_stderr(&["--port", "0", "--host", "0.0.0.0"], Stdio::piped()).await;
     let client = Client::at(addr, "sk_test_123");
     let long = format!("/v1/{}", "x".repeat(45_000));
     for _ in 0..3 {
