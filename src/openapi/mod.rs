@@ -3,6 +3,7 @@
 //! inputs (`form`) and schema violations turned into Stripe's errors
 //! (`validate`). Nothing here knows about secrets.
 
+pub(crate) mod compiled;
 pub(crate) mod form;
 pub(crate) mod schema;
 pub(crate) mod spec;

@@ -14,6 +14,7 @@ use openapiv3::{Info, Parameter, Paths, ReferenceOr, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use crate::openapi::compiled::{Compiler, Lazy};
 use crate::openapi::schema;
 
 /// The OpenAPI document embedded in the binary.
@@ -59,59 +60,6 @@ pub(crate) struct Spec {
     /// Every component schema, for checking data that is not a request or
     /// response (fixtures).
     components: Vec<(String, Lazy)>,
-}
-
-/// What compiling needs, shared by every validator of one document: the
-/// translated components, registered once.
-struct Compiler {
-    /// The translated components as `{"definitions": {...}}`, registered
-    /// under [`schema::DEFINITIONS`].
-    registry: Registry,
-}
-
-impl Compiler {
-    /// Compiles under draft 4, the JSON Schema dialect OpenAPI 3.0's schema
-    /// object derives from (and whose meta-schema, which the library checks
-    /// every schema against and keeps for the life of the process, costs a
-    /// fraction of draft 7's memory).
-    fn compile(&self, schema: &Value, what: &str) -> Result<Validator, String> {
-        jsonschema::options()
-            .with_draft(Draft::Draft4)
-            .with_registry(self.registry.clone())
-            .build(schema)
-            .map_err(|e| format!("{what}: schema does not compile: {e}"))
-    }
-}
-
-/// A schema compiled on first use (a server that never sees an operation
-/// never pays for its validators), then shared.
-struct Lazy {
-    /// What it checks, for messages.
-    what: String,
-    /// The translated schema.
-    schema: Value,
-    /// Shared by every validator of the document.
-    compiler: Arc<Compiler>,
-    /// The validator, or why it does not compile.
-    compiled: OnceLock<Result<Validator, String>>,
-}
-
-impl Lazy {
-    fn new(compiler: &Arc<Compiler>, schema: Value, what: String) -> Lazy {
-        Lazy {
-            what,
-            schema,
-            compiler: compiler.clone(),
-            compiled: OnceLock::new(),
-        }
-    }
-
-    fn get(&self) -> Result<&Validator, String> {
-        self.compiled
-            .get_or_init(|| self.compiler.compile(&self.schema, &self.what))
-            .as_ref()
-            .map_err(Clone::clone)
-    }
 }
 
 /// One way a value breaks a schema, for messages outside the HTTP API.

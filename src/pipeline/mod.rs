@@ -21,6 +21,7 @@
 //! dispatched to `control::endpoints`, without authentication or journal.
 
 mod check;
+mod input;
 pub(crate) mod request;
 #[cfg(test)]
 mod tests;
@@ -29,13 +30,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::control::endpoints::{self, PREFIX};
 use crate::control::faults::{Fault, FaultKind};
 use crate::control::journal::{params_json, shorten, Record};
-use crate::error::{echo, ApiError};
-use crate::openapi::form;
+use crate::error::ApiError;
 use crate::openapi::spec::Operation;
 use crate::openapi::validate;
 use crate::secrets::api::{self, Ctx, Done};
@@ -44,6 +44,7 @@ use crate::secrets::idempotency::{fingerprint, Saved};
 use crate::secrets::store::{Partition, PartitionKey};
 use crate::state::{lock, State};
 
+use input::{bad_header, body_text, control_input, decode};
 pub(crate) use request::{BodyError, MockRequest, MockResponse};
 
 /// What to do before serving a request: from [`plan`].
@@ -564,107 +565,4 @@ fn respond(
             .unwrap_or_else(|| state.spec.version.clone()),
         body,
     }
-}
-
-/// Query string and form body decoded into one object.
-fn decode(query: &str, body: &str) -> Result<Value, ApiError> {
-    let mut map = Map::new();
-    form::decode_into(&mut map, query)?;
-    form::decode_into(&mut map, body)?;
-    Ok(Value::Object(map))
-}
-
-/// A control request's input: the query string, plus a JSON object body for
-/// operations whose spec takes one, or a form body otherwise.
-fn control_input(op: &Operation, req: &MockRequest) -> Result<Value, ApiError> {
-    if !op.json_body {
-        return decode(&req.query, body_text(req)?);
-    }
-    let mut map = Map::new();
-    form::decode_into(&mut map, &req.query)?;
-    let body = body_bytes(req)?;
-    let parsed: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::invalid(
-            format!("Invalid request: the body is not valid JSON ({e})."),
-            None,
-        )
-    })?;
-    let Value::Object(fields) = parsed else {
-        return Err(ApiError::invalid(
-            "Invalid request: the body must be a JSON object.",
-            None,
-        ));
-    };
-    map.extend(fields);
-    Ok(Value::Object(map))
-}
-
-/// A header whose value is not visible ASCII.
-fn bad_header(name: &str) -> ApiError {
-    ApiError::invalid(
-        format!("Invalid {name} header: its value must be visible ASCII characters."),
-        None,
-    )
-}
-
-/// The body, or the error for why it could not be read.
-fn body_bytes(req: &MockRequest) -> Result<&[u8], ApiError> {
-    match &req.body {
-        Ok(body) => Ok(body),
-        Err(BodyError::TooLarge) => Err(ApiError::invalid(
-            "Request body too large: the mock accepts at most 1 MiB.",
-            None,
-        )
-        .with_status(413)),
-        Err(BodyError::TimedOut) => Err(ApiError::invalid(
-            "Invalid request: the request body did not arrive within 10 seconds.",
-            None,
-        )
-        .with_status(408)),
-        Err(BodyError::Broken(why)) => Err(ApiError::invalid(
-            format!(
-                "Invalid request: the request body could not be read ({}); it may be shorter \
-                 than its Content-Length or malformed.",
-                echo(why)
-            ),
-            None,
-        )),
-    }
-}
-
-/// The body as form text, refusing other content types (with Stripe's
-/// messages: one for JSON, one naming any other type as sent) and oversize
-/// bodies.
-fn body_text(req: &MockRequest) -> Result<&str, ApiError> {
-    let body = body_bytes(req)?;
-    if body.is_empty() {
-        return Ok("");
-    }
-    if let Some(sent) = req.content_type.as_deref() {
-        let media = sent.split(';').next().unwrap_or("").trim();
-        if media.eq_ignore_ascii_case("application/json") {
-            return Err(ApiError::invalid(
-                "Invalid request (check that your POST content type is \
-                 application/x-www-form-urlencoded). If you have any questions, we can help at \
-                 https://support.stripe.com/.",
-                None,
-            ));
-        }
-        if !media.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
-            return Err(ApiError::invalid(
-                format!(
-                    "Invalid request: unsupported Content-Type {}. If error persists and you \
-                     need assistance, please contact support@stripe.com.",
-                    echo(sent)
-                ),
-                None,
-            ));
-        }
-    }
-    std::str::from_utf8(body).map_err(|_| {
-        ApiError::invalid(
-            "Invalid request: the request body is not valid UTF-8.",
-            None,
-        )
-    })
 }
