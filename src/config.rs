@@ -24,6 +24,9 @@ pub struct Config {
     pub spec_json: Option<String>,
     /// Fixtures that seed the store at startup (and on reset), in order.
     pub fixtures: Vec<FixtureSource>,
+    /// How long a connection may take to send a request's headers, and may
+    /// stay idle between requests, before it is closed.
+    pub header_read_timeout: std::time::Duration,
     /// If set, the `/_mock/` endpoints require `Authorization: Bearer
     /// <token>` (for a mock reachable from other machines).
     pub control_token: Option<String>,
@@ -41,6 +44,7 @@ impl Default for Config {
             spec_json: None,
             fixtures: Vec::new(),
             control_token: None,
+            header_read_timeout: std::time::Duration::from_secs(30),
         }
     }
 }

@@ -89,6 +89,7 @@ async fn main() {
         spec_json: None,
         fixtures: fixtures.into_iter().map(FixtureSource::Path).collect(),
         control_token: args.control_token,
+        ..Config::default()
     };
     // Compile the spec and load the fixtures before binding, so a bad
     // fixture fails fast and loudly, with nothing listening.

@@ -190,6 +190,13 @@ impl MockServerBuilder {
         self
     }
 
+    /// How long a connection may take to send its headers, or stay idle
+    /// between requests, before it is closed (default 30 s).
+    pub fn header_read_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.config.header_read_timeout = timeout;
+        self
+    }
+
     /// Serve this OpenAPI document (JSON text) instead of the bundled one.
     pub fn spec_json(mut self, spec: impl Into<String>) -> Self {
         self.config.spec_json = Some(spec.into());

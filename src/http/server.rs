@@ -11,10 +11,11 @@ use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 use crate::pipeline::{self, BodyError, MockRequest, MockResponse};
 use crate::state::State;
@@ -41,6 +42,9 @@ const EVERY_RESPONSE: &[(&str, &str)] = &[
 /// Bodies larger than this get a 413.
 const MAX_BODY: usize = 1 << 20;
 
+/// Connections served at once; more wait to be accepted.
+pub(crate) const MAX_CONNECTIONS: usize = 1_000;
+
 /// How long open connections get to finish after shutdown is requested.
 const DRAIN: Duration = Duration::from_secs(5);
 
@@ -50,10 +54,38 @@ pub(crate) async fn serve(
     core: Arc<State>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // hyper's header-read timer starts whenever a connection waits for a
+    // request head, so it bounds slow headers and idle keep-alive alike.
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(core.config.header_read_timeout);
     let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut at_cap_logged = false;
     tokio::pin!(shutdown);
     loop {
+        // At the cap, stop accepting: new connections wait in the listen
+        // queue until one closes (header timeouts close idle ones).
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => {
+                at_cap_logged = false;
+                slot
+            }
+            Err(_) => {
+                if !at_cap_logged {
+                    at_cap_logged = true;
+                    crate::log::line(format!(
+                        "stripe-secrets-mock: {MAX_CONNECTIONS} connections open; new ones wait"
+                    ));
+                }
+                tokio::select! {
+                    slot = slots.clone().acquire_owned() => slot.expect("never closed"),
+                    () = &mut shutdown => break,
+                }
+            }
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let stream = match accepted {
@@ -74,6 +106,7 @@ pub(crate) async fn serve(
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     let _ = conn.await;
+                    drop(slot);
                 });
             }
             () = &mut shutdown => break,

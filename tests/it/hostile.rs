@@ -194,3 +194,59 @@ async fn the_clock_refuses_instants_outside_1970_to_9999() {
     );
     assert_eq!(control.get("/_mock/health").await.status, 200);
 }
+
+/// Reads until the server closes the connection or `limit` passes; true if
+/// it closed.
+async fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
+    let mut buf = [0u8; 1024];
+    tokio::time::timeout(limit, async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+#[tokio::test]
+async fn slow_headers_and_idle_connections_are_closed_after_the_timeout() {
+    let server = MockServer::builder()
+        .header_read_timeout(Duration::from_millis(500))
+        .start()
+        .await;
+    // Half a request head, then nothing: closed.
+    let mut slow = TcpStream::connect(server.address()).await.unwrap();
+    slow.write_all(b"GET /_mock/health HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    assert!(closed_within(&mut slow, Duration::from_secs(5)).await);
+    // One request served, then idle on keep-alive: closed too.
+    let mut idle = TcpStream::connect(server.address()).await.unwrap();
+    idle.write_all(b"GET /_mock/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut first = [0u8; 64];
+    let n = idle.read(&mut first).await.unwrap();
+    assert!(String::from_utf8_lossy(&first[..n]).starts_with("HTTP/1.1 200"));
+    assert!(closed_within(&mut idle, Duration::from_secs(5)).await);
+    still_serves(&server).await;
+}
+
+#[tokio::test]
+async fn a_connection_within_the_timeout_is_kept_alive() {
+    let server = MockServer::builder()
+        .header_read_timeout(Duration::from_secs(5))
+        .start()
+        .await;
+    let mut conn = TcpStream::connect(server.address()).await.unwrap();
+    conn.write_all(b"GET /_mock/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let n = conn.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    assert!(!closed_within(&mut conn, Duration::from_millis(300)).await);
+}
