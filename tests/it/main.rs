@@ -4,6 +4,7 @@
 mod auth;
 mod browser;
 mod cli;
+mod concurrency;
 mod control;
 mod determinism;
 mod encoding;
