@@ -41,6 +41,8 @@ mod ids;
 mod log;
 mod openapi;
 mod pipeline;
+#[cfg(test)]
+mod properties;
 mod secrets;
 mod state;
 

@@ -263,7 +263,7 @@ fn hash_value(v: &Value, h: &mut DefaultHasher) {
 }
 
 /// Decoded parameters with indexed hashes (`expand[0]`) turned into arrays.
-fn normalize(v: &Value) -> Value {
+pub(crate) fn normalize(v: &Value) -> Value {
     match v {
         Value::Object(map) => {
             let indexed = !map.is_empty() && map.keys().all(|k| k.parse::<u64>().is_ok());
