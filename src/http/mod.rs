@@ -2,4 +2,5 @@
 //! types) and the Rust test harness built on it (`harness`).
 
 pub mod harness;
+pub(crate) mod json_errors;
 pub(crate) mod server;

@@ -17,13 +17,14 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use crate::http::json_errors::{JsonErrors, MAX_HEAD, MAX_HEADERS};
 use crate::pipeline::{self, BodyError, MockRequest, MockResponse};
 use crate::state::State;
 
 /// Headers on every response, as Stripe sends them (docs/behaviour.md §6):
 /// no caching, and CORS open to any origin so browser code can call the
 /// mock.
-const EVERY_RESPONSE: &[(&str, &str)] = &[
+pub(crate) const EVERY_RESPONSE: &[(&str, &str)] = &[
     ("cache-control", "no-cache, no-store"),
     ("access-control-allow-origin", "*"),
     ("access-control-allow-credentials", "true"),
@@ -60,7 +61,9 @@ pub(crate) async fn serve(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(core.config.header_read_timeout);
+        .header_read_timeout(core.config.header_read_timeout)
+        .max_headers(MAX_HEADERS)
+        .max_buf_size(MAX_HEAD);
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut at_cap_logged = false;
@@ -97,12 +100,13 @@ pub(crate) async fn serve(
                         continue;
                     }
                 };
+                let io = TokioIo::new(JsonErrors::new(stream, core.clone()));
                 let core = core.clone();
                 let service = service_fn(move |req| {
                     let core = core.clone();
                     async move { respond(&core, req).await }
                 });
-                let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                let conn = builder.serve_connection(io, service).into_owned();
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     let _ = conn.await;

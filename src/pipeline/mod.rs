@@ -20,7 +20,7 @@
 //! Control paths (`/_mock/`) are validated against the control spec and
 //! dispatched to `control::endpoints`, without authentication or journal.
 
-mod check;
+pub(crate) mod check;
 mod input;
 pub(crate) mod request;
 #[cfg(test)]

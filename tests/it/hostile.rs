@@ -250,3 +250,69 @@ async fn a_connection_within_the_timeout_is_kept_alive() {
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
     assert!(!closed_within(&mut conn, Duration::from_millis(300)).await);
 }
+
+/// Sends raw bytes and returns the whole answer (up to the server closing).
+async fn raw_answer(server: &MockServer, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(server.address()).await.unwrap();
+    let _ = stream.write_all(request).await;
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response)).await;
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+/// Checks an answer hyper made itself now leaves as a Stripe JSON error.
+fn assert_json_error(answer: &str, status: u16, starts: &str) {
+    assert!(
+        answer.starts_with(&format!("HTTP/1.1 {status} ")),
+        "{}",
+        &answer[..answer.len().min(300)]
+    );
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a head and a body");
+    assert!(head.contains("content-type: application/json"), "{head}");
+    assert!(head.contains("request-id: req_"), "{head}");
+    assert!(head.contains("access-control-allow-origin: *"), "{head}");
+    let json: serde_json::Value = serde_json::from_str(body).expect("a JSON body");
+    assert_eq!(json["error"]["type"], "invalid_request_error");
+    let message = json["error"]["message"].as_str().unwrap();
+    assert!(message.starts_with(starts), "{message}");
+}
+
+#[tokio::test]
+async fn what_hyper_refuses_before_the_mock_sees_it_still_gets_a_json_error() {
+    let server = MockServer::start().await;
+    let long = format!(
+        "GET /v1/apps/secrets/find?name={} HTTP/1.1\r\nHost: x\r\n\r\n",
+        "x".repeat(70_000)
+    );
+    assert_json_error(
+        &raw_answer(&server, long.as_bytes()).await,
+        414,
+        "Request URI too long",
+    );
+
+    let mut many = String::from("GET /_mock/health HTTP/1.1\r\nHost: x\r\n");
+    for i in 0..150 {
+        many.push_str(&format!("X-Header-{i}: v\r\n"));
+    }
+    many.push_str("\r\n");
+    assert_json_error(
+        &raw_answer(&server, many.as_bytes()).await,
+        431,
+        "Request header fields too large",
+    );
+
+    let nul = b"GET /_mock/health HTTP/1.1\r\nHost: x\r\nX-Bad: a\x00b\r\n\r\n";
+    assert_json_error(
+        &raw_answer(&server, nul).await,
+        400,
+        "Invalid request: it is not valid HTTP/1.1",
+    );
+    let twice = b"POST /v1/apps/secrets HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\
+                  Content-Length: 5\r\n\r\nabc";
+    assert_json_error(
+        &raw_answer(&server, twice).await,
+        400,
+        "Invalid request: it is not valid HTTP/1.1",
+    );
+    still_serves(&server).await;
+}
