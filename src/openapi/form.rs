@@ -282,6 +282,11 @@ pub(crate) fn coerce(
 /// schema then reports a hash where an array belongs); `Err` with Stripe's
 /// message if the indexes are not 0, 1, 2, … (docs/behaviour.md §1).
 fn indexed_to_array(map: &mut Map<String, Value>) -> Option<Result<Vec<Value>, String>> {
+    // Bracket notation never makes an empty hash; a JSON body's `{}` where
+    // an array belongs is left for the schema to refuse.
+    if map.is_empty() {
+        return None;
+    }
     let mut indexed = Vec::with_capacity(map.len());
     for (k, _) in map.iter() {
         indexed.push((k.parse::<u64>().ok()?, k.clone()));
@@ -418,6 +423,12 @@ mod tests {
             v,
             json!({"limit": 5, "flag": true, "expand": ["a", "b"], "at": null})
         );
+
+        // A JSON body's `{}` where an array belongs stays a hash (and is
+        // refused by the schema), never an empty array.
+        let mut empty = json!({"expand": {}});
+        coerce(&mut empty, &schema, &schema, "", &mut errors);
+        assert_eq!(empty, json!({"expand": {}}));
 
         let mut gap = json!({"expand": {"1": "b"}});
         coerce(&mut gap, &schema, &schema, "", &mut errors);
