@@ -38,6 +38,14 @@ fn request(method: &str, path: &str, key: Option<&str>, form: &str) -> MockReque
     }
 }
 
+/// A create in account scope by `sk_test_1`, keyed with `idem` if given.
+fn create_request(name: &str, idem: Option<&str>) -> MockRequest {
+    let form = format!("name={name}&payload=v&scope[type]=account");
+    let mut req = request("POST", "/v1/apps/secrets", Some("sk_test_1"), &form);
+    req.idempotency_key = idem.map(String::from);
+    req
+}
+
 /// Serves `req` as the edge would (plan, no wait, serve): status and body.
 fn send(state: &Arc<State>, req: &MockRequest) -> (u16, Value) {
     let plan = plan(state, req);
@@ -78,13 +86,7 @@ fn routing_comes_before_authentication() {
 #[test]
 fn a_replay_is_served_before_a_pending_fault() {
     let s = state(Config::default());
-    let mut req = request(
-        "POST",
-        "/v1/apps/secrets",
-        Some("sk_test_1"),
-        "name=n&payload=v&scope[type]=account",
-    );
-    req.idempotency_key = Some("retry-1".into());
+    let req = create_request("n", Some("retry-1"));
     let (first, body) = send(&s, &req);
     lock(&s.faults).push(Fault::status(503));
     let (again, replayed) = send(&s, &req);
@@ -156,31 +158,25 @@ fn the_journal_stays_within_its_byte_bound_under_large_requests() {
 #[test]
 fn saved_answers_stay_within_their_byte_bound() {
     let s = state(Config::default());
-    let form = "name=n&payload=v&scope[type]=account";
     let mut n = 0;
     // Enough keyed POSTs to overflow the budget once over.
     while s.stats().saved_bytes + 2_000 < SAVED_BYTES || n < 100 {
-        let mut req = request("POST", "/v1/apps/secrets", Some("sk_test_1"), form);
-        req.idempotency_key = Some(format!("key-{n}"));
+        let req = create_request("n", Some(&format!("key-{n}")));
         assert_eq!(send(&s, &req).0, 200);
         n += 1;
     }
     for i in 0..n / 4 {
-        let mut req = request("POST", "/v1/apps/secrets", Some("sk_test_1"), form);
-        req.idempotency_key = Some(format!("more-{i}"));
-        send(&s, &req);
+        send(&s, &create_request("n", Some(&format!("more-{i}"))));
     }
     let stats = s.stats();
     assert!(stats.saved_bytes <= SAVED_BYTES, "{stats:?}");
     assert!(stats.saved_answers < n + n / 4, "{stats:?}");
     // The newest answer is still replayed; the oldest is gone.
-    let mut newest = request("POST", "/v1/apps/secrets", Some("sk_test_1"), form);
-    newest.idempotency_key = Some(format!("more-{}", n / 4 - 1));
+    let newest = create_request("n", Some(&format!("more-{}", n / 4 - 1)));
     let planned = plan(&s, &newest);
     let res = serve(&s, &newest, &planned).unwrap();
     assert!(res.headers.iter().any(|(h, _)| *h == "idempotent-replayed"));
-    let mut oldest = request("POST", "/v1/apps/secrets", Some("sk_test_1"), form);
-    oldest.idempotency_key = Some("key-0".into());
+    let oldest = create_request("n", Some("key-0"));
     let planned = plan(&s, &oldest);
     let res = serve(&s, &oldest, &planned).unwrap();
     assert!(!res.headers.iter().any(|(h, _)| *h == "idempotent-replayed"));
@@ -205,12 +201,7 @@ fn a_panic_answers_500_for_that_request_and_the_server_goes_on() {
 #[test]
 fn a_header_that_is_not_ascii_is_refused_by_name_never_dropped() {
     let s = state(Config::default());
-    let mut req = request(
-        "POST",
-        "/v1/apps/secrets",
-        Some("sk_test_1"),
-        "name=n&payload=v&scope[type]=account",
-    );
+    let mut req = create_request("n", None);
     req.bad_header = Some("Stripe-Account");
     let (status, body) = send(&s, &req);
     assert_eq!(status, 400);
