@@ -34,6 +34,7 @@
 mod clock;
 pub mod compat;
 mod config;
+mod contract;
 mod control;
 mod error;
 mod http;
@@ -51,6 +52,7 @@ use std::sync::Arc;
 
 pub use clock::DEFAULT_NOW;
 pub use config::Config;
+pub use contract::transcript::{Interaction, Transcript, TranscriptRequest, TranscriptResponse};
 pub use control::documents::FixtureSource;
 pub use control::faults::{Fault, FaultKind};
 pub use control::journal::RecordedRequest;

@@ -24,10 +24,11 @@ use serde_json::{json, Value};
 
 use crate::clock::{self, Clock, ClockError, DEFAULT_NOW};
 use crate::config::Config;
+use crate::contract::transcript::Transcript;
 use crate::control::documents::{self, Doc};
 use crate::control::faults::Faults;
 use crate::control::fixtures;
-use crate::control::journal::Journal;
+use crate::control::journal::{Filter, Journal};
 use crate::error::{BuildError, FixtureError};
 use crate::ids::IdGen;
 use crate::openapi::spec::{Spec, SpecRef};
@@ -279,6 +280,15 @@ impl State {
         let now = loaded.clock.unwrap_or_else(|| self.clock.now());
         self.clock.reset(now);
         Ok(count)
+    }
+
+    /// The journal's interactions that `filter` keeps, as a transcript.
+    pub fn transcript(&self, filter: Filter<'_>) -> Transcript {
+        let (interactions, dropped) = lock(&self.journal).interactions(filter);
+        let mut t = Transcript::new(self.spec.version.clone());
+        t.dropped = dropped;
+        t.interactions = interactions;
+        t
     }
 
     /// All secrets and the clock, in the fixture format.

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use crate::clock::{ClockError, EARLIEST, LATEST};
 use crate::control::faults::Fault;
+use crate::control::journal::Filter;
 use crate::error::ApiError;
 use crate::openapi::spec::Operation;
 use crate::state::{lock, State};
@@ -82,15 +83,36 @@ pub(crate) fn dispatch(core: &State, op: &Operation, input: &Value) -> Result<Va
             "url": op.path,
         })),
         "mockListRequests" => {
-            let operation = str_of("operation");
-            let app = str_of("app");
-            let data = lock(&core.journal).list(operation, app);
+            let filter = Filter {
+                operation: str_of("operation"),
+                app: str_of("app"),
+                account: str_of("account"),
+            };
+            let data = lock(&core.journal).list(filter);
             Ok(json!({
                 "object": "list",
                 "data": data,
                 "has_more": false,
                 "url": op.path,
             }))
+        }
+        "mockGetTranscript" => {
+            let filter = Filter {
+                operation: str_of("operation"),
+                app: str_of("app"),
+                account: str_of("account"),
+            };
+            let mut t = core.transcript(filter);
+            match str_of("redact") {
+                Some("payload") => t.redact_payloads(),
+                Some("keys") => t.mask_keys(),
+                Some("all") => {
+                    t.redact_payloads();
+                    t.mask_keys();
+                }
+                _ => {}
+            }
+            Ok(t.to_json())
         }
         other => Err(ApiError::internal(format!(
             "The mock does not implement the control operation {other}."

@@ -15,14 +15,15 @@ use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
+use crate::contract::transcript::Interaction;
 use crate::secrets::store::PartitionKey;
 
 /// The journal keeps at most this many requests.
 pub(crate) const JOURNAL_ENTRIES: usize = 10_000;
 
-/// … and at most this many bytes of them (their JSON text, the partition
-/// they belong to, and a fixed overhead each).
-pub(crate) const JOURNAL_BYTES: usize = 4 << 20;
+/// … and at most this many bytes of them (their JSON text, their transcript
+/// interaction, the partition they belong to, and a fixed overhead each).
+pub(crate) const JOURNAL_BYTES: usize = 16 << 20;
 
 /// Strings longer than this (in characters) are abbreviated in the journal.
 const MAX_VALUE_CHARS: usize = 200;
@@ -143,6 +144,10 @@ pub(crate) struct Record<'a> {
     /// bookkeeping; never shown.
     #[serde(skip)]
     pub partition: Option<PartitionKey>,
+    /// The request and its answer as a transcript interaction (JSON text,
+    /// parameters as sent, payloads kept); never shown by the journal.
+    #[serde(skip)]
+    pub interaction: Option<Box<str>>,
 }
 
 /// One kept entry.
@@ -154,6 +159,8 @@ struct Entry {
     operation: Option<Box<str>>,
     /// Its partition, for filtering and bookkeeping.
     partition: Option<PartitionKey>,
+    /// Its transcript interaction's JSON text.
+    interaction: Option<Box<str>>,
     /// Bytes counted against [`JOURNAL_BYTES`].
     size: usize,
 }
@@ -176,6 +183,32 @@ pub(crate) struct Journal {
     per_partition: HashMap<PartitionKey, usize>,
     /// Partitions whose last entry went since last asked.
     released: Vec<PartitionKey>,
+    /// Entries dropped to stay within the bounds since the last clear.
+    dropped: u64,
+}
+
+/// Which entries a listing or a transcript shows.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Filter<'a> {
+    /// Only requests routed to this `operationId`.
+    pub operation: Option<&'a str>,
+    /// Only requests made with this API key (in full).
+    pub app: Option<&'a str>,
+    /// Only requests with this `Stripe-Account` header.
+    pub account: Option<&'a str>,
+}
+
+impl Filter<'_> {
+    fn keeps(&self, e: &Entry) -> bool {
+        self.operation
+            .is_none_or(|o| e.operation.as_deref() == Some(o))
+            && self.app.is_none_or(|k| e.made_with(k))
+            && self.account.is_none_or(|a| {
+                e.partition
+                    .as_ref()
+                    .is_some_and(|p| p.account.as_deref() == Some(a))
+            })
+    }
 }
 
 impl Journal {
@@ -187,8 +220,10 @@ impl Journal {
             .into();
         let operation = record.operation.map(Box::from);
         let partition = record.partition;
+        let interaction = record.interaction;
         let size = ENTRY_OVERHEAD
             + text.len()
+            + interaction.as_deref().map_or(0, str::len)
             + operation.as_deref().map_or(0, str::len)
             + partition.as_ref().map_or(0, |p| {
                 p.key.len() + p.account.as_ref().map_or(0, String::len)
@@ -206,6 +241,7 @@ impl Journal {
             text,
             operation,
             partition,
+            interaction,
             size,
         });
         while self.entries.len() > JOURNAL_ENTRIES || self.bytes > JOURNAL_BYTES {
@@ -213,6 +249,7 @@ impl Journal {
                 break;
             };
             self.bytes -= oldest.size;
+            self.dropped += 1;
             self.unref(oldest.partition);
         }
     }
@@ -230,18 +267,30 @@ impl Journal {
 
     /// Entries as the control endpoint shows them, oldest first, optionally
     /// only one operation's and one app's (full API key).
-    pub fn list(&self, operation: Option<&str>, app: Option<&str>) -> Vec<Value> {
+    pub fn list(&self, filter: Filter<'_>) -> Vec<Value> {
         self.entries
             .iter()
-            .filter(|e| operation.is_none_or(|o| e.operation.as_deref() == Some(o)))
-            .filter(|e| app.is_none_or(|k| e.made_with(k)))
+            .filter(|e| filter.keeps(e))
             .map(|e| serde_json::from_str(&e.text).unwrap_or(Value::Null))
             .collect()
     }
 
+    /// The transcript interactions of the entries `filter` keeps, oldest
+    /// first, and how many entries the bounds have dropped.
+    pub fn interactions(&self, filter: Filter<'_>) -> (Vec<Interaction>, u64) {
+        let kept = self
+            .entries
+            .iter()
+            .filter(|e| filter.keeps(e))
+            .filter_map(|e| e.interaction.as_deref())
+            .filter_map(|text| serde_json::from_str(text).ok())
+            .collect();
+        (kept, self.dropped)
+    }
+
     /// Every entry, oldest first.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.list(None, None)
+        self.list(Filter::default())
             .iter()
             .map(RecordedRequest::from_json)
             .collect()
@@ -380,6 +429,7 @@ mod tests {
             fault: None,
             replayed: false,
             partition: Some(PartitionKey::new(partition, None)),
+            interaction: None,
         }
     }
 
@@ -423,8 +473,12 @@ mod tests {
         assert_eq!(back.path, "/v1/x");
         assert_eq!(back.app.as_deref(), Some("sk_test_****"));
         assert_eq!(back.params, Some(json!({"name": "n", "payload": REDACTED})));
-        assert_eq!(j.list(None, Some("k")).len(), 1);
-        assert!(j.list(None, Some("other")).is_empty());
+        let app = |k| Filter {
+            app: Some(k),
+            ..Filter::default()
+        };
+        assert_eq!(j.list(app("k")).len(), 1);
+        assert!(j.list(app("other")).is_empty());
     }
 
     #[test]
@@ -438,10 +492,10 @@ mod tests {
         assert_eq!(j.count(&PartitionKey::new("first", None)), 0);
         assert_eq!(j.take_released(), [PartitionKey::new("first", None)]);
         let long = "p".repeat(150_000);
-        for _ in 0..100 {
+        for _ in 0..200 {
             j.record(record("other", &long));
         }
         assert!(j.bytes() <= JOURNAL_BYTES);
-        assert!(j.len() < 40);
+        assert!(j.len() <= JOURNAL_BYTES / 150_000, "{}", j.len());
     }
 }

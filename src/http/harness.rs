@@ -12,9 +12,10 @@ use serde_json::Value;
 
 use crate::clock::ClockError;
 use crate::config::Config;
+use crate::contract::transcript::Transcript;
 use crate::control::documents::FixtureSource;
 use crate::control::faults::Fault;
-use crate::control::journal::RecordedRequest;
+use crate::control::journal::{Filter, RecordedRequest};
 use crate::error::{BuildError, FixtureError};
 use crate::http::server;
 use crate::state::{lock, State, Stats};
@@ -77,6 +78,24 @@ impl MockServer {
     /// most recent 10 000, within 4 MiB), with payload values redacted.
     pub fn received_requests(&self) -> Vec<RecordedRequest> {
         lock(&self.core.journal).requests()
+    }
+
+    /// Every interaction the journal holds, oldest first, as a transcript:
+    /// parameters as sent (payloads kept) and answers as given. Stable by
+    /// construction (seeded ids, fake clock), so it can be pinned with
+    /// `insta::assert_json_snapshot!` or, through its `Display` text,
+    /// `insta::assert_snapshot!`.
+    pub fn transcript(&self) -> Transcript {
+        self.core.transcript(Filter::default())
+    }
+
+    /// The interactions of one app (requests made with `api_key`), as a
+    /// transcript: what a test that uses its own key pins.
+    pub fn transcript_of(&self, api_key: &str) -> Transcript {
+        self.core.transcript(Filter {
+            app: Some(api_key),
+            ..Filter::default()
+        })
     }
 
     /// What the server holds now: partitions, secrets, saved idempotent

@@ -21,6 +21,7 @@
 //! dispatched to `control::endpoints`, without authentication or journal.
 
 pub(crate) mod check;
+mod exchange;
 mod input;
 pub(crate) mod request;
 #[cfg(test)]
@@ -183,6 +184,8 @@ struct Prepared<'a> {
     fingerprint: u64,
     /// The parameters as the journal keeps them.
     params: Option<Box<RawValue>>,
+    /// The parameters as sent, for the transcript.
+    sent: Option<Box<RawValue>>,
 }
 
 impl<'a> Prepared<'a> {
@@ -204,6 +207,10 @@ impl<'a> Prepared<'a> {
             None => 0,
         };
         let params = decoded.as_ref().ok().map(params_json);
+        let sent = decoded
+            .as_ref()
+            .ok()
+            .and_then(|v| serde_json::value::to_raw_value(v).ok());
         let input = match op {
             Some(op) => decoded.and_then(|mut v| validate::check(op, &mut v).map(|()| v)),
             None => decoded,
@@ -218,6 +225,7 @@ impl<'a> Prepared<'a> {
             idempotency_key,
             fingerprint,
             params,
+            sent,
         }
     }
 }
@@ -291,6 +299,20 @@ fn run(
         fault: fault.map(Fault::describe),
         replayed: false,
         partition: prepared.partition.clone(),
+        interaction: None,
+    };
+    let stripe_version = req
+        .stripe_version
+        .as_deref()
+        .unwrap_or(state.spec.version.as_str());
+    let interaction = |answered: Option<exchange::Answered<'_>>, fault: Option<&str>| {
+        Some(exchange::text(
+            req,
+            prepared.op.map(|o| o.id.as_str()),
+            prepared.sent.as_deref(),
+            answered,
+            fault,
+        ))
     };
     let closes =
         |after: bool| fault.is_some_and(|f| f.kind == FaultKind::Close && f.after == after);
@@ -300,6 +322,7 @@ fn run(
         released.extend(journal.take_released());
     };
     if closes(false) {
+        entry.interaction = interaction(None, entry.fault.as_deref());
         record(entry, &mut released);
         return Served {
             answer: None,
@@ -389,6 +412,7 @@ fn run(
         }
     };
     if closes(true) {
+        entry.interaction = interaction(None, entry.fault.as_deref());
         record(entry, &mut released);
         return Served {
             answer: None,
@@ -411,6 +435,14 @@ fn run(
     if status != 200 {
         entry.object_id = None;
     }
+    let answered = exchange::Answered {
+        status,
+        request_id: &request_id,
+        stripe_version,
+        headers: &headers,
+        body: &body,
+    };
+    entry.interaction = interaction(Some(answered), entry.fault.as_deref());
     record(entry, &mut released);
     Served {
         answer: Some((status, body, headers)),

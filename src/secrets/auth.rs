@@ -40,7 +40,7 @@ pub(crate) fn authenticate(header: Option<&str>, allow: &[String]) -> Result<App
 
 /// `Bearer KEY`, `Basic base64(KEY:)` or `Basic KEY`. Any other scheme
 /// counts as no key.
-fn key_from_header(value: &str) -> Option<String> {
+pub(crate) fn key_from_header(value: &str) -> Option<String> {
     let (scheme, rest) = value.trim().split_once(' ')?;
     let rest = rest.trim();
     if scheme.eq_ignore_ascii_case("bearer") {

@@ -21,3 +21,4 @@ mod list;
 mod set;
 mod strict;
 mod support;
+mod transcript;

@@ -1,0 +1,372 @@
+//! Transcripts: a recorded conversation with a server (the mock's journal,
+//! or the proxy's recording of an upstream), as a versioned JSON document
+//! that can be pinned with insta, shared, and replayed by `verify`.
+//!
+//! The format is described by the `mock.transcript` schema of
+//! `spec/mock_control.openapi.json` and by docs/behaviour.md §9.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::control::journal::REDACTED;
+use crate::secrets::auth;
+
+/// The `object` of a transcript.
+pub const TRANSCRIPT_OBJECT: &str = "mock.transcript";
+
+/// The format version this build writes and reads.
+pub const TRANSCRIPT_VERSION: u32 = 1;
+
+/// Request headers a transcript keeps (lower case): the ones that change
+/// what Stripe does.
+pub(crate) const REQUEST_HEADERS: [&str; 5] = [
+    "authorization",
+    "content-type",
+    "idempotency-key",
+    "stripe-account",
+    "stripe-version",
+];
+
+/// A recorded conversation, oldest interaction first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Transcript {
+    /// Always `mock.transcript`.
+    pub object: String,
+    /// Format version ([`TRANSCRIPT_VERSION`]).
+    pub version: u32,
+    /// The API version of the spec the recording server was checked against.
+    pub spec_version: String,
+    /// Interactions that happened but are not here: the mock's journal had
+    /// already dropped them (its bounds), or the proxy stopped recording.
+    #[serde(default)]
+    pub dropped: u64,
+    /// How many responses broke the spec (recorded through the proxy).
+    #[serde(default)]
+    pub violations: u64,
+    /// What was asked and answered, in order.
+    pub interactions: Vec<Interaction>,
+}
+
+/// One request and what it got.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Interaction {
+    /// The spec's `operationId` the request routes to, if any.
+    pub operation: Option<String>,
+    /// What was sent.
+    pub request: TranscriptRequest,
+    /// What came back; `None` when the connection was closed unanswered.
+    pub response: Option<TranscriptResponse>,
+    /// An injected fault that shaped the answer (mock only): `verify` skips
+    /// such interactions, since no other server injects the same fault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
+    /// How the response broke the spec (recorded through the proxy).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub violations: Vec<String>,
+}
+
+/// A request as sent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TranscriptRequest {
+    /// HTTP method.
+    pub method: String,
+    /// Path, without the query.
+    pub path: String,
+    /// The headers of [`REQUEST_HEADERS`] that were sent, by lower-case
+    /// name.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Query and body parameters, decoded from bracket notation, values as
+    /// sent (strings); `None` if they could not be decoded (then `query`
+    /// and `body` hold the raw text).
+    pub params: Option<Value>,
+    /// The raw query string, kept only when `params` is `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    /// The raw body, kept only when `params` is `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+}
+
+/// A response as received.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TranscriptResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// The headers of [`RESPONSE_HEADERS`] that came back, by lower-case
+    /// name.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// The JSON body (a string holding the text if it was not JSON).
+    pub body: Value,
+}
+
+impl Transcript {
+    /// An empty transcript for `spec_version`.
+    pub fn new(spec_version: impl Into<String>) -> Transcript {
+        Transcript {
+            object: TRANSCRIPT_OBJECT.into(),
+            version: TRANSCRIPT_VERSION,
+            spec_version: spec_version.into(),
+            dropped: 0,
+            violations: 0,
+            interactions: Vec::new(),
+        }
+    }
+
+    /// Reads a transcript from its JSON text, refusing another `object` or
+    /// a version this build does not know.
+    pub fn from_json(text: &str) -> Result<Transcript, String> {
+        let t: Transcript =
+            serde_json::from_str(text).map_err(|e| format!("not a transcript: {e}"))?;
+        if t.object != TRANSCRIPT_OBJECT {
+            return Err(format!(
+                "not a transcript: object is {:?}, not {TRANSCRIPT_OBJECT:?}",
+                t.object
+            ));
+        }
+        if t.version != TRANSCRIPT_VERSION {
+            return Err(format!(
+                "transcript version {} is not supported (this build reads version \
+                 {TRANSCRIPT_VERSION})",
+                t.version
+            ));
+        }
+        Ok(t)
+    }
+
+    /// The transcript as JSON.
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// Replaces every `payload` value (parameters and bodies, at any depth)
+    /// by `"[redacted]"`, for sharing. `verify` accepts any string where a
+    /// recording has `"[redacted]"`.
+    pub fn redact_payloads(&mut self) {
+        for i in &mut self.interactions {
+            if let Some(p) = &mut i.request.params {
+                redact(p);
+            }
+            if let Some(r) = &mut i.response {
+                redact(&mut r.body);
+            }
+        }
+    }
+
+    /// Masks every API key in `Authorization` headers as Stripe masks keys
+    /// in its errors (`sk_test_****1234`), for sharing. `verify` then needs
+    /// `--api-key`, or sends a stand-in key per masked one.
+    pub fn mask_keys(&mut self) {
+        for i in &mut self.interactions {
+            if let Some(h) = i.request.headers.get_mut("authorization") {
+                *h = mask_authorization(h);
+            }
+        }
+    }
+}
+
+/// `Authorization` with its key masked: `Bearer sk_test_****1234` (Basic
+/// credentials are decoded first).
+pub(crate) fn mask_authorization(header: &str) -> String {
+    match auth::key_from_header(header) {
+        Some(key) if !key.is_empty() => format!("Bearer {}", auth::mask(&key)),
+        _ => header.to_string(),
+    }
+}
+
+/// Replaces the value of every `payload` key by [`REDACTED`].
+fn redact(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map.iter_mut() {
+                if k == "payload" && !child.is_null() {
+                    *child = Value::String(REDACTED.into());
+                } else {
+                    redact(child);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
+/// Title-case header name for display (`stripe-account` → `Stripe-Account`).
+fn display_name(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut c = part.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// Bracket-notation lines (`scope[type]=user`) for decoded parameters.
+pub(crate) fn form_pairs(params: &Value) -> Vec<(String, String)> {
+    fn walk(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
+        match v {
+            Value::Object(map) => {
+                for (k, child) in map {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}[{k}]")
+                    };
+                    walk(&key, child, out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    walk(&format!("{prefix}[{i}]"), child, out);
+                }
+            }
+            Value::String(s) => out.push((prefix.to_string(), s.clone())),
+            Value::Null => out.push((prefix.to_string(), String::new())),
+            other => out.push((prefix.to_string(), other.to_string())),
+        }
+    }
+    let mut out = Vec::new();
+    walk("", params, &mut out);
+    out
+}
+
+/// A transcript as a person reads it: one block per interaction, `>` what
+/// was sent, `<` what came back, bodies as compact JSON.
+impl fmt::Display for Transcript {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "transcript v{} (spec {}): {} interactions",
+            self.version,
+            self.spec_version,
+            self.interactions.len()
+        )?;
+        if self.dropped > 0 {
+            writeln!(f, "({} earlier interactions not kept)", self.dropped)?;
+        }
+        for (n, i) in self.interactions.iter().enumerate() {
+            writeln!(f)?;
+            let op = i.operation.as_deref().unwrap_or("no operation");
+            writeln!(
+                f,
+                "#{} {} {} ({op})",
+                n + 1,
+                i.request.method,
+                i.request.path
+            )?;
+            for (name, value) in &i.request.headers {
+                writeln!(f, "> {}: {value}", display_name(name))?;
+            }
+            match &i.request.params {
+                Some(p) => {
+                    for (k, v) in form_pairs(p) {
+                        writeln!(f, "> {k}={v}")?;
+                    }
+                }
+                None => {
+                    if let Some(q) = &i.request.query {
+                        writeln!(f, "> ?{q}")?;
+                    }
+                    if let Some(b) = &i.request.body {
+                        writeln!(f, "> {b}")?;
+                    }
+                }
+            }
+            if let Some(fault) = &i.fault {
+                writeln!(f, "! fault: {fault}")?;
+            }
+            match &i.response {
+                None => writeln!(f, "< (connection closed, no answer)")?,
+                Some(r) => {
+                    writeln!(f, "< {}", r.status)?;
+                    for (name, value) in &r.headers {
+                        writeln!(f, "< {}: {value}", display_name(name))?;
+                    }
+                    writeln!(f, "< {}", r.body)?;
+                }
+            }
+            for v in &i.violations {
+                writeln!(f, "! spec violation: {v}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn payloads_and_keys_redact_for_sharing() {
+        let mut t = Transcript::new("2024-01-01");
+        t.interactions.push(Interaction {
+            operation: Some("postAppsSecrets".into()),
+            request: TranscriptRequest {
+                method: "POST".into(),
+                path: "/v1/apps/secrets".into(),
+                headers: [(
+                    "authorization".to_string(),
+                    "Bearer sk_test_abcdef1234".to_string(),
+                )]
+                .into(),
+                params: Some(json!({"name": "n", "payload": "p"})),
+                query: None,
+                body: None,
+            },
+            response: Some(TranscriptResponse {
+                status: 200,
+                headers: BTreeMap::new(),
+                body: json!({"id": "x", "payload": "p", "list": [{"payload": null}]}),
+            }),
+            fault: None,
+            violations: vec![],
+        });
+        t.redact_payloads();
+        t.mask_keys();
+        let i = &t.interactions[0];
+        assert_eq!(
+            i.request.params,
+            Some(json!({"name": "n", "payload": REDACTED}))
+        );
+        let body = &i.response.as_ref().unwrap().body;
+        assert_eq!(body["payload"], REDACTED);
+        assert_eq!(body["list"][0]["payload"], Value::Null);
+        assert_eq!(
+            i.request.headers["authorization"],
+            "Bearer sk_test_******1234"
+        );
+        let back = Transcript::from_json(&t.to_json().to_string()).unwrap();
+        assert_eq!(back, t);
+    }
+
+    #[test]
+    fn foreign_documents_and_versions_are_refused() {
+        assert!(Transcript::from_json("{}").is_err());
+        let mut v = Transcript::new("x").to_json();
+        v["version"] = json!(2);
+        let e = Transcript::from_json(&v.to_string()).unwrap_err();
+        assert!(e.contains("version 2 is not supported"), "{e}");
+    }
+
+    #[test]
+    fn params_render_in_bracket_notation() {
+        let pairs = form_pairs(&json!({"scope": {"type": "user", "user": "u"}, "expand": ["a"]}));
+        assert_eq!(
+            pairs,
+            [
+                ("scope[type]".to_string(), "user".to_string()),
+                ("scope[user]".to_string(), "u".to_string()),
+                ("expand[0]".to_string(), "a".to_string()),
+            ]
+        );
+    }
+}
