@@ -4,7 +4,7 @@ use clap::Parser;
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use stripe_secrets_mock::{Config, FixtureSource, Mock};
+use stripe_secrets_mock::{Config, FixtureSource, Mock, Transcript, VerifyOptions};
 
 /// A deterministic, stateful mock of Stripe's Apps Secret Store API.
 #[derive(Parser, Debug)]
@@ -57,6 +57,25 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Replay a transcript against a server and check every answer: same
+    /// status, a body the spec accepts, the recorded body but for ids and
+    /// timestamps. Exits 0 only when every step passes.
+    Verify {
+        /// A transcript file (GET /_mock/transcript, or proxy --record).
+        transcript: PathBuf,
+        /// Base URL of the server to check (http:// or https://).
+        #[arg(long, value_name = "URL")]
+        target: String,
+        /// Send this API key in place of the recorded ones.
+        #[arg(long, value_name = "KEY")]
+        api_key: Option<String>,
+        /// Send this Stripe-Account in place of the recorded ones.
+        #[arg(long, value_name = "ACCT")]
+        stripe_account: Option<String>,
+        /// Also trust the CA certificates of this PEM file.
+        #[arg(long, value_name = "FILE")]
+        ca_cert: Option<PathBuf>,
+    },
 }
 
 #[tokio::main]
@@ -76,6 +95,21 @@ async fn main() {
     // check-fixtures loads its paths exactly as --fixtures would, then stops.
     let (fixtures, is_check) = match args.command {
         Some(Command::CheckFixtures { paths }) => (paths, true),
+        Some(Command::Verify {
+            transcript,
+            target,
+            api_key,
+            stripe_account,
+            ca_cert,
+        }) => {
+            let options = VerifyOptions {
+                target,
+                api_key,
+                stripe_account,
+                ca_cert,
+            };
+            std::process::exit(verify(&transcript, &options).await);
+        }
         None => (args.fixtures, false),
     };
     let has_token = args.control_token.is_some();
@@ -127,6 +161,39 @@ async fn main() {
     let shutdown = shutdown_signal();
     println!("listening on http://{addr}");
     mock.serve(listener, shutdown).await;
+}
+
+/// `verify`: prints the report; the exit code (0 all passed, 1 a step
+/// failed, 2 the transcript or the options are unusable).
+async fn verify(path: &std::path::Path, options: &VerifyOptions) -> i32 {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("stripe-secrets-mock: cannot read {}: {e}", path.display());
+            return 2;
+        }
+    };
+    let transcript = match Transcript::from_json(&text) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("stripe-secrets-mock: {}: {e}", path.display());
+            return 2;
+        }
+    };
+    match stripe_secrets_mock::verify(&transcript, options).await {
+        Ok(report) => {
+            println!("{report}");
+            if report.passed() {
+                0
+            } else {
+                1
+            }
+        }
+        Err(e) => {
+            eprintln!("stripe-secrets-mock: {e}");
+            2
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is

@@ -1,4 +1,6 @@
 //! Contract checks: transcripts of what a server was asked and answered,
-//! and (in later modules) replaying them against another server.
+//! and replaying them against another server to verify it answers alike.
 
+mod client;
 pub mod transcript;
+pub mod verify;

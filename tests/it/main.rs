@@ -22,3 +22,4 @@ mod set;
 mod strict;
 mod support;
 mod transcript;
+mod verify;

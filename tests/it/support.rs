@@ -247,3 +247,50 @@ pub async fn start() -> (MockServer, Client) {
     let client = Client::new(&server, "sk_test_123");
     (server, client)
 }
+
+/// A TLS front for `backend`: accepts HTTPS on a free port with the test
+/// certificate of `tests/tls/` (trusted through `tests/tls/ca.pem`) and
+/// passes the decrypted bytes to `backend`. Returns its address.
+pub async fn tls_front(backend: std::net::SocketAddr) -> std::net::SocketAddr {
+    use pki::pem::PemObject;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls");
+    let certs: Vec<_> = pki::CertificateDer::pem_file_iter(dir.join("server.pem"))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = pki::PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                if let Ok(mut plain) = TcpStream::connect(backend).await {
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// The built binary.
+pub const BIN: &str = env!("CARGO_BIN_EXE_stripe-secrets-mock");
+
+/// Pins `text` in `snapshots/` (top level).
+pub fn pin_text(name: &str, text: &str) {
+    insta::with_settings!({ snapshot_path => "../../snapshots", prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!(name, text);
+    });
+}

@@ -4,7 +4,7 @@
 use serde_json::Value;
 use stripe_secrets_mock::{MockServer, Transcript};
 
-use crate::support::{Client, Resp};
+use crate::support::{pin_text, Client, Resp};
 
 /// A scripted session: create two secrets (one with an idempotency key, sent
 /// twice), page through them, find one, delete it, miss it, and a request
@@ -57,12 +57,6 @@ pub async fn scripted_session(server: &MockServer) -> Vec<Resp> {
 fn pin_json(name: &str, value: &impl serde::Serialize) {
     insta::with_settings!({ snapshot_path => "../../snapshots", prepend_module_to_snapshot => false }, {
         insta::assert_json_snapshot!(name, value);
-    });
-}
-
-fn pin_text(name: &str, text: &str) {
-    insta::with_settings!({ snapshot_path => "../../snapshots", prepend_module_to_snapshot => false }, {
-        insta::assert_snapshot!(name, text);
     });
 }
 

@@ -1,0 +1,185 @@
+//! Verify: a transcript replayed against another server (docs/behaviour.md
+//! §9), through the library and the CLI, over HTTP and HTTPS.
+
+use stripe_secrets_mock::{verify, MockServer, Outcome, Transcript, VerifyOptions, VerifyReport};
+
+use crate::support::{pin_text, temp_file, tls_front, Client, BIN};
+use crate::transcript::scripted_session;
+
+/// A transcript of the scripted session, recorded against a fresh mock.
+async fn recorded() -> Transcript {
+    let server = MockServer::start().await;
+    scripted_session(&server).await;
+    server.transcript()
+}
+
+/// The report as text, with the target's random port hidden.
+fn shown(report: &VerifyReport, target: &MockServer) -> String {
+    report.to_string().replace(&target.url(), "http://TARGET")
+}
+
+#[tokio::test]
+async fn a_recording_passes_against_a_fresh_mock_even_with_other_ids() {
+    let t = recorded().await;
+    // Another seed: every id the target assigns differs from the recording,
+    // so starting_after, the deleted secret and Original-Request only pass
+    // through the id mapping.
+    let target = MockServer::builder().seed(99).start().await;
+    let report = verify(&t, &VerifyOptions::new(target.url())).await.unwrap();
+    assert!(report.passed(), "{report}");
+    assert!(report.steps.iter().all(|s| s.outcome == Outcome::Passed));
+    let ids_differ = target.transcript().interactions[0]
+        .response
+        .as_ref()
+        .unwrap()
+        .body["id"]
+        != t.interactions[0].response.as_ref().unwrap().body["id"];
+    assert!(ids_differ);
+    pin_text("verify_passes", &shown(&report, &target));
+}
+
+#[tokio::test]
+async fn other_rules_fail_with_a_readable_diff() {
+    let t = recorded().await;
+    let target = MockServer::builder().max_secrets_per_scope(1).start().await;
+    let report = verify(&t, &VerifyOptions::new(target.url())).await.unwrap();
+    assert!(!report.passed());
+    pin_text("verify_fails_against_other_rules", &shown(&report, &target));
+}
+
+#[tokio::test]
+async fn a_tampered_transcript_fails_where_it_was_changed() {
+    let mut t = recorded().await;
+    // The second page answered `a`; claim it answered `z`, with a created
+    // that is a string, and drop the list's url.
+    let page = &mut t.interactions[5].response.as_mut().unwrap().body;
+    page["data"][0]["name"] = "z".into();
+    page["data"][0]["created"] = "yesterday".into();
+    page.as_object_mut().unwrap().remove("url");
+    // And claim the find missed with another status.
+    t.interactions[8].response.as_mut().unwrap().status = 400;
+    let target = MockServer::start().await;
+    let report = verify(&t, &VerifyOptions::new(target.url())).await.unwrap();
+    let failed: Vec<usize> = report
+        .steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| matches!(s.outcome, Outcome::Failed(_)))
+        .map(|(n, _)| n + 1)
+        .collect();
+    assert_eq!(failed, [6, 9]);
+    pin_text(
+        "verify_fails_against_a_tampered_transcript",
+        &shown(&report, &target),
+    );
+}
+
+#[tokio::test]
+async fn a_name_reused_after_a_delete_maps_to_its_new_id() {
+    let server = MockServer::start().await;
+    let c = Client::new(&server, "sk_test_123");
+    c.create("k", "1").await;
+    c.post("/v1/apps/secrets/delete", "name=k&scope[type]=account")
+        .await;
+    let second = c.create("k", "2").await;
+    let list = c.get("/v1/apps/secrets?scope[type]=account").await;
+    assert_eq!(list.body["data"][0]["id"], second.body["id"]);
+    let t = server.transcript();
+    let target = MockServer::builder().seed(5).start().await;
+    let report = verify(&t, &VerifyOptions::new(target.url())).await.unwrap();
+    assert!(report.passed(), "{report}");
+}
+
+#[tokio::test]
+async fn the_cli_prints_a_line_per_step_and_exits_by_the_result() {
+    let t = recorded().await;
+    let file = temp_file("verify", "session.json", &t.to_json().to_string());
+    let good = MockServer::start().await;
+    let out = tokio::process::Command::new(BIN)
+        .args(["verify", file.to_str().unwrap(), "--target", &good.url()])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert_eq!(stdout.lines().count(), 11);
+    assert!(stdout.starts_with("step 1/10 POST /v1/apps/secrets (postAppsSecrets): passed\n"));
+
+    let strict = MockServer::builder().max_secrets_per_scope(1).start().await;
+    let out = tokio::process::Command::new(BIN)
+        .args(["verify", file.to_str().unwrap(), "--target", &strict.url()])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(": FAILED\n"));
+
+    let not_a_transcript = temp_file("verify", "other.json", "{\"object\": \"list\"}");
+    let out = tokio::process::Command::new(BIN)
+        .args([
+            "verify",
+            not_a_transcript.to_str().unwrap(),
+            "--target",
+            &good.url(),
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a transcript"));
+}
+
+#[tokio::test]
+async fn the_api_key_option_replaces_the_recorded_key() {
+    let t = recorded().await;
+    // A target that accepts only another key: the recording's sk_test_123
+    // would get 401s.
+    let target = MockServer::builder().api_key("sk_test_mine").start().await;
+    let as_recorded = verify(&t, &VerifyOptions::new(target.url())).await.unwrap();
+    assert!(!as_recorded.passed());
+    let options = VerifyOptions {
+        api_key: Some("sk_test_mine".into()),
+        ..VerifyOptions::new(target.url())
+    };
+    let report = verify(&t, &options).await.unwrap();
+    // The last interaction sent a malformed key on purpose: still sent as
+    // recorded, still a 401.
+    assert!(report.passed(), "{report}");
+    let apps: Vec<_> = target
+        .received_requests()
+        .iter()
+        .rev()
+        .take(10)
+        .map(|r| r.app.clone())
+        .collect();
+    assert_eq!(
+        apps.iter()
+            .filter(|a| a.as_deref() == Some("sk_test_mine"))
+            .count(),
+        9
+    );
+}
+
+#[tokio::test]
+async fn https_targets_are_verified_with_a_trusted_ca_and_refused_without() {
+    let t = recorded().await;
+    let target = MockServer::start().await;
+    let front = tls_front(target.address()).await;
+    let url = format!("https://localhost:{}", front.port());
+    let ca = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls/ca.pem");
+    let options = VerifyOptions {
+        ca_cert: Some(ca),
+        ..VerifyOptions::new(&url)
+    };
+    let report = verify(&t, &options).await.unwrap();
+    assert!(report.passed(), "{report}");
+
+    let untrusted = verify(&t, &VerifyOptions::new(&url)).await.unwrap();
+    let Outcome::Failed(why) = &untrusted.steps[0].outcome else {
+        panic!("{untrusted}");
+    };
+    assert!(why[0].contains("could not reach the target"), "{why:?}");
+    assert!(why[0].to_lowercase().contains("certificate"), "{why:?}");
+    // The steps after an unreachable one are not run.
+    assert!(matches!(untrusted.steps[1].outcome, Outcome::Skipped(_)));
+}
