@@ -4,7 +4,9 @@ use clap::Parser;
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use stripe_secrets_mock::{Config, FixtureSource, Mock, Transcript, VerifyOptions};
+use stripe_secrets_mock::{
+    Config, FixtureSource, Mock, Proxy, ProxyOptions, Transcript, VerifyOptions,
+};
 
 /// A deterministic, stateful mock of Stripe's Apps Secret Store API.
 #[derive(Parser, Debug)]
@@ -76,6 +78,27 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         ca_cert: Option<PathBuf>,
     },
+    /// Forward every request to an upstream (https://api.stripe.com with
+    /// your test key), return its answers, check them against the spec, and
+    /// record the conversation as a transcript for `verify`.
+    Proxy {
+        /// Base URL to forward to.
+        #[arg(long, value_name = "URL")]
+        upstream: String,
+        /// The transcript file to write (rewritten as requests arrive, and
+        /// complete after Ctrl-C or SIGTERM).
+        #[arg(long, value_name = "FILE")]
+        record: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Port to listen on; 0 picks a free one (read it from the first line).
+        #[arg(long, default_value_t = 12112)]
+        port: u16,
+        /// Also trust the CA certificates of this PEM file.
+        #[arg(long, value_name = "FILE")]
+        ca_cert: Option<PathBuf>,
+    },
 }
 
 #[tokio::main]
@@ -109,6 +132,20 @@ async fn main() {
                 ca_cert,
             };
             std::process::exit(verify(&transcript, &options).await);
+        }
+        Some(Command::Proxy {
+            upstream,
+            record,
+            host,
+            port,
+            ca_cert,
+        }) => {
+            let options = ProxyOptions {
+                upstream,
+                record,
+                ca_cert,
+            };
+            std::process::exit(proxy(options, &host, port).await);
         }
         None => (args.fixtures, false),
     };
@@ -192,6 +229,44 @@ async fn verify(path: &std::path::Path, options: &VerifyOptions) -> i32 {
         Err(e) => {
             eprintln!("stripe-secrets-mock: {e}");
             2
+        }
+    }
+}
+
+/// `proxy`: serves until Ctrl-C or SIGTERM, then writes the record file a
+/// last time; the exit code (0, or 1 when it cannot start or write).
+async fn proxy(options: ProxyOptions, host: &str, port: u16) -> i32 {
+    let record = options.record.clone();
+    let proxy = match Proxy::new(options) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("stripe-secrets-mock proxy: {e}");
+            return 1;
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind((host, port)).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("stripe-secrets-mock proxy: cannot listen on {host}:{port}: {e}");
+            return 1;
+        }
+    };
+    let addr = listener.local_addr().expect("bound socket has an address");
+    let shutdown = shutdown_signal();
+    println!("listening on http://{addr}");
+    match proxy.serve(listener, shutdown).await {
+        Ok(t) => {
+            eprintln!(
+                "stripe-secrets-mock proxy: recorded {} interactions ({} broke the spec) in {}",
+                t.interactions.len(),
+                t.violations,
+                record.display()
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("stripe-secrets-mock proxy: {e}");
+            1
         }
     }
 }

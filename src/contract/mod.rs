@@ -2,5 +2,6 @@
 //! and replaying them against another server to verify it answers alike.
 
 mod client;
+pub mod proxy;
 pub mod transcript;
 pub mod verify;

@@ -30,6 +30,16 @@ pub(crate) const REQUEST_HEADERS: [&str; 5] = [
     "stripe-version",
 ];
 
+/// Response headers a transcript keeps (lower case).
+pub(crate) const RESPONSE_HEADERS: [&str; 6] = [
+    "idempotency-key",
+    "idempotent-replayed",
+    "original-request",
+    "request-id",
+    "stripe-should-retry",
+    "stripe-version",
+];
+
 /// A recorded conversation, oldest interaction first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Transcript {

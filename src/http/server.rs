@@ -174,7 +174,7 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// of it is read (so `Expect: 100-continue` gets no `100 Continue`), a body
 /// that outgrows the limit is refused too, and one cut short or malformed
 /// is reported as such.
-async fn read_body(headers: &HeaderMap, body: Incoming) -> Result<Vec<u8>, BodyError> {
+pub(crate) async fn read_body(headers: &HeaderMap, body: Incoming) -> Result<Vec<u8>, BodyError> {
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

@@ -18,6 +18,7 @@ mod idempotency;
 mod isolation;
 mod journal;
 mod list;
+mod proxy;
 mod set;
 mod strict;
 mod support;

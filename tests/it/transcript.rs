@@ -10,7 +10,12 @@ use crate::support::{pin_text, Client, Resp};
 /// twice), page through them, find one, delete it, miss it, and a request
 /// with a bad key.
 pub async fn scripted_session(server: &MockServer) -> Vec<Resp> {
-    let c = Client::new(server, "sk_test_123");
+    scripted_session_at(server.address()).await
+}
+
+/// [`scripted_session`] against any address (a proxy in front of a mock).
+pub async fn scripted_session_at(addr: std::net::SocketAddr) -> Vec<Resp> {
+    let c = Client::at(addr, "sk_test_123");
     let keyed = c.clone().header("Idempotency-Key", "create-a");
     let mut out = vec![
         keyed
@@ -47,7 +52,7 @@ pub async fn scripted_session(server: &MockServer) -> Vec<Resp> {
             .await,
     );
     out.push(
-        Client::new(server, "sk_test_bad-key")
+        Client::at(addr, "sk_test_bad-key")
             .get("/v1/apps/secrets?scope[type]=account")
             .await,
     );

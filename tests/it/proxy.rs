@@ -1,0 +1,254 @@
+//! The recording proxy (docs/behaviour.md §10): forwards to an upstream,
+//! records a transcript file that verify replays, reports answers that break
+//! the spec. The upstreams are local: a mock, a fake that breaks the spec,
+//! a mock behind TLS.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use stripe_secrets_mock::{verify, MockServer, Proxy, ProxyOptions, Transcript, VerifyOptions};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::support::{temp_file, tls_front, Client, BIN};
+use crate::transcript::scripted_session_at;
+
+/// A proxy served in this process until the sender is dropped or fired.
+async fn in_process(
+    options: ProxyOptions,
+) -> (
+    SocketAddr,
+    oneshot::Sender<()>,
+    JoinHandle<Result<Transcript, String>>,
+) {
+    let proxy = Proxy::new(options).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(proxy.serve(listener, async {
+        let _ = stopped.await;
+    }));
+    (addr, stop, task)
+}
+
+fn record_file(name: &str) -> PathBuf {
+    temp_file("proxy", name, "")
+}
+
+#[tokio::test]
+async fn a_session_recorded_through_the_cli_proxy_verifies_against_a_fresh_mock() {
+    let upstream = MockServer::start().await;
+    let file = record_file("session.json");
+    let mut child = tokio::process::Command::new(BIN)
+        .args([
+            "proxy",
+            "--upstream",
+            &upstream.url(),
+            "--port",
+            "0",
+            "--record",
+        ])
+        .arg(&file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next_line().await.unwrap().unwrap();
+    let addr: SocketAddr = first
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("first line: {first}"))
+        .parse()
+        .unwrap();
+    let answers = scripted_session_at(addr).await;
+
+    // SIGTERM: the file is complete, valid JSON afterwards.
+    let pid = child.id().unwrap().to_string();
+    let killed = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().await.unwrap();
+    assert_eq!(status.code(), Some(0));
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .await
+        .unwrap();
+    assert!(
+        stderr.contains("recorded 10 interactions (0 broke the spec)"),
+        "{stderr}"
+    );
+
+    let t = Transcript::from_json(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(t.interactions.len(), 10);
+    assert_eq!(t.violations, 0);
+    // What the client got is what was recorded, and what the upstream said.
+    let direct = upstream.transcript();
+    for ((rec, resp), up) in t
+        .interactions
+        .iter()
+        .zip(&answers)
+        .zip(&direct.interactions)
+    {
+        let r = rec.response.as_ref().unwrap();
+        assert_eq!(r.status, resp.status);
+        assert_eq!(r.body, resp.body);
+        assert_eq!(Some(r), up.response.as_ref());
+        assert_eq!(rec.request.params, up.request.params);
+    }
+    // Keys are masked in the file (all but the last 4 characters).
+    let auth = &t.interactions[9].request.headers["authorization"];
+    assert_eq!(auth, "Bearer sk_test_***-key");
+
+    let fresh = MockServer::builder().seed(3).start().await;
+    let report = verify(&t, &VerifyOptions::new(fresh.url())).await.unwrap();
+    assert!(report.passed(), "{report}");
+}
+
+/// An upstream that answers every request with `200` and `body`, and
+/// closes the connection.
+async fn fake_upstream(body: &'static str) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nrequest-id: req_fake\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn answers_that_break_the_spec_are_passed_on_reported_and_counted() {
+    let upstream = fake_upstream(r#"{"id": 5, "object": "apps.secret"}"#).await;
+    let file = record_file("broken.json");
+    let (addr, stop, task) = in_process(ProxyOptions {
+        upstream: format!("http://{upstream}"),
+        record: file.clone(),
+        ca_cert: None,
+    })
+    .await;
+    let c = Client::at(addr, "sk_test_123");
+    let found = c
+        .get("/v1/apps/secrets/find?name=a&scope[type]=account")
+        .await;
+    // Passed on unchanged: the proxy reports, it does not correct.
+    assert_eq!(found.status, 200);
+    assert_eq!(found.body["id"], 5);
+    let unknown = c.get("/v1/unknown").await;
+    assert_eq!(unknown.status, 200);
+    stop.send(()).unwrap();
+    let t = task.await.unwrap().unwrap();
+    assert_eq!(
+        t,
+        Transcript::from_json(&std::fs::read_to_string(&file).unwrap()).unwrap()
+    );
+    assert_eq!(t.violations, 2);
+    let find = &t.interactions[0];
+    assert_eq!(find.operation.as_deref(), Some("getAppsSecretsFind"));
+    assert!(
+        find.violations[0].contains("\"created\" is a required property"),
+        "{:?}",
+        find.violations
+    );
+    // An unknown route's answer is checked against the error schema.
+    assert_eq!(t.interactions[1].operation, None);
+    assert_eq!(t.interactions[1].violations.len(), 1);
+}
+
+#[tokio::test]
+async fn an_https_upstream_is_trusted_through_ca_cert_and_refused_without() {
+    let upstream = MockServer::start().await;
+    let front = tls_front(upstream.address()).await;
+    let url = format!("https://localhost:{}", front.port());
+    let ca = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls/ca.pem");
+    let (addr, stop, task) = in_process(ProxyOptions {
+        upstream: url.clone(),
+        record: record_file("tls.json"),
+        ca_cert: Some(ca),
+    })
+    .await;
+    let c = Client::at(addr, "sk_test_123");
+    assert_eq!(c.create("k", "v").await.status, 200);
+    stop.send(()).unwrap();
+    assert_eq!(task.await.unwrap().unwrap().interactions.len(), 1);
+
+    let (addr, _stop, _task) = in_process(ProxyOptions {
+        upstream: url,
+        record: record_file("untrusted.json"),
+        ca_cert: None,
+    })
+    .await;
+    let refused = Client::at(addr, "sk_test_123").create("k", "v").await;
+    assert_eq!(refused.status, 502);
+    assert_eq!(refused.err("type"), "api_error");
+    assert!(
+        refused.err("message").contains("certificate"),
+        "{}",
+        refused.text
+    );
+}
+
+#[tokio::test]
+async fn a_record_file_that_cannot_be_written_is_refused_at_start() {
+    let e = Proxy::new(ProxyOptions {
+        upstream: "http://127.0.0.1:9".into(),
+        record: PathBuf::from("/nonexistent-dir/x.json"),
+        ca_cert: None,
+    })
+    .err()
+    .unwrap();
+    assert!(e.contains("cannot write /nonexistent-dir/x.json"), "{e}");
+}
+
+#[tokio::test]
+async fn an_answer_that_is_not_json_is_recorded_as_text_and_reported() {
+    let upstream = fake_upstream("<html>maintenance</html>").await;
+    let (addr, stop, task) = in_process(ProxyOptions {
+        upstream: format!("http://{upstream}"),
+        record: record_file("html.json"),
+        ca_cert: None,
+    })
+    .await;
+    // The test client wants JSON; read this answer raw.
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /v1/apps/secrets HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).await.unwrap();
+    assert!(raw.starts_with("HTTP/1.1 200 OK\r\n"), "{raw}");
+    assert!(raw.ends_with("\r\n\r\n<html>maintenance</html>"), "{raw}");
+    stop.send(()).unwrap();
+    let t = task.await.unwrap().unwrap();
+    let i = &t.interactions[0];
+    assert_eq!(
+        i.response.as_ref().unwrap().body,
+        "<html>maintenance</html>"
+    );
+    assert_eq!(i.violations, ["the body is not JSON"]);
+}
