@@ -42,6 +42,9 @@ pub(crate) struct ApiError {
     pub message: String,
     /// The request parameter at fault, in bracket notation (`scope[type]`).
     pub param: Option<String>,
+    /// Which of the mock's outcomes this is (`scope_full`), for coverage;
+    /// never sent. Without one, coverage names the error by code or type.
+    pub outcome: Option<&'static str>,
 }
 
 /// Stripe shows long strings as their first and last ten characters; the
@@ -85,6 +88,26 @@ impl ApiError {
             code: None,
             message: message.into(),
             param,
+            outcome: None,
+        }
+    }
+
+    /// Names the outcome for coverage (builder style).
+    pub fn outcome(mut self, outcome: &'static str) -> Self {
+        self.outcome = Some(outcome);
+        self
+    }
+
+    /// The outcome as coverage counts it: `STATUS NAME`, where the name is
+    /// the outcome's, else the code, else the type; a missing parameter
+    /// names it (`400 parameter_missing (name)`).
+    pub fn outcome_key(&self) -> String {
+        let name = self.outcome.or(self.code).unwrap_or(self.kind.as_str());
+        match (&self.param, self.code) {
+            (Some(p), Some("parameter_missing")) if self.outcome.is_none() => {
+                format!("{} {name} ({p})", self.status)
+            }
+            _ => format!("{} {name}", self.status),
         }
     }
 
@@ -144,6 +167,7 @@ impl ApiError {
             code: None,
             message,
             param: None,
+            outcome: None,
         }
     }
 
@@ -155,6 +179,7 @@ impl ApiError {
             code: None,
             message: message.into(),
             param: None,
+            outcome: None,
         }
     }
 

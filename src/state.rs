@@ -15,7 +15,7 @@
 //!   journal entry is forgotten, so keys that come and go cost nothing.
 //!
 //! Lock order, always: gate → partition map → one partition → idempotency →
-//! journal → faults. No lock is held across an `.await`.
+//! journal → coverage → faults. No lock is held across an `.await`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -24,6 +24,7 @@ use serde_json::{json, Value};
 
 use crate::clock::{self, Clock, ClockError, DEFAULT_NOW};
 use crate::config::Config;
+use crate::contract::coverage;
 use crate::contract::transcript::Transcript;
 use crate::control::documents::{self, Doc};
 use crate::control::faults::Faults;
@@ -74,6 +75,8 @@ pub(crate) struct State {
     pub journal: Mutex<Journal>,
     /// Faults waiting for matching requests.
     pub faults: Mutex<Faults>,
+    /// Outcomes and parameters exercised, per operation.
+    pub coverage: Mutex<coverage::Counts>,
     /// Request ids for requests that belong to no app (no or bad key).
     anonymous: Mutex<IdGen>,
     /// Request ids for the control endpoints, apart from every app's stream.
@@ -127,6 +130,7 @@ impl State {
             gate: RwLock::new(()),
             idempotency: Mutex::default(),
             journal: Mutex::default(),
+            coverage: Mutex::default(),
             faults: Mutex::default(),
             anonymous: Mutex::new(IdGen::new(seed, &["<anonymous>"])),
             control_ids: Mutex::new(IdGen::new(seed, &["<control>"])),
@@ -226,6 +230,7 @@ impl State {
         let Some(key) = app else {
             let removed = lock(&self.journal).len();
             lock(&self.journal).clear();
+            lock(&self.coverage).clear();
             *lock(&self.idempotency) = Idempotency::default();
             *lock(&self.partitions) = cells(&self.initial);
             *lock(&self.anonymous) = IdGen::new(self.config.seed, &["<anonymous>"]);
@@ -280,6 +285,11 @@ impl State {
         let now = loaded.clock.unwrap_or_else(|| self.clock.now());
         self.clock.reset(now);
         Ok(count)
+    }
+
+    /// What the requests so far exercised, against the spec.
+    pub fn coverage(&self) -> coverage::Coverage {
+        lock(&self.coverage).report(&self.spec)
     }
 
     /// The journal's interactions that `filter` keeps, as a transcript.

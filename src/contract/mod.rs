@@ -2,6 +2,7 @@
 //! and replaying them against another server to verify it answers alike.
 
 mod client;
+pub mod coverage;
 pub mod proxy;
 pub mod transcript;
 pub mod verify;

@@ -96,6 +96,7 @@ pub(crate) fn dispatch(core: &State, op: &Operation, input: &Value) -> Result<Va
                 "url": op.path,
             }))
         }
+        "mockGetCoverage" => Ok(core.coverage().to_json()),
         "mockGetTranscript" => {
             let filter = Filter {
                 operation: str_of("operation"),

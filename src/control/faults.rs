@@ -205,6 +205,7 @@ impl Fault {
             ),
         };
         e.status = status;
+        e.outcome = Some("injected_fault");
         if status >= 500 {
             e.kind = ErrorType::Api;
         }

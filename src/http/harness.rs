@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::clock::ClockError;
 use crate::config::Config;
+use crate::contract::coverage::Coverage;
 use crate::contract::transcript::Transcript;
 use crate::control::documents::FixtureSource;
 use crate::control::faults::Fault;
@@ -96,6 +97,13 @@ impl MockServer {
             app: Some(api_key),
             ..Filter::default()
         })
+    }
+
+    /// Which outcomes and parameters of each operation the requests so far
+    /// exercised and which they never did; its `Display` text is what a
+    /// person reads at the end of a test run. Cleared by [`MockServer::reset`].
+    pub fn coverage(&self) -> Coverage {
+        self.core.coverage()
     }
 
     /// What the server holds now: partitions, secrets, saved idempotent

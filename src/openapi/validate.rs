@@ -25,7 +25,12 @@ pub(crate) fn check(op: &Operation, input: &mut Value) -> Result<(), ApiError> {
     // same parameter because it was pushed first.
     ranked.sort_by(|(ra, a), (rb, b)| ra.cmp(rb).then_with(|| a.param.cmp(&b.param)));
     match ranked.into_iter().next() {
-        Some((_, e)) => Err(e),
+        Some((_, e))
+            if e.code == Some("parameter_missing") || e.code == Some("parameter_unknown") =>
+        {
+            Err(e)
+        }
+        Some((_, e)) => Err(e.outcome("parameter_invalid")),
         None => Ok(()),
     }
 }

@@ -33,6 +33,7 @@ use std::time::Duration;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use crate::contract::coverage;
 use crate::control::endpoints::{self, PREFIX};
 use crate::control::faults::{Fault, FaultKind};
 use crate::control::journal::{params_json, shorten, Record};
@@ -186,6 +187,8 @@ struct Prepared<'a> {
     params: Option<Box<RawValue>>,
     /// The parameters as sent, for the transcript.
     sent: Option<Box<RawValue>>,
+    /// The parameters as coverage names them (valid input only).
+    covered: Vec<String>,
 }
 
 impl<'a> Prepared<'a> {
@@ -215,6 +218,10 @@ impl<'a> Prepared<'a> {
             Some(op) => decoded.and_then(|mut v| validate::check(op, &mut v).map(|()| v)),
             None => decoded,
         };
+        let covered = match (op, &input) {
+            (Some(op), Ok(v)) => coverage::sent_parameters(op, v),
+            _ => Vec::new(),
+        };
         Prepared {
             req,
             op,
@@ -226,6 +233,7 @@ impl<'a> Prepared<'a> {
             fingerprint,
             params,
             sent,
+            covered,
         }
     }
 }
@@ -316,14 +324,18 @@ fn run(
     };
     let closes =
         |after: bool| fault.is_some_and(|f| f.kind == FaultKind::Close && f.after == after);
-    let record = |entry: Record<'_>, released: &mut Vec<PartitionKey>| {
-        let mut journal = lock(&state.journal);
-        journal.record(entry);
-        released.extend(journal.take_released());
+    let record = |entry: Record<'_>, outcome: String, released: &mut Vec<PartitionKey>| {
+        let op = entry.operation;
+        {
+            let mut journal = lock(&state.journal);
+            journal.record(entry);
+            released.extend(journal.take_released());
+        }
+        lock(&state.coverage).count(op, outcome, &prepared.covered);
     };
     if closes(false) {
         entry.interaction = interaction(None, entry.fault.as_deref());
-        record(entry, &mut released);
+        record(entry, INJECTED_CLOSE.into(), &mut released);
         return Served {
             answer: None,
             request_id,
@@ -364,14 +376,17 @@ fn run(
         };
         headers.push(("original-request", original));
     }
+    let mut outcome;
     let (mut status, mut body) = match execution {
         Execution::Replay(saved) => {
             headers.push(("idempotent-replayed", "true".to_string()));
             entry.replayed = true;
             entry.object_id = saved.object_id.clone();
+            outcome = format!("{} replayed", saved.status);
             (saved.status, saved.body.to_string())
         }
         Execution::Refused(e) => {
+            outcome = e.outcome_key();
             let checked = finish(Err(e));
             violation = checked.violation;
             (checked.status, check::render(&checked.body))
@@ -381,7 +396,17 @@ fn run(
                 Ok(done) => (Ok(done.body), Some(done.undo)),
                 Err(e) => (Err(e), None),
             };
+            outcome = match &result {
+                Ok(body) if body.get("has_more") == Some(&Value::Bool(true)) => {
+                    "200 has_more".into()
+                }
+                Ok(_) => "200".into(),
+                Err(e) => e.outcome_key(),
+            };
             let checked = finish(result);
+            if checked.replaced {
+                outcome = "500 spec_violation".into();
+            }
             if let (true, Some(undo), Some(p)) = (checked.replaced, undo, &mut partition) {
                 p.undo(undo);
             }
@@ -413,7 +438,7 @@ fn run(
     };
     if closes(true) {
         entry.interaction = interaction(None, entry.fault.as_deref());
-        record(entry, &mut released);
+        record(entry, INJECTED_CLOSE.into(), &mut released);
         return Served {
             answer: None,
             request_id,
@@ -423,7 +448,9 @@ fn run(
     }
     if let Some(f) = fault {
         if let (FaultKind::Status(injected), true) = (&f.kind, f.after) {
-            let checked = finish(Err(f.error(*injected)));
+            let error = f.error(*injected);
+            outcome = error.outcome_key();
+            let checked = finish(Err(error));
             (status, body) = (checked.status, check::render(&checked.body));
             violation = violation.or(checked.violation);
         }
@@ -443,7 +470,7 @@ fn run(
         body: &body,
     };
     entry.interaction = interaction(Some(answered), entry.fault.as_deref());
-    record(entry, &mut released);
+    record(entry, outcome, &mut released);
     Served {
         answer: Some((status, body, headers)),
         request_id,
@@ -507,6 +534,9 @@ fn execute(
     };
     Execution::Ran(api::dispatch(op, input, ctx))
 }
+
+/// The coverage outcome of a connection closed by an injected fault.
+const INJECTED_CLOSE: &str = "closed injected_fault";
 
 /// The `id` of a 200 response's object, for the journal.
 fn object_id(status: u16, body: &Value) -> Option<String> {

@@ -72,7 +72,8 @@ fn expansions(op: &Operation, input: &Value) -> Result<Vec<String>, ApiError> {
         return Err(ApiError::invalid(
             format!("This property cannot be expanded ({bad})."),
             Some("expand".into()),
-        ));
+        )
+        .outcome("expand_invalid"));
     }
     Ok(values)
 }
@@ -89,11 +90,12 @@ fn scope(input: &Value) -> Result<Scope, ApiError> {
         scope.get("user").and_then(Value::as_str),
     )
     .map_err(|e| match e {
-        ScopeError::MissingUser => ApiError::missing("scope[user]"),
+        ScopeError::MissingUser => ApiError::missing("scope[user]").outcome("scope_user_missing"),
         ScopeError::UnexpectedUser => ApiError::invalid(
             "You cannot specify `scope[user]` unless `scope[type]` is `user`.",
             Some("scope[user]".into()),
-        ),
+        )
+        .outcome("scope_user_unexpected"),
     })
 }
 
@@ -108,13 +110,15 @@ fn set(input: &Value, expand: &[String], ctx: Ctx<'_>) -> Result<Done, ApiError>
                      and time in the future. You specified the value `{at}` which is in the past."
                 ),
                 Some("expires_at".into()),
-            ));
+            )
+            .outcome("expires_at_past"));
         }
         if at.saturating_sub(ctx.now) > MAX_EXPIRY_AHEAD {
             return Err(ApiError::invalid(
                 "Invalid timestamp: can be no more than 100 years in the future.",
                 Some("expires_at".into()),
-            ));
+            )
+            .outcome("expires_at_too_far"));
         }
     }
     let name = str_of(input, "name").to_string();
@@ -130,6 +134,7 @@ fn set(input: &Value, expand: &[String], ctx: Ctx<'_>) -> Result<Done, ApiError>
                 ),
                 Some("name".into()),
             )
+            .outcome("scope_full")
         })?;
     Ok(Done {
         body: render(&secret, ctx.livemode, &show(expand, ""), false),
@@ -143,7 +148,7 @@ fn find(input: &Value, expand: &[String], ctx: Ctx<'_>) -> Result<Done, ApiError
     let secret = ctx
         .partition
         .find(&scope, name)
-        .ok_or_else(|| ApiError::no_such_secret(name, "name", 404))?;
+        .ok_or_else(|| ApiError::no_such_secret(name, "name", 404).outcome("secret_not_found"))?;
     Ok(render(secret, ctx.livemode, &show(expand, ""), false).into())
 }
 
@@ -153,7 +158,7 @@ fn delete(input: &Value, expand: &[String], ctx: Ctx<'_>) -> Result<Done, ApiErr
     let (secret, undo) = ctx
         .partition
         .delete(&scope, name)
-        .ok_or_else(|| ApiError::no_such_secret(name, "name", 404))?;
+        .ok_or_else(|| ApiError::no_such_secret(name, "name", 404).outcome("secret_not_found"))?;
     Ok(Done {
         body: render(&secret, ctx.livemode, &show(expand, ""), true),
         undo,
@@ -166,7 +171,8 @@ fn list(op: &Operation, input: &Value, expand: &[String], ctx: Ctx<'_>) -> Resul
     let before = input.get("ending_before").and_then(Value::as_str);
     let cursor = match (after, before) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::only_one_of(&["ending_before", "starting_after"]))
+            return Err(ApiError::only_one_of(&["ending_before", "starting_after"])
+                .outcome("cursors_conflict"))
         }
         (Some(id), None) => Some(Cursor::StartingAfter(id)),
         (None, Some(id)) => Some(Cursor::EndingBefore(id)),
@@ -187,7 +193,7 @@ fn list(op: &Operation, input: &Value, expand: &[String], ctx: Ctx<'_>) -> Resul
     let (page, has_more) = ctx
         .partition
         .page(&scope, limit, cursor)
-        .map_err(|id| ApiError::no_such_secret(id, param, 400))?;
+        .map_err(|id| ApiError::no_such_secret(id, param, 400).outcome("cursor_not_found"))?;
     let shown = show(expand, "data.");
     let data: Vec<Value> = page
         .into_iter()

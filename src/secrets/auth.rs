@@ -23,7 +23,9 @@ https://stripe.com/docs/api#authentication for details, or we can help at https:
 pub(crate) fn authenticate(header: Option<&str>, allow: &[String]) -> Result<App, ApiError> {
     let key = header.and_then(key_from_header).filter(|k| !k.is_empty());
     let Some(key) = key else {
-        return Err(ApiError::invalid(NO_KEY, None).with_status(401));
+        return Err(ApiError::invalid(NO_KEY, None)
+            .with_status(401)
+            .outcome("api_key_missing"));
     };
     let livemode = match mode(&key) {
         Some(live) if allow.is_empty() || allow.contains(&key) => live,
@@ -32,7 +34,8 @@ pub(crate) fn authenticate(header: Option<&str>, allow: &[String]) -> Result<App
                 format!("Invalid API Key provided: {}", mask(&key)),
                 None,
             )
-            .with_status(401))
+            .with_status(401)
+            .outcome("api_key_invalid"))
         }
     };
     Ok(App { key, livemode })

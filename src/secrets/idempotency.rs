@@ -112,7 +112,8 @@ impl Idempotency {
                     abbreviate(idem)
                 ),
             )
-            .with_code("idempotency_key_in_use"));
+            .with_code("idempotency_key_in_use")
+            .outcome("idempotency_key_in_use"));
         }
         match self.saved.get(&slot) {
             None => Ok(None),
@@ -125,7 +126,8 @@ impl Idempotency {
                      to execute a different request.",
                     abbreviate(idem)
                 ),
-            )),
+            )
+            .outcome("idempotency_key_reused")),
         }
     }
 

@@ -6,6 +6,7 @@ mod browser;
 mod cli;
 mod concurrency;
 mod control;
+mod coverage;
 mod determinism;
 mod encoding;
 mod expiry;

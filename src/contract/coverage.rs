@@ -1,0 +1,501 @@
+//! Coverage: which of each operation's outcomes and parameters a test suite
+//! exercised, and which it never did (docs/behaviour.md §11).
+//!
+//! What can happen comes from two places: the spec (every parameter, every
+//! value of an enum) and the mock's own outcomes ([`outcomes`], the
+//! behaviour of docs/behaviour.md named one by one). What did happen is
+//! counted as requests are served, in a table whose keys come only from the
+//! spec and from those names, so it stays as small as the spec.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::openapi::schema::follow;
+use crate::openapi::spec::{Operation, Spec};
+
+/// Counts per operation (`None`: requests no operation routed).
+#[derive(Debug, Default)]
+pub(crate) struct Counts {
+    ops: HashMap<Option<String>, OpCounts>,
+}
+
+#[derive(Debug, Default)]
+struct OpCounts {
+    requests: u64,
+    outcomes: HashMap<String, u64>,
+    parameters: HashMap<String, u64>,
+}
+
+impl Counts {
+    /// Counts one request to `op` that came to `outcome`, having sent the
+    /// parameters `sent` (from [`sent_parameters`]).
+    pub fn count(&mut self, op: Option<&str>, outcome: String, sent: &[String]) {
+        let c = match self.ops.get_mut(&op.map(String::from)) {
+            Some(c) => c,
+            None => self.ops.entry(op.map(String::from)).or_default(),
+        };
+        c.requests += 1;
+        *c.outcomes.entry(outcome).or_default() += 1;
+        for p in sent {
+            match c.parameters.get_mut(p) {
+                Some(n) => *n += 1,
+                None => {
+                    c.parameters.insert(p.clone(), 1);
+                }
+            }
+        }
+    }
+
+    /// Forgets everything counted.
+    pub fn clear(&mut self) {
+        self.ops.clear();
+    }
+}
+
+/// The parameters a validated request sent, as coverage names them:
+/// `name`, `scope[type]`, `expand[]`, and for a parameter the spec gives an
+/// enum, its value too (`scope[type]=user`). Only names the spec defines can
+/// appear: the input has passed validation.
+pub(crate) fn sent_parameters(op: &Operation, input: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    walk_value(&op.definitions, &op.request_schema, input, "", &mut out);
+    out
+}
+
+fn walk_value(defs: &Value, schema: &Value, value: &Value, prefix: &str, out: &mut Vec<String>) {
+    let schema = follow(defs, schema);
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let Some(sub) = schema.get("properties").and_then(|p| p.get(k)) else {
+                    continue;
+                };
+                let key = join(prefix, k);
+                walk_value(defs, sub, v, &key, out);
+            }
+        }
+        Value::Array(items) => {
+            let key = format!("{prefix}[]");
+            out.push(key.clone());
+            let item_schema = follow(defs, schema.get("items").unwrap_or(&Value::Null));
+            for item in items {
+                if let (Some(s), true) = (item.as_str(), has_enum(item_schema)) {
+                    out.push(format!("{key}={s}"));
+                }
+            }
+        }
+        _ if prefix.is_empty() => {}
+        _ => {
+            out.push(prefix.to_string());
+            if let (Some(s), true) = (value.as_str(), has_enum(schema)) {
+                out.push(format!("{prefix}={s}"));
+            }
+        }
+    }
+}
+
+/// Every parameter of `op` as coverage names them, enum values included.
+fn spec_parameters(op: &Operation) -> Vec<String> {
+    let mut out = Vec::new();
+    walk_schema(&op.definitions, &op.request_schema, "", &mut out, 0);
+    out
+}
+
+fn walk_schema(defs: &Value, schema: &Value, prefix: &str, out: &mut Vec<String>, depth: usize) {
+    let schema = follow(defs, schema);
+    if depth > 8 {
+        return;
+    }
+    if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+        for (k, sub) in props {
+            walk_schema(defs, sub, &join(prefix, k), out, depth + 1);
+        }
+        return;
+    }
+    if prefix.is_empty() {
+        return;
+    }
+    let (key, values) = match schema.get("items") {
+        Some(items) => (format!("{prefix}[]"), follow(defs, items).get("enum")),
+        None => (prefix.to_string(), schema.get("enum")),
+    };
+    out.push(key.clone());
+    for v in values.and_then(Value::as_array).into_iter().flatten() {
+        if let Some(s) = v.as_str() {
+            out.push(format!("{key}={s}"));
+        }
+    }
+}
+
+fn has_enum(schema: &Value) -> bool {
+    schema.get("enum").is_some()
+}
+
+fn join(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_string()
+    } else {
+        format!("{prefix}[{key}]")
+    }
+}
+
+/// The mock's outcomes for `op`, with what each means: the behaviour of
+/// docs/behaviour.md, named. Which apply follows from the spec (a POST takes
+/// an `Idempotency-Key`; a `scope` parameter brings the scope rules; the
+/// required parameters can each be missing) and from the operation the mock
+/// dispatches to.
+fn outcomes(op: &Operation) -> Vec<(String, &'static str)> {
+    let mut out: Vec<(String, &'static str)> = vec![("200".into(), "success")];
+    match op.id.as_str() {
+        "postAppsSecrets" => out.extend([
+            (
+                "400 scope_full".into(),
+                "a new name in a scope already at its limit",
+            ),
+            ("400 expires_at_past".into(), "expires_at not in the future"),
+            (
+                "400 expires_at_too_far".into(),
+                "expires_at more than 100 years ahead",
+            ),
+        ]),
+        "getAppsSecretsFind" | "postAppsSecretsDelete" => out.push((
+            "404 secret_not_found".into(),
+            "no secret of that name in the scope",
+        )),
+        "getAppsSecrets" => out.extend([
+            ("200 has_more".into(), "a page with more secrets after it"),
+            (
+                "400 cursor_not_found".into(),
+                "starting_after or ending_before names no secret",
+            ),
+            (
+                "400 cursors_conflict".into(),
+                "both starting_after and ending_before",
+            ),
+        ]),
+        _ => {}
+    }
+    let props = op.request_schema.get("properties");
+    if props.is_some_and(|p| p.get("scope").is_some()) {
+        out.extend([
+            (
+                "400 scope_user_missing".into(),
+                "scope[type]=user without scope[user]",
+            ),
+            (
+                "400 scope_user_unexpected".into(),
+                "scope[user] with scope[type]=account",
+            ),
+        ]);
+    }
+    if !op.expandable.is_empty() {
+        out.push((
+            "400 expand_invalid".into(),
+            "an expand[] value not expandable here",
+        ));
+    }
+    if op.method == "POST" {
+        out.extend([
+            (
+                "200 replayed".into(),
+                "a retried Idempotency-Key answered from the saved response",
+            ),
+            (
+                "400 idempotency_key_reused".into(),
+                "an Idempotency-Key reused with other parameters",
+            ),
+            (
+                "409 idempotency_key_in_use".into(),
+                "an Idempotency-Key still in flight",
+            ),
+        ]);
+    }
+    for name in op
+        .request_schema
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        out.push((
+            format!("400 parameter_missing ({name})"),
+            "a required parameter left out",
+        ));
+    }
+    out.extend([
+        (
+            "400 parameter_unknown".into(),
+            "a parameter the spec does not define",
+        ),
+        ("400 parameter_invalid".into(), "a value the spec refuses"),
+        ("401 api_key_missing".into(), "no API key"),
+        (
+            "401 api_key_invalid".into(),
+            "a malformed or unaccepted API key",
+        ),
+    ]);
+    out
+}
+
+/// One outcome or parameter and how often it was exercised.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CoverageItem {
+    /// `404 secret_not_found`, `scope[type]=user`.
+    pub name: String,
+    /// What it means; `None` for one seen but not in the mock's list (an
+    /// injected fault, a malformed request).
+    pub description: Option<String>,
+    /// Requests that exercised it.
+    pub count: u64,
+}
+
+/// One operation's coverage.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OperationCoverage {
+    /// `operationId`.
+    pub operation: String,
+    /// HTTP method.
+    pub method: String,
+    /// Path.
+    pub path: String,
+    /// Requests routed to it.
+    pub requests: u64,
+    /// Its outcomes: the mock's list, then any other seen.
+    pub outcomes: Vec<CoverageItem>,
+    /// Its parameters (and enum values) from the spec.
+    pub parameters: Vec<CoverageItem>,
+}
+
+/// What a test suite exercised, per operation of the spec.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Coverage {
+    /// Always `mock.coverage`.
+    pub object: &'static str,
+    /// Requests counted on the Stripe paths.
+    pub requests: u64,
+    /// Requests no operation routed (unknown paths).
+    pub unrouted: u64,
+    /// One entry per operation of the spec, in its order.
+    pub operations: Vec<OperationCoverage>,
+    /// Every outcome and parameter never exercised, as `operation: name`.
+    pub never_exercised: Vec<String>,
+}
+
+impl Counts {
+    /// The report, against the operations of `spec`.
+    pub fn report(&self, spec: &Spec) -> Coverage {
+        let empty = OpCounts::default();
+        let mut never = Vec::new();
+        let mut operations = Vec::new();
+        for op in &spec.operations {
+            let c = self.ops.get(&Some(op.id.clone())).unwrap_or(&empty);
+            let expected = outcomes(op);
+            let mut outcome_items: Vec<CoverageItem> = expected
+                .iter()
+                .map(|(name, what)| CoverageItem {
+                    name: name.clone(),
+                    description: Some((*what).to_string()),
+                    count: c.outcomes.get(name).copied().unwrap_or(0),
+                })
+                .collect();
+            let mut others: Vec<CoverageItem> = c
+                .outcomes
+                .iter()
+                .filter(|(name, _)| !expected.iter().any(|(e, _)| e == *name))
+                .map(|(name, n)| CoverageItem {
+                    name: name.clone(),
+                    description: None,
+                    count: *n,
+                })
+                .collect();
+            others.sort_by(|a, b| a.name.cmp(&b.name));
+            outcome_items.extend(others);
+            let parameters: Vec<CoverageItem> = spec_parameters(op)
+                .into_iter()
+                .map(|name| CoverageItem {
+                    count: c.parameters.get(&name).copied().unwrap_or(0),
+                    name,
+                    description: None,
+                })
+                .collect();
+            for item in outcome_items.iter().chain(&parameters) {
+                if item.count == 0 {
+                    never.push(format!("{}: {}", op.id, item.name));
+                }
+            }
+            operations.push(OperationCoverage {
+                operation: op.id.clone(),
+                method: op.method.clone(),
+                path: op.path.clone(),
+                requests: c.requests,
+                outcomes: outcome_items,
+                parameters,
+            });
+        }
+        let unrouted = self.ops.get(&None).map_or(0, |c| c.requests);
+        Coverage {
+            object: "mock.coverage",
+            requests: self.ops.values().map(|c| c.requests).sum(),
+            unrouted,
+            operations,
+            never_exercised: never,
+        }
+    }
+}
+
+impl Coverage {
+    /// The report as JSON.
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// How many outcomes and parameters were never exercised.
+    pub fn missed(&self) -> usize {
+        self.never_exercised.len()
+    }
+}
+
+/// What a person reads at the end of a test run: per operation, each
+/// outcome and parameter with its count, the never-exercised ones marked.
+impl fmt::Display for Coverage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let total: usize = self
+            .operations
+            .iter()
+            .map(|o| o.outcomes.len() + o.parameters.len())
+            .sum();
+        writeln!(
+            f,
+            "coverage: {}; {} of {total} outcomes and parameters never exercised",
+            plural(self.requests, "request"),
+            self.missed()
+        )?;
+        for op in &self.operations {
+            writeln!(f)?;
+            writeln!(
+                f,
+                "{} {} ({}): {}",
+                op.method,
+                op.path,
+                op.operation,
+                plural(op.requests, "request")
+            )?;
+            for item in &op.outcomes {
+                let what = item
+                    .description
+                    .as_deref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default();
+                line(f, item.count, &format!("{}{what}", item.name))?;
+            }
+            for item in &op.parameters {
+                line(f, item.count, &format!("param {}", item.name))?;
+            }
+        }
+        if self.unrouted > 0 {
+            writeln!(f)?;
+            writeln!(
+                f,
+                "{} to paths the spec does not define",
+                plural(self.unrouted, "request")
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn plural(n: u64, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+fn line(f: &mut fmt::Formatter<'_>, count: u64, what: &str) -> fmt::Result {
+    if count == 0 {
+        writeln!(f, "  never  {what}")
+    } else {
+        writeln!(f, "  {count:>5}  {what}")
+    }
+}
+
+/// The coverage counts are bounded by the spec: a table keyed by operation,
+/// outcome name and parameter name, all drawn from the spec or the mock's
+/// fixed list.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn op(id: &str) -> &'static Operation {
+        Spec::bundled()
+            .operations
+            .iter()
+            .find(|o| o.id == id)
+            .unwrap()
+    }
+
+    #[test]
+    fn sent_parameters_name_leaves_arrays_and_enum_values() {
+        let input = json!({
+            "name": "n", "payload": "p", "expand": ["payload"],
+            "scope": {"type": "user", "user": "u"}, "expires_at": 5
+        });
+        let mut sent = sent_parameters(op("postAppsSecrets"), &input);
+        sent.sort();
+        assert_eq!(
+            sent,
+            [
+                "expand[]",
+                "expires_at",
+                "name",
+                "payload",
+                "scope[type]",
+                "scope[type]=user",
+                "scope[user]"
+            ]
+        );
+    }
+
+    #[test]
+    fn spec_parameters_include_every_enum_value() {
+        let params = spec_parameters(op("getAppsSecrets"));
+        for p in [
+            "scope[type]=account",
+            "scope[type]=user",
+            "starting_after",
+            "limit",
+            "expand[]",
+        ] {
+            assert!(params.iter().any(|x| x == p), "{p} in {params:?}");
+        }
+    }
+
+    #[test]
+    fn the_report_marks_what_was_never_hit() {
+        let mut counts = Counts::default();
+        counts.count(
+            Some("getAppsSecretsFind"),
+            "404 secret_not_found".into(),
+            &[
+                "name".into(),
+                "scope[type]".into(),
+                "scope[type]=account".into(),
+            ],
+        );
+        counts.count(None, "404 invalid_request_error".into(), &[]);
+        let report = counts.report(Spec::bundled());
+        assert_eq!(report.requests, 2);
+        assert_eq!(report.unrouted, 1);
+        let never = &report.never_exercised;
+        assert!(never.contains(&"getAppsSecretsFind: 200".to_string()));
+        assert!(!never.contains(&"getAppsSecretsFind: 404 secret_not_found".to_string()));
+        assert!(never.contains(&"getAppsSecretsFind: scope[type]=user".to_string()));
+        assert!(never.contains(&"postAppsSecrets: 400 scope_full".to_string()));
+    }
+}
