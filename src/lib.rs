@@ -53,6 +53,7 @@ use std::sync::Arc;
 pub use clock::DEFAULT_NOW;
 pub use config::Config;
 pub use contract::coverage::{Coverage, CoverageItem, OperationCoverage};
+pub use contract::expect::{Expectation, Unmet};
 pub use contract::proxy::{Proxy, ProxyOptions};
 pub use contract::transcript::{Interaction, Transcript, TranscriptRequest, TranscriptResponse};
 pub use contract::verify::{verify, Outcome, Step, VerifyOptions, VerifyReport};

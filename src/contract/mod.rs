@@ -3,6 +3,7 @@
 
 mod client;
 pub mod coverage;
+pub mod expect;
 pub mod proxy;
 pub mod transcript;
 pub mod verify;

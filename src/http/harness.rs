@@ -13,6 +13,7 @@ use serde_json::Value;
 use crate::clock::ClockError;
 use crate::config::Config;
 use crate::contract::coverage::Coverage;
+use crate::contract::expect::{Expectation, Unmet};
 use crate::contract::transcript::Transcript;
 use crate::control::documents::FixtureSource;
 use crate::control::faults::Fault;
@@ -97,6 +98,24 @@ impl MockServer {
             app: Some(api_key),
             ..Filter::default()
         })
+    }
+
+    /// Checks `expectation` against the requests received so far (as the
+    /// journal keeps them): how many matched, or a message naming the
+    /// closest requests received.
+    pub fn verify_received(&self, expectation: &Expectation) -> Result<usize, Unmet> {
+        expectation.check(&self.transcript().interactions)
+    }
+
+    /// Like [`MockServer::verify_received`], but panics with the message.
+    ///
+    /// # Panics
+    /// When the expectation does not hold.
+    #[track_caller]
+    pub fn assert_received(&self, expectation: &Expectation) {
+        if let Err(unmet) = self.verify_received(expectation) {
+            panic!("{unmet}");
+        }
     }
 
     /// Which outcomes and parameters of each operation the requests so far

@@ -9,6 +9,7 @@ mod control;
 mod coverage;
 mod determinism;
 mod encoding;
+mod expect;
 mod expiry;
 mod faults;
 mod fidelity;
