@@ -98,6 +98,15 @@ export interface Mock {
   health(): Promise<{ object: 'mock.health'; status: string; spec_version: string }>;
   reset(filter?: { app?: string; account?: string }): Promise<Record<string, unknown>>;
   requests(filter?: { operation?: string; app?: string }): Promise<RecordedRequest[]>;
+  /** The journal as a replayable transcript: each request as sent and its answer. */
+  transcript(filter?: {
+    app?: string;
+    account?: string;
+    operation?: string;
+    redact?: 'payload' | 'keys' | 'all';
+  }): Promise<Transcript>;
+  /** Which outcomes and parameters of each operation the requests so far exercised. */
+  coverage(): Promise<Coverage>;
   state(): Promise<Fixture>;
   loadState(fixture: Fixture): Promise<{ object: 'mock.state_import'; secrets: number }>;
   /** A `Stripe` instance for `apiKey` pointed at the mock (needs the stripe package). */
@@ -107,3 +116,48 @@ export interface Mock {
 
 /** Starts the mock on a free port; resolves once it listens. */
 export declare function startMock(options?: MockOptions): Promise<Mock>;
+
+/** A recorded conversation (`GET /_mock/transcript`), replayable by `stripe-secrets-mock verify`. */
+export interface Transcript {
+  object: 'mock.transcript';
+  version: 1;
+  spec_version: string;
+  dropped: number;
+  violations: number;
+  interactions: Array<{
+    operation: string | null;
+    request: {
+      method: string;
+      path: string;
+      headers: Record<string, string>;
+      params: Record<string, unknown> | null;
+      query?: string;
+      body?: string;
+    };
+    response: { status: number; headers: Record<string, string>; body: unknown } | null;
+    fault?: string;
+    violations?: string[];
+  }>;
+}
+
+export interface CoverageItem {
+  name: string;
+  description: string | null;
+  count: number;
+}
+
+/** What the requests so far exercised (`GET /_mock/coverage`). */
+export interface Coverage {
+  object: 'mock.coverage';
+  requests: number;
+  unrouted: number;
+  operations: Array<{
+    operation: string;
+    method: string;
+    path: string;
+    requests: number;
+    outcomes: CoverageItem[];
+    parameters: CoverageItem[];
+  }>;
+  never_exercised: string[];
+}

@@ -205,6 +205,16 @@ class Mock {
   }
 
   /** All secrets and the clock, in the fixture format. */
+  /** The journal as a replayable transcript (`mock.transcript`). */
+  transcript({ app, account, operation, redact } = {}) {
+    return this.#call('GET', '/_mock/transcript', { app, account, operation, redact });
+  }
+
+  /** Which outcomes and parameters each operation's requests exercised. */
+  coverage() {
+    return this.#call('GET', '/_mock/coverage');
+  }
+
   state() {
     return this.#call('GET', '/_mock/state');
   }

@@ -77,6 +77,26 @@ test('faults, journal, reset and state', async () => {
   }
 });
 
+test('transcript and coverage', async () => {
+  const mock = await startMock();
+  try {
+    const form = { name: 'k', payload: 'v', 'scope[type]': 'account' };
+    assert.equal((await api(mock, 'POST', '/v1/apps/secrets', form)).status, 200);
+    const t = await mock.transcript({ app: 'sk_test_nodehelper' });
+    assert.equal(t.object, 'mock.transcript');
+    assert.equal(t.interactions.length, 1);
+    assert.deepEqual(t.interactions[0].request.params, { name: 'k', payload: 'v', scope: { type: 'account' } });
+    const redacted = await mock.transcript({ redact: 'payload' });
+    assert.equal(redacted.interactions[0].request.params.payload, '[redacted]');
+    const coverage = await mock.coverage();
+    assert.equal(coverage.requests, 1);
+    assert.ok(coverage.never_exercised.includes('postAppsSecrets: 400 scope_full'));
+    assert.ok(!coverage.never_exercised.includes('postAppsSecrets: 200'));
+  } finally {
+    await mock.close();
+  }
+});
+
 test('a control token is passed and sent', async () => {
   const mock = await startMock({ controlToken: 't0ken' });
   try {

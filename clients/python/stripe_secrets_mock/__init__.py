@@ -264,6 +264,27 @@ class MockServer:
         """The journal, oldest first; optionally one operation's, one app's."""
         return self._call("GET", "/_mock/requests", {"operation": operation, "app": app})["data"]
 
+    def transcript(
+        self,
+        app: Optional[str] = None,
+        account: Optional[str] = None,
+        operation: Optional[str] = None,
+        redact: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        """The journal as a replayable transcript (``mock.transcript``): each
+        request as sent and its answer. ``redact``: ``payload``, ``keys`` or
+        ``all``. Save it as JSON and ``stripe-secrets-mock verify`` replays it."""
+        return self._call(
+            "GET",
+            "/_mock/transcript",
+            {"app": app, "account": account, "operation": operation, "redact": redact},
+        )
+
+    def coverage(self) -> Dict[str, Any]:
+        """Which outcomes and parameters of each operation the requests so
+        far exercised; ``never_exercised`` lists the rest."""
+        return self._call("GET", "/_mock/coverage")
+
     def state(self) -> Dict[str, Any]:
         """All secrets and the clock, in the fixture format."""
         return self._call("GET", "/_mock/state")

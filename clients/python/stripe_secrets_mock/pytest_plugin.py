@@ -66,6 +66,10 @@ class MockForTest:
         """This test's requests, from the journal."""
         return self.server.requests(operation=operation, app=self.api_key)
 
+    def transcript(self, redact: Optional[str] = None) -> Dict[str, Any]:
+        """This test's requests and answers, as a replayable transcript."""
+        return self.server.transcript(app=self.api_key, redact=redact)
+
     def reset(self, account: Optional[str] = None) -> Dict[str, Any]:
         """This test's app back to the startup state."""
         return self.server.reset(app=self.api_key, account=account)

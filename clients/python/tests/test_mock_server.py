@@ -79,6 +79,23 @@ def test_faults_journal_reset_and_state():
         assert mock.load_state(state)["secrets"] == 1
 
 
+def test_transcript_and_coverage():
+    with MockServer() as mock:
+        form = {"name": "k", "payload": "v", "scope[type]": "account"}
+        assert raw(mock.url + "/v1/apps/secrets", "POST", "sk_test_1", form)[0] == 200
+        assert raw(mock.url + "/v1/apps/secrets", "POST", "sk_test_2", form)[0] == 200
+        t = mock.transcript(app="sk_test_1")
+        assert t["object"] == "mock.transcript" and t["version"] == 1
+        [only] = t["interactions"]
+        assert only["request"]["params"] == {"name": "k", "payload": "v", "scope": {"type": "account"}}
+        assert only["response"]["status"] == 200
+        assert mock.transcript(redact="payload")["interactions"][1]["request"]["params"]["payload"] == "[redacted]"
+        covered = mock.coverage()
+        assert covered["requests"] == 2
+        assert "postAppsSecrets: 400 scope_full" in covered["never_exercised"]
+        assert "postAppsSecrets: 200" not in covered["never_exercised"]
+
+
 def test_a_control_token_is_passed_and_sent():
     with MockServer(control_token="t0ken") as mock:
         assert mock.health()["status"] == "ok"
