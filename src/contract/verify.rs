@@ -162,14 +162,33 @@ impl IdMap {
         self.rewrite(text, &self.to_target)
     }
 
+    /// Replaces each word of `text` (a run of letters, digits and `_`, the
+    /// shape of every Stripe id) that `map` knows: linear in `text`,
+    /// whatever the number of ids paired.
     fn rewrite(&self, text: &str, map: &HashMap<String, String>) -> String {
-        if let Some(exact) = map.get(text) {
-            return exact.clone();
+        if map.is_empty() {
+            return text.to_string();
         }
-        let mut out = text.to_string();
-        for (from, to) in map {
-            if out.contains(from.as_str()) {
-                out = out.replace(from.as_str(), to);
+        let mut out = String::with_capacity(text.len());
+        let mut word_start = None;
+        let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+        for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
+            match (word_start, is_word(c) && i < text.len()) {
+                (None, true) => word_start = Some(i),
+                (Some(start), false) => {
+                    let word = &text[start..i];
+                    out.push_str(map.get(word).map_or(word, String::as_str));
+                    word_start = None;
+                    if i < text.len() {
+                        out.push(c);
+                    }
+                }
+                (None, false) => {
+                    if i < text.len() {
+                        out.push(c);
+                    }
+                }
+                (Some(_), true) => {}
             }
         }
         out
@@ -540,6 +559,15 @@ mod tests {
             &mut ids,
         );
         assert!(d.is_empty(), "{d:?}");
+        let mut more = IdMap::default();
+        more.pair("req_1", "req_9").unwrap();
+        more.pair("s_1", "s_9").unwrap();
+        assert_eq!(
+            more.as_recorded("https://x/logs/req_9?t=1 and 's_9', not s_99 or xs_9"),
+            "https://x/logs/req_1?t=1 and 's_1', not s_99 or xs_9"
+        );
+        assert_eq!(more.as_target("s_1"), "s_9");
+        assert_eq!(more.as_target("é s_1é"), "é s_9é");
         let d = diffs(json!({"created": 1}), json!({"created": "1"}), &mut ids);
         assert_eq!(d, ["body.created: recorded a number, got a string (\"1\")"]);
     }
