@@ -16,11 +16,14 @@ use serde_json::Value;
 use crate::openapi::schema::follow;
 use crate::openapi::spec::{Operation, Spec};
 
-/// Counts per operation (`None`: requests no operation routed).
+/// Counts per operation id ([`UNROUTED`]: requests no operation routed).
 #[derive(Debug, Default)]
 pub(crate) struct Counts {
-    ops: HashMap<Option<String>, OpCounts>,
+    ops: HashMap<String, OpCounts>,
 }
+
+/// The key of requests no operation routed (no `operationId` is empty).
+const UNROUTED: &str = "";
 
 #[derive(Debug, Default)]
 struct OpCounts {
@@ -33,12 +36,20 @@ impl Counts {
     /// Counts one request to `op` that came to `outcome`, having sent the
     /// parameters `sent` (from [`sent_parameters`]).
     pub fn count(&mut self, op: Option<&str>, outcome: String, sent: &[String]) {
-        let c = match self.ops.get_mut(&op.map(String::from)) {
-            Some(c) => c,
-            None => self.ops.entry(op.map(String::from)).or_default(),
+        let op = op.unwrap_or(UNROUTED);
+        if !self.ops.contains_key(op) {
+            self.ops.insert(op.to_string(), OpCounts::default());
+        }
+        let Some(c) = self.ops.get_mut(op) else {
+            return;
         };
         c.requests += 1;
-        *c.outcomes.entry(outcome).or_default() += 1;
+        match c.outcomes.get_mut(&outcome) {
+            Some(n) => *n += 1,
+            None => {
+                c.outcomes.insert(outcome, 1);
+            }
+        }
         for p in sent {
             match c.parameters.get_mut(p) {
                 Some(n) => *n += 1,
@@ -292,7 +303,7 @@ impl Counts {
         let mut never = Vec::new();
         let mut operations = Vec::new();
         for op in &spec.operations {
-            let c = self.ops.get(&Some(op.id.clone())).unwrap_or(&empty);
+            let c = self.ops.get(op.id.as_str()).unwrap_or(&empty);
             let expected = outcomes(op);
             let mut outcome_items: Vec<CoverageItem> = expected
                 .iter()
@@ -336,7 +347,7 @@ impl Counts {
                 parameters,
             });
         }
-        let unrouted = self.ops.get(&None).map_or(0, |c| c.requests);
+        let unrouted = self.ops.get(UNROUTED).map_or(0, |c| c.requests);
         Coverage {
             object: "mock.coverage",
             requests: self.ops.values().map(|c| c.requests).sum(),

@@ -15,7 +15,10 @@ use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use crate::contract::transcript::Interaction;
+use hyper::body::Bytes;
+use serde::Deserialize;
+
+use crate::contract::transcript::{Interaction, TranscriptRequest, TranscriptResponse};
 use crate::secrets::store::PartitionKey;
 
 /// The journal keeps at most this many requests.
@@ -144,10 +147,77 @@ pub(crate) struct Record<'a> {
     /// bookkeeping; never shown.
     #[serde(skip)]
     pub partition: Option<PartitionKey>,
-    /// The request and its answer as a transcript interaction (JSON text,
-    /// parameters as sent, payloads kept); never shown by the journal.
+    /// The request and its answer, for transcripts (parameters as sent,
+    /// payloads kept); never shown by the journal.
     #[serde(skip)]
-    pub interaction: Option<Box<str>>,
+    pub exchange: Option<Exchange>,
+}
+
+/// A request and its answer as the journal keeps them for transcripts: the
+/// request half already written (before any lock) and the answer's parts,
+/// its body shared with the response sent. Put together into an
+/// [`Interaction`] only when a transcript is asked for.
+#[derive(Debug)]
+pub(crate) struct Exchange {
+    /// `{"operation": …, "request": {…}}` as JSON text.
+    pub request: Box<str>,
+    /// The answer; `None` when the connection was closed unanswered.
+    pub response: Option<Answered>,
+    /// The injected fault that shaped it, described.
+    pub fault: Option<String>,
+}
+
+/// An answer as sent.
+#[derive(Debug)]
+pub(crate) struct Answered {
+    /// Status.
+    pub status: u16,
+    /// The headers a transcript keeps, by lower-case name.
+    pub headers: Vec<(&'static str, String)>,
+    /// The body, shared with the response.
+    pub body: Bytes,
+}
+
+impl Exchange {
+    /// Bytes counted against [`JOURNAL_BYTES`].
+    fn size(&self) -> usize {
+        self.request.len()
+            + self.fault.as_ref().map_or(0, String::len)
+            + self.response.as_ref().map_or(0, |a| {
+                a.body.len()
+                    + a.headers
+                        .iter()
+                        .map(|(k, v)| k.len() + v.len())
+                        .sum::<usize>()
+            })
+    }
+
+    /// The whole interaction.
+    fn interaction(&self) -> Option<Interaction> {
+        #[derive(Deserialize)]
+        struct Half {
+            operation: Option<String>,
+            request: TranscriptRequest,
+        }
+        let half: Half = serde_json::from_str(&self.request).ok()?;
+        let response = self.response.as_ref().map(|a| TranscriptResponse {
+            status: a.status,
+            headers: a
+                .headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            body: serde_json::from_slice(&a.body)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&a.body).into_owned())),
+        });
+        Some(Interaction {
+            operation: half.operation,
+            request: half.request,
+            response,
+            fault: self.fault.clone(),
+            violations: Vec::new(),
+        })
+    }
 }
 
 /// One kept entry.
@@ -159,8 +229,8 @@ struct Entry {
     operation: Option<Box<str>>,
     /// Its partition, for filtering and bookkeeping.
     partition: Option<PartitionKey>,
-    /// Its transcript interaction's JSON text.
-    interaction: Option<Box<str>>,
+    /// Its request and answer, for transcripts.
+    exchange: Option<Exchange>,
     /// Bytes counted against [`JOURNAL_BYTES`].
     size: usize,
 }
@@ -220,10 +290,10 @@ impl Journal {
             .into();
         let operation = record.operation.map(Box::from);
         let partition = record.partition;
-        let interaction = record.interaction;
+        let exchange = record.exchange;
         let size = ENTRY_OVERHEAD
             + text.len()
-            + interaction.as_deref().map_or(0, str::len)
+            + exchange.as_ref().map_or(0, Exchange::size)
             + operation.as_deref().map_or(0, str::len)
             + partition.as_ref().map_or(0, |p| {
                 p.key.len() + p.account.as_ref().map_or(0, String::len)
@@ -241,7 +311,7 @@ impl Journal {
             text,
             operation,
             partition,
-            interaction,
+            exchange,
             size,
         });
         while self.entries.len() > JOURNAL_ENTRIES || self.bytes > JOURNAL_BYTES {
@@ -282,8 +352,7 @@ impl Journal {
             .entries
             .iter()
             .filter(|e| filter.keeps(e))
-            .filter_map(|e| e.interaction.as_deref())
-            .filter_map(|text| serde_json::from_str(text).ok())
+            .filter_map(|e| e.exchange.as_ref()?.interaction())
             .collect();
         (kept, self.dropped)
     }
@@ -429,7 +498,7 @@ mod tests {
             fault: None,
             replayed: false,
             partition: Some(PartitionKey::new(partition, None)),
-            interaction: None,
+            exchange: None,
         }
     }
 

@@ -210,7 +210,7 @@ fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 fn to_hyper(res: MockResponse) -> Response<Full<Bytes>> {
-    let mut out = Response::new(Full::new(Bytes::from(res.body)));
+    let mut out = Response::new(Full::new(res.body));
     *out.status_mut() =
         hyper::StatusCode::from_u16(res.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     let headers = out.headers_mut();

@@ -1,7 +1,8 @@
-//! One request and its answer written as a transcript interaction (the
-//! shape of `contract::transcript::Interaction`), as JSON text for the
-//! journal. Borrowed from the request and response: nothing is copied but
-//! the text itself.
+//! The request half of a transcript interaction (the shape of
+//! `contract::transcript::Interaction`), written as JSON text before any
+//! lock is taken. Under the lock the journal only stores it beside the
+//! answer's parts (`control::journal::Exchange`); the whole interaction is
+//! put together when a transcript is asked for.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -16,61 +17,31 @@ use crate::pipeline::request::MockRequest;
 /// decoded; past it the text is cut and a note says how much was left out.
 const MAX_RAW_BYTES: usize = 16 << 10;
 
-/// A request whose parameters could not be decoded: its raw text.
-#[derive(Serialize)]
-struct Raw<'a> {
-    query: Cow<'a, str>,
-    body: Cow<'a, str>,
-}
-
 #[derive(Serialize)]
 struct RequestOut<'a> {
     method: &'a str,
     path: &'a str,
     headers: BTreeMap<&'static str, &'a str>,
     params: Option<&'a RawValue>,
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    raw: Option<Raw<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    query: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<Cow<'a, str>>,
 }
 
 #[derive(Serialize)]
-struct ResponseOut<'a> {
-    status: u16,
-    headers: BTreeMap<&'static str, &'a str>,
-    body: &'a RawValue,
-}
-
-#[derive(Serialize)]
-struct InteractionOut<'a> {
+struct Half<'a> {
     operation: Option<&'a str>,
     request: RequestOut<'a>,
-    response: Option<ResponseOut<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    fault: Option<&'a str>,
 }
 
-/// What was answered, borrowed.
-pub(crate) struct Answered<'a> {
-    /// Status.
-    pub status: u16,
-    /// `Request-Id`.
-    pub request_id: &'a str,
-    /// `Stripe-Version`.
-    pub stripe_version: &'a str,
-    /// Further headers.
-    pub headers: &'a [(&'static str, String)],
-    /// JSON text.
-    pub body: &'a str,
-}
-
-/// The interaction's JSON text. `params` are the decoded parameters as sent
-/// (`None`: they could not be decoded, and the raw text is kept instead).
-pub(crate) fn text(
+/// `{"operation": …, "request": {…}}` as JSON text. `params` are the
+/// decoded parameters as sent (`None`: they could not be decoded, and the
+/// raw query and body are kept instead).
+pub(crate) fn request_text(
     req: &MockRequest,
     operation: Option<&str>,
     params: Option<&RawValue>,
-    answered: Option<Answered<'_>>,
-    fault: Option<&str>,
 ) -> Box<str> {
     let mut headers = BTreeMap::new();
     // In the order of REQUEST_HEADERS.
@@ -86,46 +57,23 @@ pub(crate) fn text(
             headers.insert(name, v.as_str());
         }
     }
-    let raw = params.is_none().then(|| Raw {
-        query: cut(req.query.as_bytes()),
-        body: match &req.body {
-            Ok(b) => cut(b),
-            Err(_) => Cow::Borrowed(""),
-        },
-    });
-    // The body was rendered by the mock and is always JSON; a body that is
-    // not (none is known) is written as null rather than lost silently.
-    let body_json = answered
-        .as_ref()
-        .and_then(|a| serde_json::from_str::<&RawValue>(a.body.trim_end()).ok());
-    let null = RawValue::NULL;
-    let response = answered.as_ref().map(|a| {
-        let mut h: BTreeMap<&'static str, &str> = BTreeMap::new();
-        h.insert("request-id", a.request_id);
-        h.insert("stripe-version", a.stripe_version);
-        for (name, value) in a.headers {
-            h.insert(name, value.as_str());
-        }
-        ResponseOut {
-            status: a.status,
-            headers: h,
-            body: body_json.unwrap_or(null),
-        }
-    });
-    let out = InteractionOut {
+    let raw = params.is_none();
+    let half = Half {
         operation,
         request: RequestOut {
             method: &req.method,
             path: &req.path,
             headers,
             params,
-            raw,
+            query: raw.then(|| cut(req.query.as_bytes())),
+            body: raw.then(|| match &req.body {
+                Ok(b) => cut(b),
+                Err(_) => Cow::Borrowed(""),
+            }),
         },
-        response,
-        fault,
     };
-    serde_json::to_string(&out)
-        .unwrap_or_else(|_| "null".into())
+    serde_json::to_string(&half)
+        .unwrap_or_else(|_| "{}".into())
         .into()
 }
 

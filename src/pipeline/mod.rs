@@ -30,13 +30,14 @@ mod tests;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hyper::body::Bytes;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::contract::coverage;
 use crate::control::endpoints::{self, PREFIX};
 use crate::control::faults::{Fault, FaultKind};
-use crate::control::journal::{params_json, shorten, Record};
+use crate::control::journal::{params_json, shorten, Answered, Exchange, Record};
 use crate::error::ApiError;
 use crate::openapi::spec::Operation;
 use crate::openapi::validate;
@@ -185,8 +186,8 @@ struct Prepared<'a> {
     fingerprint: u64,
     /// The parameters as the journal keeps them.
     params: Option<Box<RawValue>>,
-    /// The parameters as sent, for the transcript.
-    sent: Option<Box<RawValue>>,
+    /// The request half of its transcript interaction, as JSON text.
+    request_half: Box<str>,
     /// The parameters as coverage names them (valid input only).
     covered: Vec<String>,
 }
@@ -214,6 +215,7 @@ impl<'a> Prepared<'a> {
             .as_ref()
             .ok()
             .and_then(|v| serde_json::value::to_raw_value(v).ok());
+        let request_half = exchange::request_text(req, op.map(|o| o.id.as_str()), sent.as_deref());
         let input = match op {
             Some(op) => decoded.and_then(|mut v| validate::check(op, &mut v).map(|()| v)),
             None => decoded,
@@ -232,14 +234,14 @@ impl<'a> Prepared<'a> {
             idempotency_key,
             fingerprint,
             params,
-            sent,
+            request_half,
             covered,
         }
     }
 }
 
 /// Status, body and extra headers.
-type Answer = (u16, String, Vec<(&'static str, String)>);
+type Answer = (u16, Bytes, Vec<(&'static str, String)>);
 
 /// What [`run`] came to.
 struct Served {
@@ -307,20 +309,13 @@ fn run(
         fault: fault.map(Fault::describe),
         replayed: false,
         partition: prepared.partition.clone(),
-        interaction: None,
+        exchange: None,
     };
-    let stripe_version = req
-        .stripe_version
-        .as_deref()
-        .unwrap_or(state.spec.version.as_str());
-    let interaction = |answered: Option<exchange::Answered<'_>>, fault: Option<&str>| {
-        Some(exchange::text(
-            req,
-            prepared.op.map(|o| o.id.as_str()),
-            prepared.sent.as_deref(),
-            answered,
-            fault,
-        ))
+    let request_half = std::mem::take(&mut prepared.request_half);
+    let unanswered = |request: Box<str>, fault: &Option<String>| Exchange {
+        request,
+        response: None,
+        fault: fault.clone(),
     };
     let closes =
         |after: bool| fault.is_some_and(|f| f.kind == FaultKind::Close && f.after == after);
@@ -334,7 +329,7 @@ fn run(
         lock(&state.coverage).count(op, outcome, &prepared.covered);
     };
     if closes(false) {
-        entry.interaction = interaction(None, entry.fault.as_deref());
+        entry.exchange = Some(unanswered(request_half, &entry.fault));
         record(entry, INJECTED_CLOSE.into(), &mut released);
         return Served {
             answer: None,
@@ -437,7 +432,7 @@ fn run(
         }
     };
     if closes(true) {
-        entry.interaction = interaction(None, entry.fault.as_deref());
+        entry.exchange = Some(unanswered(request_half, &entry.fault));
         record(entry, INJECTED_CLOSE.into(), &mut released);
         return Served {
             answer: None,
@@ -462,14 +457,21 @@ fn run(
     if status != 200 {
         entry.object_id = None;
     }
-    let answered = exchange::Answered {
-        status,
-        request_id: &request_id,
-        stripe_version,
-        headers: &headers,
-        body: &body,
-    };
-    entry.interaction = interaction(Some(answered), entry.fault.as_deref());
+    let body = Bytes::from(body);
+    let stripe_version = req.stripe_version.as_ref().unwrap_or(&state.spec.version);
+    let mut kept = Vec::with_capacity(headers.len() + 2);
+    kept.push(("request-id", request_id.clone()));
+    kept.push(("stripe-version", stripe_version.clone()));
+    kept.extend(headers.iter().cloned());
+    entry.exchange = Some(Exchange {
+        request: request_half,
+        response: Some(Answered {
+            status,
+            headers: kept,
+            body: body.clone(),
+        }),
+        fault: entry.fault.clone(),
+    });
     record(entry, outcome, &mut released);
     Served {
         answer: Some((status, body, headers)),
@@ -576,7 +578,7 @@ fn preflight(state: &State, req: &MockRequest) -> MockResponse {
         headers.push(("access-control-allow-headers", asked.clone()));
     }
     let request_id = state.control_request_id();
-    respond(state, req, 200, "{}\n".into(), request_id, headers)
+    respond(state, req, 200, "{}\n", request_id, headers)
 }
 
 /// A control request: validated against the control spec and dispatched.
@@ -613,7 +615,7 @@ fn respond(
     state: &State,
     req: &MockRequest,
     status: u16,
-    body: String,
+    body: impl Into<Bytes>,
     request_id: String,
     headers: Vec<(&'static str, String)>,
 ) -> MockResponse {
@@ -625,6 +627,6 @@ fn respond(
             .stripe_version
             .clone()
             .unwrap_or_else(|| state.spec.version.clone()),
-        body,
+        body: body.into(),
     }
 }

@@ -53,8 +53,8 @@ pub(crate) struct MockResponse {
     /// Further headers (`Idempotent-Replayed`, `Original-Request`,
     /// `Stripe-Should-Retry`).
     pub headers: Vec<(&'static str, String)>,
-    /// JSON text.
-    pub body: String,
+    /// JSON text (shared with the journal's copy).
+    pub body: hyper::body::Bytes,
 }
 
 impl Default for MockRequest {

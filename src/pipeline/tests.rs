@@ -50,7 +50,7 @@ fn create_request(name: &str, idem: Option<&str>) -> MockRequest {
 fn send(state: &Arc<State>, req: &MockRequest) -> (u16, Value) {
     let plan = plan(state, req);
     let res = serve(state, req, &plan).expect("an answer");
-    (res.status, serde_json::from_str(&res.body).expect("JSON"))
+    (res.status, serde_json::from_slice(&res.body).expect("JSON"))
 }
 
 fn create(state: &Arc<State>, key: &str, name: &str) -> (u16, Value) {
@@ -191,7 +191,7 @@ fn a_panic_answers_500_for_that_request_and_the_server_goes_on() {
     let planned = plan(&s, &req);
     let res = serve_guarded(&s, &req, &planned).expect("an answer, not a dropped connection");
     assert_eq!(res.status, 500);
-    let body: Value = serde_json::from_str(&res.body).unwrap();
+    let body: Value = serde_json::from_slice(&res.body).unwrap();
     assert_eq!(body["error"]["type"], "api_error");
     assert!(s.spec.validate_error(&body).is_ok());
     // The partition's lock was poisoned; the same app is served normally.
