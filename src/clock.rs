@@ -27,6 +27,15 @@ pub fn in_range(t: i64) -> bool {
     (EARLIEST..=LATEST).contains(&t)
 }
 
+/// Nanoseconds of the system clock since the Unix epoch: a value unique to
+/// this moment, for `verify`'s per-run idempotency-key suffix. The only
+/// other reader of the wall clock besides [`Clock::system`].
+pub(crate) fn wall_nanos() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
 /// Why the clock refused to move.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ClockError {
@@ -63,7 +72,8 @@ impl Clock {
         }
     }
 
-    /// The system clock.
+    /// The system clock (the proxy's own error bodies use it: it serves real
+    /// time, not a mock's).
     pub fn system() -> Self {
         Clock { fake: None }
     }

@@ -278,6 +278,48 @@ impl std::fmt::Display for BuildError {
 
 impl std::error::Error for BuildError {}
 
+/// Why a contract check (reading a transcript, `verify`, the proxy) could
+/// not run. A step that fails is not an error: it is in the report.
+#[derive(Debug)]
+pub enum ContractError {
+    /// The text is not a transcript this build reads (not JSON of that
+    /// shape, another `object`, another version).
+    Transcript(String),
+    /// A `--ca-cert` file could not be read, or holds no usable certificate.
+    CaCert {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// TLS could not be set up.
+    Tls(String),
+    /// The proxy's record file could not be written.
+    Record {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        error: std::io::Error,
+    },
+}
+
+impl std::fmt::Display for ContractError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ContractError::Transcript(e) => write!(f, "not a usable transcript: {e}"),
+            ContractError::CaCert { path, reason } => {
+                write!(f, "--ca-cert {}: {reason}", path.display())
+            }
+            ContractError::Tls(e) => write!(f, "TLS setup: {e}"),
+            ContractError::Record { path, error } => {
+                write!(f, "cannot write {}: {error}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ContractError {}
+
 impl From<FixtureError> for BuildError {
     fn from(e: FixtureError) -> Self {
         BuildError::Fixture(e)

@@ -15,6 +15,8 @@ use hyper_util::rt::TokioExecutor;
 use pki::pem::PemObject;
 use pki::CertificateDer;
 
+use crate::error::ContractError;
+
 /// How long one exchange with a target or upstream may take.
 const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -40,32 +42,29 @@ pub(crate) struct HttpClient {
 impl HttpClient {
     /// A client trusting the Mozilla roots and the certificates of the PEM
     /// file `ca_cert`, if given.
-    pub fn new(ca_cert: Option<&Path>) -> Result<HttpClient, String> {
+    pub fn new(ca_cert: Option<&Path>) -> Result<HttpClient, ContractError> {
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         if let Some(path) = ca_cert {
-            let certs = CertificateDer::pem_file_iter(path)
-                .map_err(|e| format!("cannot read --ca-cert {}: {e}", path.display()))?;
+            let bad = |reason: String| ContractError::CaCert {
+                path: path.to_path_buf(),
+                reason,
+            };
+            let certs = CertificateDer::pem_file_iter(path).map_err(|e| bad(e.to_string()))?;
             let mut added = 0;
             for cert in certs {
-                let cert =
-                    cert.map_err(|e| format!("cannot read --ca-cert {}: {e}", path.display()))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("--ca-cert {}: {e}", path.display()))?;
+                let cert = cert.map_err(|e| bad(e.to_string()))?;
+                roots.add(cert).map_err(|e| bad(e.to_string()))?;
                 added += 1;
             }
             if added == 0 {
-                return Err(format!(
-                    "--ca-cert {}: no PEM certificate in it",
-                    path.display()
-                ));
+                return Err(bad("no PEM certificate in it".into()));
             }
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS setup: {e}"))?
+            .map_err(|e| ContractError::Tls(e.to_string()))?
             .with_root_certificates(roots)
             .with_no_client_auth();
         let connector = hyper_rustls::HttpsConnectorBuilder::new()

@@ -20,6 +20,7 @@ use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use serde_json::{Map, Value};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -30,7 +31,7 @@ use crate::contract::transcript::{
     REQUEST_HEADERS, RESPONSE_HEADERS,
 };
 use crate::control::endpoints::PREFIX;
-use crate::error::ApiError;
+use crate::error::{ApiError, ContractError};
 use crate::http::server::read_body;
 use crate::openapi::form;
 use crate::openapi::spec::Spec;
@@ -46,6 +47,9 @@ pub const MAX_RECORDED_BYTES: usize = 64 << 20;
 
 /// The longest the file lags behind the traffic.
 const WRITE_EVERY: Duration = Duration::from_millis(200);
+
+/// How long exchanges in flight at shutdown get to finish.
+const DRAIN: Duration = Duration::from_secs(5);
 
 /// How long a connection may take to send its headers, or stay idle.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -97,7 +101,7 @@ impl Proxy {
     /// Sets up the client (reading `--ca-cert`) and writes an empty
     /// transcript to the record file, so a path that cannot be written is
     /// reported before anything listens.
-    pub fn new(options: ProxyOptions) -> Result<Proxy, String> {
+    pub fn new(options: ProxyOptions) -> Result<Proxy, ContractError> {
         let client = HttpClient::new(options.ca_cert.as_deref())?;
         let shared = Arc::new(Shared {
             client,
@@ -120,9 +124,10 @@ impl Proxy {
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
-    ) -> Result<Transcript, String> {
+    ) -> Result<Transcript, ContractError> {
         let shared = self.shared;
         let writer = tokio::spawn(writer(shared.clone()));
+        let graceful = GracefulShutdown::new();
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -132,21 +137,25 @@ impl Proxy {
                         continue;
                     };
                     let shared = shared.clone();
+                    let service = service_fn(move |req| {
+                        let shared = shared.clone();
+                        async move { Ok::<_, std::convert::Infallible>(shared.forward(req).await) }
+                    });
+                    let conn = hyper::server::conn::http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(HEADER_TIMEOUT)
+                        .serve_connection(TokioIo::new(stream), service);
+                    let conn = graceful.watch(conn);
                     tokio::spawn(async move {
-                        let service = service_fn(move |req| {
-                            let shared = shared.clone();
-                            async move { Ok::<_, std::convert::Infallible>(shared.forward(req).await) }
-                        });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .timer(TokioTimer::new())
-                            .header_read_timeout(HEADER_TIMEOUT)
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
+                        let _ = conn.await;
                     });
                 }
                 () = &mut shutdown => break,
             }
         }
+        // Exchanges in flight finish (and are recorded) before the last write.
+        drop(listener);
+        let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
         writer.abort();
         shared.write()?;
         let transcript = lock(&shared.recording).transcript.clone();
@@ -167,16 +176,20 @@ async fn writer(shared: Arc<Shared>) {
 
 impl Shared {
     /// Writes the transcript to the record file, atomically.
-    fn write(&self) -> Result<(), String> {
+    fn write(&self) -> Result<(), ContractError> {
         let text = {
             let recording = lock(&self.recording);
-            serde_json::to_string_pretty(&recording.transcript)
-                .map_err(|e| format!("cannot write the transcript: {e}"))?
+            // A transcript is strings, numbers and JSON values: it always
+            // serializes.
+            serde_json::to_string_pretty(&recording.transcript).unwrap_or_default()
         };
         let tmp = self.record.with_extension("json.partial");
         std::fs::write(&tmp, text + "\n")
             .and_then(|()| std::fs::rename(&tmp, &self.record))
-            .map_err(|e| format!("cannot write {}: {e}", self.record.display()))
+            .map_err(|error| ContractError::Record {
+                path: self.record.clone(),
+                error,
+            })
     }
 
     /// Forwards one request and records it.
@@ -346,9 +359,7 @@ impl Shared {
     fn error(&self, e: ApiError) -> Response<Full<Bytes>> {
         let n = self.request_ids.fetch_add(1, Ordering::Relaxed);
         let id = format!("req_proxy{n:010}");
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let now = crate::clock::Clock::system().now();
         let body = check::render(&e.body(&id, false, now));
         let mut out = Response::new(Full::new(Bytes::from(body)));
         *out.status_mut() =

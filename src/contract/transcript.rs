@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::control::journal::REDACTED;
+use crate::error::ContractError;
 use crate::secrets::auth;
 
 /// The `object` of a transcript.
@@ -129,23 +130,26 @@ impl Transcript {
 
     /// Reads a transcript from its JSON text, refusing another `object` or
     /// a version this build does not know.
-    pub fn from_json(text: &str) -> Result<Transcript, String> {
-        let t: Transcript =
-            serde_json::from_str(text).map_err(|e| format!("not a transcript: {e}"))?;
-        if t.object != TRANSCRIPT_OBJECT {
-            return Err(format!(
-                "not a transcript: object is {:?}, not {TRANSCRIPT_OBJECT:?}",
-                t.object
-            ));
+    pub fn from_json(text: &str) -> Result<Transcript, ContractError> {
+        let bad = |e: String| ContractError::Transcript(e);
+        let v: Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+        // The object and version first: a file of another kind, or of a
+        // later format, is named as such rather than by its first odd field.
+        let object = v.get("object").and_then(Value::as_str);
+        if object != Some(TRANSCRIPT_OBJECT) {
+            return Err(bad(format!(
+                "object is {}, not {TRANSCRIPT_OBJECT:?}",
+                object.map_or("missing".into(), |o| format!("{o:?}"))
+            )));
         }
-        if t.version != TRANSCRIPT_VERSION {
-            return Err(format!(
-                "transcript version {} is not supported (this build reads version \
-                 {TRANSCRIPT_VERSION})",
-                t.version
-            ));
+        let version = v.get("version").and_then(Value::as_u64);
+        if version != Some(u64::from(TRANSCRIPT_VERSION)) {
+            return Err(bad(format!(
+                "version {} is not supported (this build reads version {TRANSCRIPT_VERSION})",
+                version.map_or("missing".into(), |n| n.to_string())
+            )));
         }
-        Ok(t)
+        serde_json::from_value(v).map_err(|e| bad(e.to_string()))
     }
 
     /// The transcript as JSON.
@@ -363,7 +367,9 @@ mod tests {
         assert!(Transcript::from_json("{}").is_err());
         let mut v = Transcript::new("x").to_json();
         v["version"] = json!(2);
-        let e = Transcript::from_json(&v.to_string()).unwrap_err();
+        let e = Transcript::from_json(&v.to_string())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("version 2 is not supported"), "{e}");
     }
 

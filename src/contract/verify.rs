@@ -17,6 +17,7 @@ use serde_json::Value;
 use crate::contract::client::{HttpClient, Received};
 use crate::contract::transcript::{form_pairs, Interaction, Transcript};
 use crate::control::journal::REDACTED;
+use crate::error::ContractError;
 use crate::openapi::spec::Spec;
 use crate::secrets::auth;
 
@@ -202,7 +203,7 @@ impl IdMap {
 pub async fn verify(
     transcript: &Transcript,
     options: &VerifyOptions,
-) -> Result<VerifyReport, String> {
+) -> Result<VerifyReport, ContractError> {
     let client = HttpClient::new(options.ca_cert.as_deref())?;
     let base = options.target.trim_end_matches('/').to_string();
     let spec = Spec::bundled();
@@ -211,12 +212,7 @@ pub async fn verify(
     let mut unreachable: Option<String> = None;
     // Fresh idempotency keys per run, so a second run against a server that
     // remembers keys (Stripe, for 24 hours) does not replay the first's.
-    let run = format!(
-        "{:x}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    );
+    let run = format!("{:x}", crate::clock::wall_nanos());
     for i in &transcript.interactions {
         let request = format!("{} {}", i.request.method, i.request.path);
         let operation = i.operation.clone();

@@ -6,7 +6,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use stripe_secrets_mock::{verify, MockServer, Proxy, ProxyOptions, Transcript, VerifyOptions};
+use stripe_secrets_mock::{
+    verify, ContractError, MockServer, Proxy, ProxyOptions, Transcript, VerifyOptions,
+};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -20,7 +22,7 @@ async fn in_process(
 ) -> (
     SocketAddr,
     oneshot::Sender<()>,
-    JoinHandle<Result<Transcript, String>>,
+    JoinHandle<Result<Transcript, ContractError>>,
 ) {
     let proxy = Proxy::new(options).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -221,7 +223,12 @@ async fn a_record_file_that_cannot_be_written_is_refused_at_start() {
     })
     .err()
     .unwrap();
-    assert!(e.contains("cannot write /nonexistent-dir/x.json"), "{e}");
+    assert!(matches!(e, ContractError::Record { .. }), "{e:?}");
+    assert!(
+        e.to_string()
+            .starts_with("cannot write /nonexistent-dir/x.json: "),
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -251,4 +258,26 @@ async fn an_answer_that_is_not_json_is_recorded_as_text_and_reported() {
         "<html>maintenance</html>"
     );
     assert_eq!(i.violations, ["the body is not JSON"]);
+}
+
+#[tokio::test]
+async fn an_exchange_in_flight_at_shutdown_is_finished_and_recorded() {
+    let upstream = MockServer::start().await;
+    // The upstream takes a second to answer; the proxy is told to stop
+    // while the exchange is under way.
+    upstream.inject_fault(stripe_secrets_mock::Fault::delay(1_000));
+    let (addr, stop, task) = in_process(ProxyOptions {
+        upstream: upstream.url(),
+        record: record_file("drain.json"),
+        ca_cert: None,
+    })
+    .await;
+    let c = Client::at(addr, "sk_test_123");
+    let pending = tokio::spawn(async move { c.create("k", "v").await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    stop.send(()).unwrap();
+    assert_eq!(pending.await.unwrap().status, 200);
+    let t = task.await.unwrap().unwrap();
+    assert_eq!(t.interactions.len(), 1);
+    assert_eq!(t.interactions[0].response.as_ref().unwrap().status, 200);
 }

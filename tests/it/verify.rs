@@ -126,7 +126,59 @@ async fn the_cli_prints_a_line_per_step_and_exits_by_the_result() {
         .await
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not a transcript"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("other.json: not a usable transcript: object is \"list\""),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn the_cli_verifies_an_https_target_with_ca_cert_and_refuses_a_bad_one() {
+    let t = recorded().await;
+    let file = temp_file("verify-tls", "session.json", &t.to_json().to_string());
+    let target = MockServer::start().await;
+    let front = tls_front(target.address()).await;
+    let url = format!("https://localhost:{}", front.port());
+    let ca = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls/ca.pem");
+    let out = tokio::process::Command::new(BIN)
+        .args([
+            "verify",
+            file.to_str().unwrap(),
+            "--target",
+            &url,
+            "--ca-cert",
+        ])
+        .arg(&ca)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.ends_with(&format!(
+        "10 passed, 0 failed, 0 skipped of 10 against {url}\n"
+    )));
+
+    // A file that holds no certificate is refused before anything is sent.
+    let not_pem = temp_file("verify-tls", "not.pem", "hello");
+    let out = tokio::process::Command::new(BIN)
+        .args([
+            "verify",
+            file.to_str().unwrap(),
+            "--target",
+            &url,
+            "--ca-cert",
+        ])
+        .arg(&not_pem)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("not.pem: no PEM certificate in it"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
