@@ -4,7 +4,11 @@
 //!
 //! # Layout
 //! Dependencies run one way: `http` → `pipeline` → {`openapi`, `secrets`,
-//! `control`, `state`} → leaves (`error`, `clock`, `ids`).
+//! `control`, `state`} → leaves (`error`, `clock`, `ids`). In `contract`,
+//! `transcript` and `coverage` are data the journal and the pipeline fill
+//! (they depend only on `openapi` and `secrets::auth`); `verify`, `proxy`
+//! and `client` sit beside `http` at the edge and use the pipeline's
+//! response check.
 //! - [`harness`] (`http::harness`): `MockServer`, the library entry point for
 //!   Rust tests; `http::server`: the hyper edge (accept loop, graceful
 //!   shutdown, the one conversion to and from owned types).
@@ -15,6 +19,9 @@
 //! - `secrets`: API keys, the indexed store, the four operations,
 //!   `Idempotency-Key`.
 //! - `control`: the `/_mock/` endpoints, fixtures, the journal, faults.
+//! - `contract`: contract checks: the transcript format, `verify` (replay a
+//!   transcript against any server), the recording proxy, coverage,
+//!   expectations, and the HTTP(S) client the first two use.
 //! - `state`: everything a running mock holds, and its locks.
 //! - `clock`: the fake clock; `ids`: seeded ids; `error`: the one error
 //!   type, Stripe's error body, and the setup errors; `log`: stderr lines

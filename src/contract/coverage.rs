@@ -282,6 +282,21 @@ pub struct OperationCoverage {
 }
 
 /// What a test suite exercised, per operation of the spec.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use stripe_secrets_mock::MockServer;
+///
+/// let server = MockServer::start().await;
+/// // ... the suite runs against server.url() ...
+/// let coverage = server.coverage();
+/// assert!(coverage
+///     .never_exercised
+///     .contains(&"getAppsSecretsFind: 404 secret_not_found".to_string()));
+/// println!("{coverage}"); // per operation, counts and what was never hit
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Coverage {
     /// Always `mock.coverage`.

@@ -1,23 +1,11 @@
 //! Expectations: assertions on what the mock received, by operation and
 //! parameters, whose failure shows the closest requests it did receive (as
 //! httpmock and wiremock-rs do).
-//!
-//! ```
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() {
-//! use stripe_secrets_mock::{Expectation, MockServer};
-//!
-//! let server = MockServer::start().await;
-//! // ... the code under test talks to server.url() ...
-//! let never = Expectation::operation("postAppsSecretsDelete").never();
-//! server.assert_received(&never);
-//! # }
-//! ```
 
 use std::fmt;
 
+use crate::contract::transcript::REDACTED;
 use crate::contract::transcript::{form_pairs, Interaction};
-use crate::control::journal::REDACTED;
 use crate::secrets::auth;
 
 /// How many matching requests an [`Expectation`] wants.
@@ -29,6 +17,18 @@ enum Times {
 
 /// What a test expects the mock to have received. Every criterion given
 /// must hold for a request to match.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use stripe_secrets_mock::{Expectation, MockServer};
+///
+/// let server = MockServer::start().await;
+/// // ... the code under test talks to server.url() ...
+/// let never = Expectation::operation("postAppsSecretsDelete").never();
+/// server.assert_received(&never);
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Expectation {
     operation: Option<String>,

@@ -79,6 +79,27 @@ pub struct ProxyOptions {
 }
 
 /// A proxy ready to serve.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use stripe_secrets_mock::{MockServer, Proxy, ProxyOptions};
+///
+/// let upstream = MockServer::start().await; // real use: https://api.stripe.com
+/// let record = std::env::temp_dir().join("proxy-doc-example.json");
+/// let proxy = Proxy::new(ProxyOptions {
+///     upstream: upstream.url(),
+///     record: record.clone(),
+///     ca_cert: None,
+/// })
+/// .unwrap();
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+/// // ... point the code under test at listener.local_addr() ...
+/// let transcript = proxy.serve(listener, async {}).await.unwrap();
+/// assert!(transcript.interactions.is_empty());
+/// assert!(record.exists());
+/// # }
+/// ```
 pub struct Proxy {
     shared: Arc<Shared>,
 }

@@ -11,12 +11,15 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::control::journal::REDACTED;
 use crate::error::ContractError;
 use crate::secrets::auth;
 
 /// The `object` of a transcript.
 pub const TRANSCRIPT_OBJECT: &str = "mock.transcript";
+
+/// The marker that replaces secret values in the journal, in redacted
+/// transcripts and in expectation messages.
+pub(crate) const REDACTED: &str = "[redacted]";
 
 /// The format version this build writes and reads.
 pub const TRANSCRIPT_VERSION: u32 = 1;
@@ -42,6 +45,22 @@ pub(crate) const RESPONSE_HEADERS: [&str; 6] = [
 ];
 
 /// A recorded conversation, oldest interaction first.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use stripe_secrets_mock::{MockServer, Transcript};
+///
+/// let server = MockServer::start().await;
+/// // ... the code under test talks to server.url() ...
+/// let transcript = server.transcript();
+/// // Pin it: insta::assert_json_snapshot!(transcript), or as text:
+/// // insta::assert_snapshot!(transcript.to_string()).
+/// let text = transcript.to_json().to_string();
+/// assert_eq!(Transcript::from_json(&text).unwrap(), transcript);
+/// assert!(transcript.to_string().starts_with("transcript v1 (spec 2023-10-16): 0 interactions"));
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Transcript {
     /// Always `mock.transcript`.

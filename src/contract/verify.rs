@@ -15,8 +15,8 @@ use hyper::Request;
 use serde_json::Value;
 
 use crate::contract::client::{HttpClient, Received};
+use crate::contract::transcript::REDACTED;
 use crate::contract::transcript::{form_pairs, Interaction, Transcript};
-use crate::control::journal::REDACTED;
 use crate::error::ContractError;
 use crate::openapi::spec::Spec;
 use crate::secrets::auth;
@@ -200,6 +200,21 @@ impl IdMap {
 /// client cannot be set up (a bad `--ca-cert`); a target that cannot be
 /// reached fails the step it happened on, and the steps after it are
 /// skipped.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use stripe_secrets_mock::{verify, MockServer, VerifyOptions};
+///
+/// let recorded_against = MockServer::start().await;
+/// // ... the code under test talks to recorded_against.url() ...
+/// let transcript = recorded_against.transcript();
+///
+/// let other = MockServer::builder().seed(7).start().await;
+/// let report = verify(&transcript, &VerifyOptions::new(other.url())).await.unwrap();
+/// assert!(report.passed(), "{report}"); // one line per step, then a summary
+/// # }
+/// ```
 pub async fn verify(
     transcript: &Transcript,
     options: &VerifyOptions,

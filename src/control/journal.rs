@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use hyper::body::Bytes;
 use serde::Deserialize;
 
-use crate::contract::transcript::{Interaction, TranscriptRequest, TranscriptResponse};
+use crate::contract::transcript::{Interaction, TranscriptRequest, TranscriptResponse, REDACTED};
 use crate::secrets::store::PartitionKey;
 
 /// The journal keeps at most this many requests.
@@ -38,9 +38,6 @@ const MAX_PARAMS_BYTES: usize = 4 << 10;
 /// Fixed cost counted for each entry besides its text: the entry itself and
 /// its allocations' headers.
 const ENTRY_OVERHEAD: usize = 96;
-
-/// The marker that replaces secret values in the journal.
-pub(crate) const REDACTED: &str = "[redacted]";
 
 /// One request served on the Stripe paths, as the journal shows it.
 #[derive(Clone, Debug, PartialEq)]
