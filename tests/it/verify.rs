@@ -235,3 +235,26 @@ async fn https_targets_are_verified_with_a_trusted_ca_and_refused_without() {
     // The steps after an unreachable one are not run.
     assert!(matches!(untrusted.steps[1].outcome, Outcome::Skipped(_)));
 }
+
+#[tokio::test]
+async fn interactions_shaped_by_an_injected_fault_are_skipped() {
+    let server = MockServer::start().await;
+    let c = Client::new(&server, "sk_test_123");
+    server.inject_fault(stripe_secrets_mock::Fault::status(503));
+    assert_eq!(c.create("k", "v").await.status, 503);
+    assert_eq!(c.create("k", "v").await.status, 200);
+    let t = server.transcript();
+    let target = MockServer::start().await;
+    let report = verify(&t, &VerifyOptions::new(target.url())).await.unwrap();
+    assert!(report.passed(), "{report}");
+    assert_eq!(
+        report.steps[0].outcome,
+        Outcome::Skipped("recorded with an injected fault: status 503".into())
+    );
+    assert_eq!(report.steps[1].outcome, Outcome::Passed);
+    let summary = format!(
+        "verify: 1 passed, 0 failed, 1 skipped of 2 against {}",
+        target.url()
+    );
+    assert!(report.to_string().ends_with(&summary), "{report}");
+}
