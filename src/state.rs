@@ -29,7 +29,7 @@ use crate::contract::transcript::Transcript;
 use crate::control::documents::{self, Doc};
 use crate::control::faults::Faults;
 use crate::control::fixtures;
-use crate::control::journal::{Filter, Journal};
+use crate::control::journal::{self, Filter, Journal, RecordedRequest};
 use crate::error::{BuildError, FixtureError};
 use crate::ids::IdGen;
 use crate::openapi::spec::{Spec, SpecRef};
@@ -294,11 +294,24 @@ impl State {
 
     /// The journal's interactions that `filter` keeps, as a transcript.
     pub fn transcript(&self, filter: Filter<'_>) -> Transcript {
-        let (interactions, dropped) = lock(&self.journal).interactions(filter);
+        let (exchanges, dropped) = lock(&self.journal).exchanges(filter);
         let mut t = Transcript::new(self.spec.version.clone());
         t.dropped = dropped;
-        t.interactions = interactions;
+        t.interactions = exchanges.iter().filter_map(|e| e.interaction()).collect();
         t
+    }
+
+    /// The journal entries `filter` keeps, as the control endpoint shows
+    /// them (parsed after the journal's lock is released).
+    pub fn journal(&self, filter: Filter<'_>) -> Vec<Value> {
+        let texts = lock(&self.journal).texts(filter);
+        journal::parse(&texts)
+    }
+
+    /// Every journal entry, oldest first.
+    pub fn received_requests(&self) -> Vec<RecordedRequest> {
+        let texts = lock(&self.journal).texts(Filter::default());
+        journal::requests(&texts)
     }
 
     /// All secrets and the clock, in the fixture format.

@@ -88,7 +88,7 @@ pub(crate) fn dispatch(core: &State, op: &Operation, input: &Value) -> Result<Va
                 app: str_of("app"),
                 account: str_of("account"),
             };
-            let data = lock(&core.journal).list(filter);
+            let data = core.journal(filter);
             Ok(json!({
                 "object": "list",
                 "data": data,

@@ -9,6 +9,7 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
@@ -190,7 +191,7 @@ impl Exchange {
     }
 
     /// The whole interaction.
-    fn interaction(&self) -> Option<Interaction> {
+    pub fn interaction(&self) -> Option<Interaction> {
         #[derive(Deserialize)]
         struct Half {
             operation: Option<String>,
@@ -220,14 +221,15 @@ impl Exchange {
 /// One kept entry.
 #[derive(Debug)]
 struct Entry {
-    /// The entry's JSON text.
-    text: Box<str>,
+    /// The entry's JSON text (shared, so a reader copies it out of the
+    /// lock cheaply and parses it after).
+    text: Arc<str>,
     /// Its `operationId`, for filtering.
     operation: Option<Box<str>>,
     /// Its partition, for filtering and bookkeeping.
     partition: Option<PartitionKey>,
-    /// Its request and answer, for transcripts.
-    exchange: Option<Exchange>,
+    /// Its request and answer, for transcripts (shared, as `text`).
+    exchange: Option<Arc<Exchange>>,
     /// Bytes counted against [`JOURNAL_BYTES`].
     size: usize,
 }
@@ -282,7 +284,7 @@ impl Journal {
     /// Appends a record, dropping the oldest entries while over either
     /// bound.
     pub fn record(&mut self, record: Record<'_>) {
-        let text: Box<str> = serde_json::to_string(&record)
+        let text: Arc<str> = serde_json::to_string(&record)
             .unwrap_or_else(|_| "{}".into())
             .into();
         let operation = record.operation.map(Box::from);
@@ -308,7 +310,7 @@ impl Journal {
             text,
             operation,
             partition,
-            exchange,
+            exchange: exchange.map(Arc::new),
             size,
         });
         while self.entries.len() > JOURNAL_ENTRIES || self.bytes > JOURNAL_BYTES {
@@ -332,34 +334,28 @@ impl Journal {
         }
     }
 
-    /// Entries as the control endpoint shows them, oldest first, optionally
-    /// only one operation's and one app's (full API key).
-    pub fn list(&self, filter: Filter<'_>) -> Vec<Value> {
+    /// The texts of the entries `filter` keeps, oldest first: shared, so the
+    /// caller parses them ([`parse`]) after releasing the lock, and a long
+    /// journal never holds requests up while it is read.
+    pub fn texts(&self, filter: Filter<'_>) -> Vec<Arc<str>> {
         self.entries
             .iter()
             .filter(|e| filter.keeps(e))
-            .map(|e| serde_json::from_str(&e.text).unwrap_or(Value::Null))
+            .map(|e| e.text.clone())
             .collect()
     }
 
-    /// The transcript interactions of the entries `filter` keeps, oldest
-    /// first, and how many entries the bounds have dropped.
-    pub fn interactions(&self, filter: Filter<'_>) -> (Vec<Interaction>, u64) {
+    /// The exchanges of the entries `filter` keeps, oldest first, shared
+    /// (put together with [`Exchange::interaction`] after the lock is
+    /// released), and how many entries the bounds have dropped.
+    pub fn exchanges(&self, filter: Filter<'_>) -> (Vec<Arc<Exchange>>, u64) {
         let kept = self
             .entries
             .iter()
             .filter(|e| filter.keeps(e))
-            .filter_map(|e| e.exchange.as_ref()?.interaction())
+            .filter_map(|e| e.exchange.clone())
             .collect();
         (kept, self.dropped)
-    }
-
-    /// Every entry, oldest first.
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.list(Filter::default())
-            .iter()
-            .map(RecordedRequest::from_json)
-            .collect()
     }
 
     /// How many entries there are.
@@ -403,6 +399,22 @@ impl Journal {
     pub fn take_released(&mut self) -> Vec<PartitionKey> {
         std::mem::take(&mut self.released)
     }
+}
+
+/// Entries' texts as the control endpoint shows them.
+pub(crate) fn parse(texts: &[Arc<str>]) -> Vec<Value> {
+    texts
+        .iter()
+        .map(|t| serde_json::from_str(t).unwrap_or(Value::Null))
+        .collect()
+}
+
+/// Entries' texts as [`RecordedRequest`]s.
+pub(crate) fn requests(texts: &[Arc<str>]) -> Vec<RecordedRequest> {
+    parse(texts)
+        .iter()
+        .map(RecordedRequest::from_json)
+        .collect()
 }
 
 /// `s` as the journal keeps it: whole up to 200 characters, else its first
@@ -535,7 +547,7 @@ mod tests {
         r.params = Some(params_json(&json!({"name": "n", "payload": "p"})));
         r.app = Some("sk_test_****".into());
         j.record(r);
-        let back = &j.requests()[0];
+        let back = &requests(&j.texts(Filter::default()))[0];
         assert_eq!(back.path, "/v1/x");
         assert_eq!(back.app.as_deref(), Some("sk_test_****"));
         assert_eq!(back.params, Some(json!({"name": "n", "payload": REDACTED})));
@@ -543,8 +555,8 @@ mod tests {
             app: Some(k),
             ..Filter::default()
         };
-        assert_eq!(j.list(app("k")).len(), 1);
-        assert!(j.list(app("other")).is_empty());
+        assert_eq!(j.texts(app("k")).len(), 1);
+        assert!(j.texts(app("other")).is_empty());
     }
 
     #[test]

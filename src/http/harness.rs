@@ -79,7 +79,7 @@ impl MockServer {
     /// Every request served on the Stripe paths so far, oldest first (the
     /// most recent 10 000, within 4 MiB), with payload values redacted.
     pub fn received_requests(&self) -> Vec<RecordedRequest> {
-        lock(&self.core.journal).requests()
+        self.core.received_requests()
     }
 
     /// Every interaction the journal holds, oldest first, as a transcript:

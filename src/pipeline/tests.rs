@@ -92,7 +92,7 @@ fn a_replay_is_served_before_a_pending_fault() {
     let (again, replayed) = send(&s, &req);
     assert_eq!((first, again), (200, 200));
     assert_eq!(body, replayed);
-    let journal = lock(&s.journal).requests();
+    let journal = s.received_requests();
     assert!(journal[1].replayed);
     assert_eq!(journal[1].fault.as_deref(), Some("status 503"));
 }
@@ -151,7 +151,7 @@ fn the_journal_stays_within_its_byte_bound_under_large_requests() {
     // bound drops the oldest.
     assert!(stats.journal_bytes <= JOURNAL_BYTES, "{stats:?}");
     assert_eq!(stats.journal_entries, JOURNAL_BYTES / 900_000, "{stats:?}");
-    let params = &lock(&s.journal).requests()[0].params;
+    let params = &s.received_requests()[0].params;
     let name = params.as_ref().unwrap()["name"].as_str().unwrap();
     assert!(name.ends_with("...[899800 more characters]"), "{name}");
 }
