@@ -294,6 +294,14 @@ pub enum ContractError {
     },
     /// TLS could not be set up.
     Tls(String),
+    /// A `--target` or `--upstream` that is not an `http://` or `https://`
+    /// base URL.
+    Url {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// The proxy's record file could not be written.
     Record {
         /// The file.
@@ -311,6 +319,7 @@ impl std::fmt::Display for ContractError {
                 write!(f, "--ca-cert {}: {reason}", path.display())
             }
             ContractError::Tls(e) => write!(f, "TLS setup: {e}"),
+            ContractError::Url { url, reason } => write!(f, "{url:?} is not a base URL: {reason}"),
             ContractError::Record { path, error } => {
                 write!(f, "cannot write {}: {error}", path.display())
             }

@@ -23,6 +23,28 @@ const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Largest response body read from a target or upstream.
 const MAX_RESPONSE_BYTES: usize = 8 << 20;
 
+/// `url` as a base URL to put paths after: `http://` or `https://`, a host,
+/// an optional path prefix, no query; returned without a trailing slash.
+pub(crate) fn base_url(url: &str) -> Result<String, ContractError> {
+    let bad = |reason| ContractError::Url {
+        url: url.to_string(),
+        reason,
+    };
+    let uri: hyper::Uri = url.parse().map_err(|_| bad("it does not parse as a URL"))?;
+    match uri.scheme_str() {
+        Some("http") | Some("https") => {}
+        Some(_) => return Err(bad("the scheme must be http or https")),
+        None => return Err(bad("it needs a scheme, http:// or https://")),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(bad("it names no host"));
+    }
+    if uri.query().is_some() {
+        return Err(bad("it must not have a query"));
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
 /// A response, read whole.
 pub(crate) struct Received {
     /// Status code.
@@ -36,6 +58,7 @@ pub(crate) struct Received {
 /// A pooled HTTP/1.1 client for `http://` and `https://` URLs.
 #[derive(Clone)]
 pub(crate) struct HttpClient {
+    /// hyper's pooled client over rustls.
     inner: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
 }
 
@@ -111,4 +134,32 @@ fn describe(e: hyper_util::client::legacy::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_need_a_scheme_and_a_host_and_lose_a_trailing_slash() {
+        assert_eq!(
+            base_url("http://127.0.0.1:12111/").unwrap(),
+            "http://127.0.0.1:12111"
+        );
+        assert_eq!(
+            base_url("https://api.stripe.com").unwrap(),
+            "https://api.stripe.com"
+        );
+        assert_eq!(base_url("http://h/prefix/").unwrap(), "http://h/prefix");
+        for (bad, why) in [
+            ("localhost:12111", "it needs a scheme, http:// or https://"),
+            ("/v1", "it needs a scheme, http:// or https://"),
+            ("ftp://h", "the scheme must be http or https"),
+            ("http://h/?q=1", "it must not have a query"),
+            ("not a url", "it does not parse as a URL"),
+        ] {
+            let e = base_url(bad).unwrap_err().to_string();
+            assert!(e.ends_with(why), "{bad}: {e}");
+        }
+    }
 }

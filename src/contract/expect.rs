@@ -72,8 +72,9 @@ impl Expectation {
         }
     }
 
-    /// … that sent parameter `name` (bracket notation as sent:
-    /// `scope[user]`, `expand[0]`) with `value`.
+    /// … that sent parameter `name` (bracket notation: `scope[user]`; an
+    /// array's item as `expand[0]`, or `expand[]` for any item) with
+    /// `value`.
     pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Expectation {
         self.params.push((name.into(), value.into()));
         self
@@ -240,17 +241,26 @@ impl Expectation {
             .as_ref()
             .map(form_pairs)
             .unwrap_or_default();
-        let value = |k: &str| sent.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        // `expand[]` stands for every item of the array (`expand[0]`, …).
+        let values = |k: &str| -> Vec<&str> {
+            sent.iter()
+                .filter(|(n, _)| item_of(n, k))
+                .map(|(_, v)| v.as_str())
+                .collect()
+        };
         for (k, v) in &self.params {
-            match value(k) {
-                Some(got) if got == v => {}
-                Some(got) => out.push(format!("{k} is {got:?}, not {v:?}")),
-                None => out.push(format!("{k} not sent")),
+            let got = values(k);
+            match got.as_slice() {
+                [] => out.push(format!("{k} not sent")),
+                many if many.contains(&v.as_str()) => {}
+                [one] => out.push(format!("{k} is {one:?}, not {v:?}")),
+                many => out.push(format!("{k} is {many:?}, none of them {v:?}")),
             }
         }
         for k in &self.absent {
-            if let Some(got) = value(k) {
-                out.push(format!("{k} sent ({got:?})"));
+            let got = values(k);
+            if !got.is_empty() {
+                out.push(format!("{k} sent ({})", got.join(", ")));
             }
         }
         if let Some(app) = &self.app {
@@ -287,6 +297,22 @@ impl Expectation {
         }
         out
     }
+}
+
+/// Whether the sent parameter `name` is what `wanted` names: the same
+/// name, or an item of the array `wanted` names with `[]` (`expand[]`
+/// covers `expand[0]`, `expand[1]`, …).
+fn item_of(name: &str, wanted: &str) -> bool {
+    if name == wanted {
+        return true;
+    }
+    let Some(array) = wanted.strip_suffix("[]") else {
+        return false;
+    };
+    name.strip_prefix(array)
+        .and_then(|rest| rest.strip_prefix('['))
+        .and_then(|rest| rest.strip_suffix(']'))
+        .is_some_and(|index| !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// How many requests that did not match the failure message shows.

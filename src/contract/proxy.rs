@@ -23,9 +23,9 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use serde_json::{Map, Value};
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 
-use crate::contract::client::{HttpClient, Received};
+use crate::contract::client::{base_url, HttpClient, Received};
 use crate::contract::transcript::{
     mask_authorization, Interaction, Transcript, TranscriptRequest, TranscriptResponse,
     REQUEST_HEADERS, RESPONSE_HEADERS,
@@ -47,6 +47,9 @@ pub const MAX_RECORDED_BYTES: usize = 64 << 20;
 
 /// The longest the file lags behind the traffic.
 const WRITE_EVERY: Duration = Duration::from_millis(200);
+
+/// Connections served at once; more wait to be accepted.
+const MAX_CONNECTIONS: usize = 1_000;
 
 /// How long exchanges in flight at shutdown get to finish.
 const DRAIN: Duration = Duration::from_secs(5);
@@ -123,10 +126,11 @@ impl Proxy {
     /// transcript to the record file, so a path that cannot be written is
     /// reported before anything listens.
     pub fn new(options: ProxyOptions) -> Result<Proxy, ContractError> {
+        let upstream = base_url(&options.upstream)?;
         let client = HttpClient::new(options.ca_cert.as_deref())?;
         let shared = Arc::new(Shared {
             client,
-            upstream: options.upstream.trim_end_matches('/').to_string(),
+            upstream,
             record: options.record,
             recording: Mutex::new(Recording {
                 transcript: Transcript::new(Spec::bundled().version.clone()),
@@ -149,8 +153,15 @@ impl Proxy {
         let shared = self.shared;
         let writer = tokio::spawn(writer(shared.clone()));
         let graceful = GracefulShutdown::new();
+        let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
         tokio::pin!(shutdown);
         loop {
+            // At the cap, stop accepting until a connection closes (as the
+            // mock does).
+            let slot = tokio::select! {
+                slot = slots.clone().acquire_owned() => slot.expect("never closed"),
+                () = &mut shutdown => break,
+            };
             tokio::select! {
                 accepted = listener.accept() => {
                     let Ok((stream, _)) = accepted else {
@@ -169,6 +180,7 @@ impl Proxy {
                     let conn = graceful.watch(conn);
                     tokio::spawn(async move {
                         let _ = conn.await;
+                        drop(slot);
                     });
                 }
                 () = &mut shutdown => break,

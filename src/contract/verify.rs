@@ -14,7 +14,7 @@ use hyper::body::Bytes;
 use hyper::Request;
 use serde_json::Value;
 
-use crate::contract::client::{HttpClient, Received};
+use crate::contract::client::{base_url, HttpClient, Received};
 use crate::contract::transcript::REDACTED;
 use crate::contract::transcript::{form_pairs, Interaction, Transcript};
 use crate::error::ContractError;
@@ -219,8 +219,8 @@ pub async fn verify(
     transcript: &Transcript,
     options: &VerifyOptions,
 ) -> Result<VerifyReport, ContractError> {
+    let base = base_url(&options.target)?;
     let client = HttpClient::new(options.ca_cert.as_deref())?;
-    let base = options.target.trim_end_matches('/').to_string();
     let spec = Spec::bundled();
     let mut ids = IdMap::default();
     let mut steps = Vec::with_capacity(transcript.interactions.len());

@@ -32,6 +32,15 @@ async fn expectations_count_matching_requests() {
         &Expectation::operation("getAppsSecrets")
             .account("acct_1")
             .never(),
+    ); // An array's items: by index, or any of them with `[]`.
+    server.assert_received(&Expectation::any().param("expand[0]", "payload").times(1));
+    server.assert_received(&Expectation::any().param("expand[]", "payload").times(1));
+    server.assert_received(&Expectation::any().without_param("expand[]").times(9));
+    let wrong = Expectation::operation("getAppsSecretsFind").param("expand[]", "name");
+    let e = server.verify_received(&wrong).unwrap_err().to_string();
+    assert!(
+        e.contains("differs: expand[] is \"payload\", not \"name\""),
+        "{e}"
     );
 }
 
