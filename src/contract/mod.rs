@@ -2,6 +2,7 @@
 //! and replaying them against another server to verify it answers alike.
 
 mod client;
+mod compare;
 pub mod coverage;
 pub mod expect;
 pub mod proxy;
