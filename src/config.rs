@@ -30,6 +30,9 @@ pub struct Config {
     /// If set, the `/_mock/` endpoints require `Authorization: Bearer
     /// <token>` (for a mock reachable from other machines).
     pub control_token: Option<String>,
+    /// Connections served at once; more wait in the listen queue until one
+    /// closes (so no client can exhaust the process's file descriptors).
+    pub max_connections: usize,
 }
 
 impl Default for Config {
@@ -45,6 +48,7 @@ impl Default for Config {
             fixtures: Vec::new(),
             control_token: None,
             header_read_timeout: std::time::Duration::from_secs(30),
+            max_connections: 1_000,
         }
     }
 }

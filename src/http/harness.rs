@@ -243,6 +243,13 @@ impl MockServerBuilder {
         self
     }
 
+    /// Connections served at once (default 1,000); more wait to be
+    /// accepted until one closes.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.config.max_connections = max;
+        self
+    }
+
     /// Serve this OpenAPI document (JSON text) instead of the bundled one.
     pub fn spec_json(mut self, spec: impl Into<String>) -> Self {
         self.config.spec_json = Some(spec.into());

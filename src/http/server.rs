@@ -43,9 +43,6 @@ pub(crate) const EVERY_RESPONSE: &[(&str, &str)] = &[
 /// Bodies larger than this get a 413.
 const MAX_BODY: usize = 1 << 20;
 
-/// Connections served at once; more wait to be accepted.
-pub(crate) const MAX_CONNECTIONS: usize = 1_000;
-
 /// How long open connections get to finish after shutdown is requested.
 const DRAIN: Duration = Duration::from_secs(5);
 
@@ -65,7 +62,9 @@ pub(crate) async fn serve(
         .max_headers(MAX_HEADERS)
         .max_buf_size(MAX_HEAD);
     let graceful = GracefulShutdown::new();
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    // At least one, or nothing would ever be served.
+    let max_connections = core.config.max_connections.max(1);
+    let slots = Arc::new(Semaphore::new(max_connections));
     let mut at_cap_logged = false;
     tokio::pin!(shutdown);
     loop {
@@ -80,7 +79,7 @@ pub(crate) async fn serve(
                 if !at_cap_logged {
                     at_cap_logged = true;
                     crate::log::line(format!(
-                        "stripe-secrets-mock: {MAX_CONNECTIONS} connections open; new ones wait"
+                        "stripe-secrets-mock: {max_connections} connections open; new ones wait"
                     ));
                 }
                 tokio::select! {

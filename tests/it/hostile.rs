@@ -316,3 +316,25 @@ async fn what_hyper_refuses_before_the_mock_sees_it_still_gets_a_json_error() {
     );
     still_serves(&server).await;
 }
+
+#[tokio::test]
+async fn connections_over_the_cap_wait_until_one_closes() {
+    let server = MockServer::builder().max_connections(2).start().await;
+    // Two idle connections take both slots.
+    let first = TcpStream::connect(server.address()).await.unwrap();
+    let _second = TcpStream::connect(server.address()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // A third is queued, not served: its request waits.
+    let client = Client::new(&server, "sk_test_123");
+    let waiting =
+        tokio::spawn(async move { client.get("/v1/apps/secrets?scope[type]=account").await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "served past the connection cap");
+    // One closes: the queued connection is accepted and answered.
+    drop(first);
+    let answered = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("served once a slot freed")
+        .unwrap();
+    assert_eq!(answered.status, 200);
+}
