@@ -13,6 +13,28 @@ async fn recorded() -> Transcript {
     server.transcript()
 }
 
+/// Runs `stripe-secrets-mock verify FILE --target TARGET EXTRA...`: the
+/// exit code, stdout and stderr.
+async fn cli(
+    file: &std::path::Path,
+    target: &str,
+    extra: &[&std::ffi::OsStr],
+) -> (i32, String, String) {
+    let out = tokio::process::Command::new(BIN)
+        .arg("verify")
+        .arg(file)
+        .args(["--target", target])
+        .args(extra)
+        .output()
+        .await
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// The report as text, with the target's random port hidden.
 fn shown(report: &VerifyReport, target: &MockServer) -> String {
     report.to_string().replace(&target.url(), "http://TARGET")
@@ -95,38 +117,19 @@ async fn the_cli_prints_a_line_per_step_and_exits_by_the_result() {
     let t = recorded().await;
     let file = temp_file("verify", "session.json", &t.to_json().to_string());
     let good = MockServer::start().await;
-    let out = tokio::process::Command::new(BIN)
-        .args(["verify", file.to_str().unwrap(), "--target", &good.url()])
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let (code, stdout, _) = cli(&file, &good.url(), &[]).await;
+    assert_eq!(code, 0, "{stdout}");
     assert_eq!(stdout.lines().count(), 11);
     assert!(stdout.starts_with("step 1/10 POST /v1/apps/secrets (postAppsSecrets): passed\n"));
 
     let strict = MockServer::builder().max_secrets_per_scope(1).start().await;
-    let out = tokio::process::Command::new(BIN)
-        .args(["verify", file.to_str().unwrap(), "--target", &strict.url()])
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stdout).contains(": FAILED\n"));
+    let (code, stdout, _) = cli(&file, &strict.url(), &[]).await;
+    assert_eq!(code, 1);
+    assert!(stdout.contains(": FAILED\n"));
 
     let not_a_transcript = temp_file("verify", "other.json", "{\"object\": \"list\"}");
-    let out = tokio::process::Command::new(BIN)
-        .args([
-            "verify",
-            not_a_transcript.to_str().unwrap(),
-            "--target",
-            &good.url(),
-        ])
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (code, _, stderr) = cli(&not_a_transcript, &good.url(), &[]).await;
+    assert_eq!(code, 2);
     assert!(
         stderr.contains("other.json: not a usable transcript: object is \"list\""),
         "{stderr}"
@@ -141,40 +144,17 @@ async fn the_cli_verifies_an_https_target_with_ca_cert_and_refuses_a_bad_one() {
     let front = tls_front(target.address()).await;
     let url = format!("https://localhost:{}", front.port());
     let ca = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls/ca.pem");
-    let out = tokio::process::Command::new(BIN)
-        .args([
-            "verify",
-            file.to_str().unwrap(),
-            "--target",
-            &url,
-            "--ca-cert",
-        ])
-        .arg(&ca)
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let flag = std::ffi::OsStr::new("--ca-cert");
+    let (code, stdout, _) = cli(&file, &url, &[flag, ca.as_os_str()]).await;
+    assert_eq!(code, 0, "{stdout}");
     assert!(stdout.ends_with(&format!(
         "10 passed, 0 failed, 0 skipped of 10 against {url}\n"
     )));
 
     // A file that holds no certificate is refused before anything is sent.
     let not_pem = temp_file("verify-tls", "not.pem", "hello");
-    let out = tokio::process::Command::new(BIN)
-        .args([
-            "verify",
-            file.to_str().unwrap(),
-            "--target",
-            &url,
-            "--ca-cert",
-        ])
-        .arg(&not_pem)
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (code, _, stderr) = cli(&file, &url, &[flag, not_pem.as_os_str()]).await;
+    assert_eq!(code, 2);
     assert!(
         stderr.contains("not.pem: no PEM certificate in it"),
         "{stderr}"
