@@ -5,11 +5,15 @@
 //! 1. [`plan`] (before any wait): the injected fault that applies, and the
 //!    `Idempotency-Key` marked in flight while a delay runs;
 //! 2. [`Prepared::new`], with no lock held: route, authenticate, decode,
-//!    validate, fingerprint, and the journal's copy of the parameters;
+//!    validate, fingerprint, the journal's copy of the parameters, the
+//!    request half of its transcript interaction, and the parameters as
+//!    coverage names them;
 //! 3. [`run`], under the request's own partition lock only: expiry, the
 //!    request id, the idempotency lookup, faults, the operation, the
-//!    response check (undoing the change if it fails), the idempotency save
-//!    and the journal entry;
+//!    response check (undoing the change if it fails), the idempotency save,
+//!    the journal entry (with the answer's parts, its body shared with the
+//!    response) and the coverage count (the journal and the counts each
+//!    behind their own short lock);
 //! 4. after every lock is released: log lines, and forgetting partitions
 //!    that no longer hold anything.
 //!
