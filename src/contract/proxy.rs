@@ -23,7 +23,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use serde_json::{Map, Value};
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Notify;
 
 use crate::contract::client::{base_url, HttpClient, Received};
 use crate::contract::transcript::{
@@ -32,7 +32,7 @@ use crate::contract::transcript::{
 };
 use crate::control::endpoints::PREFIX;
 use crate::error::{ApiError, ContractError};
-use crate::http::server::read_body;
+use crate::http::server::{read_body, Acceptor};
 use crate::openapi::form;
 use crate::openapi::spec::Spec;
 use crate::pipeline::{check, BodyError};
@@ -153,41 +153,26 @@ impl Proxy {
         let shared = self.shared;
         let writer = tokio::spawn(writer(shared.clone()));
         let graceful = GracefulShutdown::new();
-        let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let mut acceptor = Acceptor::new(listener, MAX_CONNECTIONS, "stripe-secrets-mock proxy");
         tokio::pin!(shutdown);
-        loop {
-            // At the cap, stop accepting until a connection closes (as the
-            // mock does).
-            let slot = tokio::select! {
-                slot = slots.clone().acquire_owned() => slot.expect("never closed"),
-                () = &mut shutdown => break,
-            };
-            tokio::select! {
-                accepted = listener.accept() => {
-                    let Ok((stream, _)) = accepted else {
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    };
-                    let shared = shared.clone();
-                    let service = service_fn(move |req| {
-                        let shared = shared.clone();
-                        async move { Ok::<_, std::convert::Infallible>(shared.forward(req).await) }
-                    });
-                    let conn = hyper::server::conn::http1::Builder::new()
-                        .timer(TokioTimer::new())
-                        .header_read_timeout(HEADER_TIMEOUT)
-                        .serve_connection(TokioIo::new(stream), service);
-                    let conn = graceful.watch(conn);
-                    tokio::spawn(async move {
-                        let _ = conn.await;
-                        drop(slot);
-                    });
-                }
-                () = &mut shutdown => break,
-            }
+        while let Some((stream, slot)) = acceptor.next(shutdown.as_mut()).await {
+            let shared = shared.clone();
+            let service = service_fn(move |req| {
+                let shared = shared.clone();
+                async move { Ok::<_, std::convert::Infallible>(shared.forward(req).await) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
+            let conn = graceful.watch(conn);
+            tokio::spawn(async move {
+                let _ = conn.await;
+                drop(slot);
+            });
         }
         // Exchanges in flight finish (and are recorded) before the last write.
-        drop(listener);
+        drop(acceptor);
         let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
         writer.abort();
         shared.write()?;

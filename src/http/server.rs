@@ -3,6 +3,7 @@
 //! hyper response. Everything behind it is synchronous and socket-free.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,8 +15,8 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::http::json_errors::{JsonErrors, MAX_HEAD, MAX_HEADERS};
 use crate::pipeline::{self, BodyError, MockRequest, MockResponse};
@@ -62,61 +63,96 @@ pub(crate) async fn serve(
         .max_headers(MAX_HEADERS)
         .max_buf_size(MAX_HEAD);
     let graceful = GracefulShutdown::new();
-    // At least one, or nothing would ever be served.
-    let max_connections = core.config.max_connections.max(1);
-    let slots = Arc::new(Semaphore::new(max_connections));
-    let mut at_cap_logged = false;
+    let mut acceptor = Acceptor::new(listener, core.config.max_connections, "stripe-secrets-mock");
     tokio::pin!(shutdown);
-    loop {
-        // At the cap, stop accepting: new connections wait in the listen
-        // queue until one closes (header timeouts close idle ones).
-        let slot = match slots.clone().try_acquire_owned() {
-            Ok(slot) => {
-                at_cap_logged = false;
-                slot
-            }
-            Err(_) => {
-                if !at_cap_logged {
-                    at_cap_logged = true;
-                    crate::log::line(format!(
-                        "stripe-secrets-mock: {max_connections} connections open; new ones wait"
-                    ));
-                }
-                tokio::select! {
-                    slot = slots.clone().acquire_owned() => slot.expect("never closed"),
-                    () = &mut shutdown => break,
-                }
-            }
-        };
-        tokio::select! {
-            accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(e) => {
-                        // Out of file descriptors and the like: back off, go on.
-                        crate::log::line(format!("stripe-secrets-mock: accept failed: {e}"));
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let io = TokioIo::new(JsonErrors::new(stream, core.clone()));
-                let core = core.clone();
-                let service = service_fn(move |req| {
-                    let core = core.clone();
-                    async move { respond(&core, req).await }
-                });
-                let conn = builder.serve_connection(io, service).into_owned();
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                    drop(slot);
-                });
-            }
-            () = &mut shutdown => break,
+    while let Some((stream, slot)) = acceptor.next(shutdown.as_mut()).await {
+        let io = TokioIo::new(JsonErrors::new(stream, core.clone()));
+        let core = core.clone();
+        let service = service_fn(move |req| {
+            let core = core.clone();
+            async move { respond(&core, req).await }
+        });
+        let conn = builder.serve_connection(io, service).into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(slot);
+        });
+    }
+    drop(acceptor);
+    let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
+}
+
+/// Accepts connections up to a cap, for the mock and the proxy alike: at
+/// the cap it stops accepting, so new connections wait in the listen queue
+/// until one closes (header timeouts close idle ones), and says so once; an
+/// accept that fails (out of file descriptors and the like) is logged and
+/// retried after a pause.
+pub(crate) struct Acceptor {
+    /// Where connections arrive.
+    listener: TcpListener,
+    /// One permit per connection served.
+    slots: Arc<Semaphore>,
+    /// The cap, for the log line.
+    max: usize,
+    /// Whether the cap has been logged since it was last reached.
+    at_cap_logged: bool,
+    /// The log lines' prefix.
+    who: &'static str,
+}
+
+impl Acceptor {
+    /// Accepts from `listener`, at most `max` connections at once (at least
+    /// one, or nothing would ever be served).
+    pub fn new(listener: TcpListener, max: usize, who: &'static str) -> Acceptor {
+        let max = max.max(1);
+        Acceptor {
+            listener,
+            slots: Arc::new(Semaphore::new(max)),
+            max,
+            at_cap_logged: false,
+            who,
         }
     }
-    drop(listener);
-    let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
+
+    /// The next connection and the slot it holds until dropped; `None`
+    /// once `shutdown` completes.
+    pub async fn next<F: Future<Output = ()>>(
+        &mut self,
+        mut shutdown: Pin<&mut F>,
+    ) -> Option<(TcpStream, OwnedSemaphorePermit)> {
+        loop {
+            let slot = match self.slots.clone().try_acquire_owned() {
+                Ok(slot) => {
+                    self.at_cap_logged = false;
+                    slot
+                }
+                Err(_) => {
+                    if !self.at_cap_logged {
+                        self.at_cap_logged = true;
+                        crate::log::line(format!(
+                            "{}: {} connections open; new ones wait",
+                            self.who, self.max
+                        ));
+                    }
+                    tokio::select! {
+                        slot = self.slots.clone().acquire_owned() => slot.expect("never closed"),
+                        () = &mut shutdown => return None,
+                    }
+                }
+            };
+            tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, _)) => return Some((stream, slot)),
+                    Err(e) => {
+                        crate::log::line(format!("{}: accept failed: {e}", self.who));
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                () = &mut shutdown => return None,
+            }
+        }
+    }
 }
 
 /// Serves one request. An `Err` makes hyper drop the connection unanswered
