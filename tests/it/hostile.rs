@@ -211,6 +211,18 @@ async fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
     .is_ok()
 }
 
+/// A keep-alive connection that has had one health check answered 200.
+async fn served_once(server: &MockServer) -> TcpStream {
+    let mut conn = TcpStream::connect(server.address()).await.unwrap();
+    conn.write_all(b"GET /_mock/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let n = conn.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    conn
+}
+
 #[tokio::test]
 async fn slow_headers_and_idle_connections_are_closed_after_the_timeout() {
     let server = MockServer::builder()
@@ -224,13 +236,7 @@ async fn slow_headers_and_idle_connections_are_closed_after_the_timeout() {
         .unwrap();
     assert!(closed_within(&mut slow, Duration::from_secs(5)).await);
     // One request served, then idle on keep-alive: closed too.
-    let mut idle = TcpStream::connect(server.address()).await.unwrap();
-    idle.write_all(b"GET /_mock/health HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let mut first = [0u8; 64];
-    let n = idle.read(&mut first).await.unwrap();
-    assert!(String::from_utf8_lossy(&first[..n]).starts_with("HTTP/1.1 200"));
+    let mut idle = served_once(&server).await;
     assert!(closed_within(&mut idle, Duration::from_secs(5)).await);
     still_serves(&server).await;
 }
@@ -241,13 +247,7 @@ async fn a_connection_within_the_timeout_is_kept_alive() {
         .header_read_timeout(Duration::from_secs(5))
         .start()
         .await;
-    let mut conn = TcpStream::connect(server.address()).await.unwrap();
-    conn.write_all(b"GET /_mock/health HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let mut buf = [0u8; 512];
-    let n = conn.read(&mut buf).await.unwrap();
-    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    let mut conn = served_once(&server).await;
     assert!(!closed_within(&mut conn, Duration::from_millis(300)).await);
 }
 
