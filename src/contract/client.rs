@@ -45,6 +45,48 @@ pub(crate) fn base_url(url: &str) -> Result<String, ContractError> {
     Ok(url.trim_end_matches('/').to_string())
 }
 
+/// The URL of a request for `path` and `query` on `base` (from
+/// [`base_url`]), or why there is none. The path must be absolute (start
+/// with `/`) and, like the query, be visible ASCII without `#` (the path
+/// also without `?`): so nothing in it can change the host or the scheme
+/// (`@evil.example/…` pasted after a base URL would name another host, and
+/// the user's key would go there). The built URL is checked once more to
+/// name the same scheme and host as `base`.
+pub(crate) fn target_uri(base: &str, path: &str, query: &str) -> Result<hyper::Uri, String> {
+    let visible = |s: &str, also: &[u8]| {
+        s.bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'#' && !also.contains(&b))
+    };
+    if !path.starts_with('/') {
+        return Err(format!(
+            "the path {:?} does not start with /",
+            crate::log::cut(path, 80)
+        ));
+    }
+    if !visible(path, b"?") || !visible(query, b"") {
+        return Err(format!(
+            "the path or query of {:?} holds a character a URL path cannot",
+            crate::log::cut(path, 80)
+        ));
+    }
+    let text = if query.is_empty() {
+        format!("{base}{path}")
+    } else {
+        format!("{base}{path}?{query}")
+    };
+    let uri: hyper::Uri = text
+        .parse()
+        .map_err(|_| format!("{:?} does not parse as a URL", crate::log::cut(&text, 80)))?;
+    let base: hyper::Uri = base.parse().map_err(|_| "the base URL does not parse")?;
+    if uri.scheme() != base.scheme() || uri.authority() != base.authority() {
+        return Err(format!(
+            "the path {:?} would leave the base URL's host",
+            crate::log::cut(path, 80)
+        ));
+    }
+    Ok(uri)
+}
+
 /// A response, read whole.
 pub(crate) struct Received {
     /// Status code.
@@ -139,6 +181,31 @@ fn describe(e: hyper_util::client::legacy::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_urls_stay_on_the_base_host_whatever_the_path() {
+        let base = "http://127.0.0.1:12111";
+        let ok = target_uri(base, "/v1/apps/secrets", "a=1").unwrap();
+        assert_eq!(ok.to_string(), "http://127.0.0.1:12111/v1/apps/secrets?a=1");
+        // `//x` is a path on the base host, not another host.
+        let ok = target_uri(base, "//evil.example/v1", "").unwrap();
+        assert_eq!(ok.authority().unwrap().as_str(), "127.0.0.1:12111");
+        for (path, query, why) in [
+            ("@127.0.0.2:9/v1/apps/secrets", "", "does not start with /"),
+            ("", "", "does not start with /"),
+            ("v1/apps/secrets", "", "does not start with /"),
+            ("/v1 x", "", "a character a URL path cannot"),
+            ("/v1?a=1", "", "a character a URL path cannot"),
+            ("/v1#frag", "", "a character a URL path cannot"),
+            ("/v1", "a=1#x", "a character a URL path cannot"),
+            ("/v1\n", "", "a character a URL path cannot"),
+        ] {
+            let e = target_uri(base, path, query).unwrap_err();
+            assert!(e.contains(why), "{path:?} {query:?}: {e}");
+        }
+        let prefixed = target_uri("http://h/prefix", "/v1", "").unwrap();
+        assert_eq!(prefixed.to_string(), "http://h/prefix/v1");
+    }
 
     #[test]
     fn base_urls_need_a_scheme_and_a_host_and_lose_a_trailing_slash() {

@@ -12,7 +12,7 @@ use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::Request;
 
-use crate::contract::client::{base_url, HttpClient};
+use crate::contract::client::{base_url, target_uri, HttpClient};
 use crate::contract::compare::{check, IdMap};
 use crate::contract::transcript::{form_pairs, Interaction, Transcript};
 use crate::error::ContractError;
@@ -143,6 +143,16 @@ pub async fn verify(
     options: &VerifyOptions,
 ) -> Result<VerifyReport, ContractError> {
     let base = base_url(&options.target)?;
+    // Every request goes to the target and nowhere else: a transcript whose
+    // path could name another host (and so receive the user's --api-key)
+    // is refused before a byte is sent.
+    for (n, i) in transcript.interactions.iter().enumerate() {
+        let r = &i.request;
+        let query = r.query.as_deref().unwrap_or("");
+        target_uri(&base, &r.path, query).map_err(|e| {
+            ContractError::Transcript(format!("interaction {n}: {e}; it is not replayed"))
+        })?;
+    }
     let client = HttpClient::new(options.ca_cert.as_deref())?;
     let spec = Spec::bundled();
     let mut ids = IdMap::default();
@@ -213,12 +223,10 @@ fn build(
             r.body.clone().unwrap_or_default(),
         ),
     };
-    let uri = if query.is_empty() {
-        format!("{base}{path}")
-    } else {
-        format!("{base}{path}?{query}")
-    };
-    let mut builder = Request::builder().method(r.method.as_str()).uri(&uri);
+    let uri = target_uri(base, &path, &query)?;
+    let mut builder = Request::builder()
+        .method(r.method.as_str())
+        .uri(uri.clone());
     for (name, value) in &r.headers {
         let value = match name.as_str() {
             "authorization" => authorization(value, options.api_key.as_deref()),
