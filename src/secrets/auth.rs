@@ -66,8 +66,18 @@ pub(crate) fn key_from_header(value: &str) -> Option<String> {
     None
 }
 
-/// `Some(livemode)` for a well-formed key: `(sk|rk)_(test|live)_[A-Za-z0-9]+`.
+/// The longest key that is well formed. Stripe's keys today are 107
+/// characters (`sk_test_` and 99 more) and its guidance is to expect up to
+/// 255 for its identifiers; a longer "key" is malformed (docs/behaviour.md
+/// §2), so no request can name a partition with tens of kilobytes.
+pub(crate) const MAX_KEY_CHARS: usize = 255;
+
+/// `Some(livemode)` for a well-formed key: `(sk|rk)_(test|live)_[A-Za-z0-9]+`,
+/// at most [`MAX_KEY_CHARS`] long.
 pub(crate) fn mode(key: &str) -> Option<bool> {
+    if key.len() > MAX_KEY_CHARS {
+        return None;
+    }
     let rest = key
         .strip_prefix("sk_")
         .or_else(|| key.strip_prefix("rk_"))?;
@@ -82,13 +92,19 @@ pub(crate) fn mode(key: &str) -> Option<bool> {
 /// At most this many `*` in a masked key.
 const MAX_MASK: usize = 1_000;
 
+/// The longest key kind (`sk`, `rk`, `pk`, …) shown unmasked.
+const MAX_KIND: usize = 4;
+
 /// Every character after the `xx_mode_` prefix becomes `*` but the last 4.
 pub(crate) fn mask(key: &str) -> String {
     // The `xx_test_` / `xx_live_` prefix stays readable, whatever `xx` is
-    // (a publishable `pk_` key sent by mistake is shown as such).
+    // (a publishable `pk_` key sent by mistake is shown as such), if `xx`
+    // is a short word: a long one would make the message as long as the key.
     let prefix_len = key
         .split_once('_')
-        .filter(|(kind, _)| !kind.is_empty() && kind.bytes().all(|b| b.is_ascii_lowercase()))
+        .filter(|(kind, _)| {
+            (1..=MAX_KIND).contains(&kind.len()) && kind.bytes().all(|b| b.is_ascii_lowercase())
+        })
         .and_then(|(kind, rest)| {
             ["test_", "live_"]
                 .iter()
@@ -154,5 +170,34 @@ mod tests {
         let huge = format!("Bearer sk_test_{}", "-".repeat(50_000));
         let e = authenticate(Some(&huge), &[]).unwrap_err();
         assert!(e.message.len() < 1_100, "{}", e.message.len());
+        // A long lowercase "kind" is not kept readable: it is masked too.
+        let long_kind = format!("Bearer {}_test_1234", "a".repeat(50_000));
+        let e = authenticate(Some(&long_kind), &[]).unwrap_err();
+        assert_eq!(e.status, 401);
+        assert!(e.message.len() < 1_100, "{}", e.message.len());
+        assert!(e.message.ends_with("*_1234") || e.message.ends_with("1234"));
+        assert_eq!(mask("pk_live_abcd1234"), "pk_live_****1234");
+        assert_eq!(mask("abcd_test_x1234"), "abcd_test_*1234");
+        assert_eq!(mask("abcde_test_1234"), "***********1234");
+    }
+
+    #[test]
+    fn keys_are_well_formed_up_to_255_characters_and_not_beyond() {
+        let at_bound = format!("sk_test_{}", "a".repeat(MAX_KEY_CHARS - "sk_test_".len()));
+        assert_eq!(at_bound.len(), MAX_KEY_CHARS);
+        assert!(authenticate(Some(&format!("Bearer {at_bound}")), &[]).is_ok());
+        let past = format!("{at_bound}a");
+        let e = authenticate(Some(&format!("Bearer {past}")), &[]).unwrap_err();
+        assert_eq!(e.status, 401);
+        assert!(e
+            .message
+            .starts_with("Invalid API Key provided: sk_test_***"));
+        // Stripe's current keys: `sk_test_` and 99 alphanumerics.
+        let stripe_shaped = format!("sk_test_51{}", "A1b2C3".repeat(17))
+            .chars()
+            .take(107)
+            .collect::<String>();
+        assert_eq!(stripe_shaped.len(), 107);
+        assert_eq!(mode(&stripe_shaped), Some(false));
     }
 }
