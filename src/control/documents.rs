@@ -70,10 +70,44 @@ pub(crate) fn read(sources: &[FixtureSource]) -> Result<Vec<Doc>, FixtureError> 
     Ok(docs)
 }
 
+/// Largest fixture file read, in bytes.
+pub(crate) const MAX_FIXTURE_BYTES: u64 = 16 << 20;
+
+/// Reads one fixture file: only a regular file (a FIFO would block start-up
+/// forever, a device such as `/dev/zero` never ends), of at most
+/// [`MAX_FIXTURE_BYTES`], counted on the bytes read whatever its size said.
 fn read_file(path: &Path) -> Result<Doc, FixtureError> {
+    use std::io::Read;
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| FixtureError(format!("{name}: cannot read: {e}")))?;
+    let fail = |why: String| FixtureError(format!("{name}: {why}"));
+    let regular = |m: &std::fs::Metadata| {
+        if m.is_file() {
+            Ok(())
+        } else {
+            Err(fail(
+                "not a regular file (a FIFO, socket or device is never read as a fixture)".into(),
+            ))
+        }
+    };
+    // Checked before opening (opening a FIFO waits for a writer), and on
+    // the file opened.
+    regular(&std::fs::metadata(path).map_err(|e| fail(format!("cannot read: {e}")))?)?;
+    let file = std::fs::File::open(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    regular(
+        &file
+            .metadata()
+            .map_err(|e| fail(format!("cannot read: {e}")))?,
+    )?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FIXTURE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > MAX_FIXTURE_BYTES {
+        return Err(fail(format!(
+            "larger than {MAX_FIXTURE_BYTES} bytes, the most a fixture file may hold"
+        )));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| fail(format!("cannot read: {e}")))?;
     Ok(Doc {
         name,
         body: Body::Text(text),
