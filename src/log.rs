@@ -13,6 +13,18 @@ use std::sync::{Arc, OnceLock};
 /// Lines waiting to be written, at most.
 const QUEUE: usize = 256;
 
+/// Longest line written, in characters; a longer one is cut (with `...`),
+/// whatever produced it, so the queue holds at most `QUEUE` such lines.
+pub(crate) const MAX_LINE_CHARS: usize = 1_000;
+
+/// `s` cut to at most `max` characters, `...` marking a cut.
+pub(crate) fn cut(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(max) {
+        Some((at, _)) => format!("{}...", &s[..at]).into(),
+        None => s.into(),
+    }
+}
+
 /// Where log lines go, and how many were dropped.
 pub(crate) struct Logger {
     /// The queue to the writing thread.
@@ -47,8 +59,12 @@ impl Logger {
         Logger { queue, dropped }
     }
 
-    /// Queues one line; never blocks.
-    pub fn line(&self, line: String) {
+    /// Queues one line, cut to [`MAX_LINE_CHARS`]; never blocks.
+    pub fn line(&self, mut line: String) {
+        if let Some((at, _)) = line.char_indices().nth(MAX_LINE_CHARS) {
+            line.truncate(at);
+            line.push_str("...");
+        }
         match self.queue.try_send(line) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
@@ -96,6 +112,19 @@ mod tests {
         }
     }
 
+    /// A sink whose bytes the test reads.
+    struct Shared(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
     #[test]
     fn a_sink_that_is_never_read_never_blocks_the_caller() {
         let (started, writing) = channel();
@@ -114,17 +143,32 @@ mod tests {
     }
 
     #[test]
+    fn every_line_is_cut_to_the_longest_written() {
+        let out = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let logger = Logger::new(Shared(out.clone()), 8);
+        logger.line("é".repeat(MAX_LINE_CHARS));
+        logger.line("x".repeat(8 << 20));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let text = loop {
+            let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
+            if text.lines().count() == 2 || Instant::now() > deadline {
+                break text;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "é".repeat(MAX_LINE_CHARS),
+            "exactly at the bound: whole"
+        );
+        assert_eq!(lines[1], format!("{}...", "x".repeat(MAX_LINE_CHARS)));
+        assert_eq!(cut("abcdef", 3), "abc...");
+        assert_eq!(cut("abc", 3), "abc");
+    }
+
+    #[test]
     fn lines_reach_a_sink_that_is_read_with_the_count_of_those_lost() {
-        struct Shared(Arc<std::sync::Mutex<Vec<u8>>>);
-        impl Write for Shared {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(buf);
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
         let out = Arc::new(std::sync::Mutex::new(Vec::new()));
         let logger = Logger::new(Shared(out.clone()), 8);
         logger.dropped.store(3, Ordering::Relaxed);
