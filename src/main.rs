@@ -85,10 +85,14 @@ enum Command {
         /// Base URL to forward to.
         #[arg(long, value_name = "URL")]
         upstream: String,
-        /// The transcript file to write (rewritten as requests arrive, and
-        /// complete after Ctrl-C or SIGTERM).
+        /// The transcript file to write (each exchange appended as it is
+        /// recorded; complete JSON after each).
         #[arg(long, value_name = "FILE")]
         record: PathBuf,
+        /// Keep every secret's payload in the recording; by default each is
+        /// replaced by "[redacted]", so the file can be committed.
+        #[arg(long)]
+        keep_payloads: bool,
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1")]
         host: String,
@@ -139,11 +143,13 @@ async fn main() {
             host,
             port,
             ca_cert,
+            keep_payloads,
         }) => {
             let options = ProxyOptions {
                 upstream,
                 record,
                 ca_cert,
+                keep_payloads,
             };
             std::process::exit(proxy(options, &host, port).await);
         }
@@ -256,19 +262,32 @@ async fn proxy(options: ProxyOptions, host: &str, port: u16) -> i32 {
     println!("listening on http://{addr}");
     match proxy.serve(listener, shutdown).await {
         Ok(t) => {
-            eprintln!(
-                "stripe-secrets-mock proxy: recorded {} interactions ({} broke the spec) in {}",
+            eprintln_bounded(format!(
+                "stripe-secrets-mock proxy: recorded {} interactions ({} broke the spec, {} \
+                 dropped) in {}",
                 t.interactions.len(),
                 t.violations,
+                t.dropped,
                 record.display()
-            );
+            ));
             0
         }
         Err(e) => {
-            eprintln!("stripe-secrets-mock proxy: {e}");
+            eprintln_bounded(format!("stripe-secrets-mock proxy: {e}"));
             1
         }
     }
+}
+
+/// Writes `line` to stderr, waiting at most a second: a stderr nobody reads
+/// (a pipe left full by a harness) must not keep the process from exiting.
+fn eprintln_bounded(line: String) {
+    let (done, wait) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        eprintln!("{line}");
+        let _ = done.send(());
+    });
+    let _ = wait.recv_timeout(std::time::Duration::from_secs(1));
 }
 
 /// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is

@@ -33,9 +33,15 @@ use crate::control::journal::{self, Filter, Journal, RecordedRequest};
 use crate::error::{BuildError, FixtureError};
 use crate::ids::IdGen;
 use crate::openapi::spec::{Spec, SpecRef};
+use crate::pipeline::check::Listing;
 use crate::secrets::auth;
 use crate::secrets::idempotency::Idempotency;
-use crate::secrets::store::{Partition, PartitionKey};
+use crate::secrets::store::{Partition, PartitionKey, Totals, MAX_SECRETS, MAX_STORED_BYTES};
+
+/// Answers that grow with what the mock holds (the journal, a transcript,
+/// the state export) written at once, at most; more wait their turn. Each
+/// is bounded on its own (docs/limits.md), so this bounds their sum.
+pub(crate) const EXPORTS: usize = 2;
 
 /// One partition's lock.
 pub(crate) type PartitionCell = Arc<Mutex<Partition>>;
@@ -81,6 +87,12 @@ pub(crate) struct State {
     anonymous: Mutex<IdGen>,
     /// Request ids for the control endpoints, apart from every app's stream.
     control_ids: Mutex<IdGen>,
+    /// What all partitions hold, for the store-wide bound: kept by
+    /// [`State::change`] around every change to a partition.
+    pub totals: Totals,
+    /// One permit per export being written ([`EXPORTS`]), held until its
+    /// client has taken the answer.
+    pub exports: Arc<tokio::sync::Semaphore>,
 }
 
 impl State {
@@ -118,8 +130,14 @@ impl State {
             Clock::fake(start)
         };
         let initial = loaded.partitions;
+        let totals = Totals::default();
+        let (secrets, bytes) = footprint(initial.values());
+        check_bound(secrets, bytes)?;
+        totals.reset(secrets, bytes);
         let seed = config.seed;
         Ok(State {
+            totals,
+            exports: Arc::new(tokio::sync::Semaphore::new(EXPORTS)),
             spec,
             control,
             start,
@@ -158,6 +176,27 @@ impl State {
         let cell = Arc::new(Mutex::new(fresh));
         map.insert(key.clone(), cell.clone());
         cell
+    }
+
+    /// Runs `f` on the partition in `cell`, locked, and accounts what it
+    /// changed in the store-wide [`Totals`].
+    pub fn change<R>(&self, cell: &PartitionCell, f: impl FnOnce(&mut Partition) -> R) -> R {
+        let mut p = lock(cell);
+        let before = p.footprint();
+        let out = f(&mut p);
+        self.totals.apply(before, p.footprint());
+        out
+    }
+
+    /// Counts the totals again from every partition, after a wholesale
+    /// change (under the exclusive gate).
+    fn recount(&self) {
+        let map = lock(&self.partitions);
+        let (secrets, bytes) = map.values().fold((0, 0), |(n, b), cell| {
+            let (pn, pb) = lock(cell).footprint();
+            (n + pn, b + pb)
+        });
+        self.totals.reset(secrets, bytes);
     }
 
     /// Forgets each of `keys` that holds nothing, has no saved answer, no
@@ -234,6 +273,7 @@ impl State {
             *lock(&self.idempotency) = Idempotency::default();
             *lock(&self.partitions) = cells(&self.initial);
             *lock(&self.anonymous) = IdGen::new(self.config.seed, &["<anonymous>"]);
+            self.recount();
             self.clock.reset(self.start);
             return json!({
                 "object": "mock.reset", "app": null,
@@ -256,6 +296,7 @@ impl State {
                 map.insert(k.clone(), Arc::new(Mutex::new(p.clone())));
             }
         }
+        self.recount();
         lock(&self.idempotency).forget(matches);
         let removed = lock(&self.journal).remove(matches);
         json!({
@@ -280,8 +321,10 @@ impl State {
             &self.control,
             self.config.max_secrets_per_scope,
         )?;
-        let count = loaded.partitions.values().map(Partition::len).sum();
+        let (count, bytes) = footprint(loaded.partitions.values());
+        check_bound(count, bytes)?;
         *lock(&self.partitions) = cells(&loaded.partitions);
+        self.totals.reset(count, bytes);
         let now = loaded.clock.unwrap_or_else(|| self.clock.now());
         self.clock.reset(now);
         Ok(count)
@@ -301,13 +344,6 @@ impl State {
         t
     }
 
-    /// The journal entries `filter` keeps, as the control endpoint shows
-    /// them (parsed after the journal's lock is released).
-    pub fn journal(&self, filter: Filter<'_>) -> Vec<Value> {
-        let texts = lock(&self.journal).texts(filter);
-        journal::parse(&texts)
-    }
-
     /// Every journal entry, oldest first.
     pub fn received_requests(&self) -> Vec<RecordedRequest> {
         let texts = lock(&self.journal).texts(Filter::default());
@@ -316,18 +352,48 @@ impl State {
 
     /// All secrets and the clock, in the fixture format.
     pub fn export(&self) -> Value {
+        let (partitions, now) = self.snapshot();
+        fixtures::export(partitions.iter().map(|(k, p)| (k, p)), now)
+    }
+
+    /// [`State::export`] as a listing, each secret rendered as it is
+    /// written.
+    pub fn export_listing(&self) -> Listing<'static> {
+        let (partitions, now) = self.snapshot();
+        let items = partitions.into_iter().flat_map(|(key, p)| {
+            p.secrets()
+                .map(|s| fixtures::export_secret(&key, s))
+                .collect::<Vec<_>>()
+        });
+        Listing {
+            envelope: fixtures::export_envelope(now),
+            field: "secrets",
+            item_schema: "fixture_secret",
+            items: Box::new(items),
+        }
+    }
+
+    /// Every partition, expired secrets purged, and the clock. The copies
+    /// are taken under the gate and share every secret (copy-on-write), so
+    /// whatever is done with them afterwards holds no request up.
+    fn snapshot(&self) -> (Vec<(PartitionKey, Partition)>, i64) {
         let _gate = self.exclusive();
         let through = self.clock.high_water();
-        let map = lock(&self.partitions);
-        let partitions: Vec<(PartitionKey, Partition)> = map
+        let cells: Vec<(PartitionKey, PartitionCell)> = lock(&self.partitions)
+            .iter()
+            .map(|(k, cell)| (k.clone(), cell.clone()))
+            .collect();
+        let partitions = cells
             .iter()
             .map(|(k, cell)| {
-                let mut p = lock(cell);
-                p.purge(through);
-                (k.clone(), p.clone())
+                let copy = self.change(cell, |p| {
+                    p.purge(through);
+                    p.clone()
+                });
+                (k.clone(), copy)
             })
             .collect();
-        fixtures::export(partitions.iter().map(|(k, p)| (k, p)), self.clock.now())
+        (partitions, self.clock.now())
     }
 
     /// How many live secrets the partitions `matches` selects hold.
@@ -337,9 +403,10 @@ impl State {
             .iter()
             .filter(|(k, _)| matches(k))
             .map(|(_, cell)| {
-                let mut p = lock(cell);
-                p.purge(through);
-                p.len()
+                self.change(cell, |p| {
+                    p.purge(through);
+                    p.len()
+                })
             })
             .sum()
     }
@@ -362,6 +429,25 @@ pub struct Stats {
     pub journal_entries: usize,
     /// Bytes counted for them (bounded by 4 MiB).
     pub journal_bytes: usize,
+}
+
+/// `(secrets, counted bytes)` of `partitions` together.
+fn footprint<'p>(partitions: impl Iterator<Item = &'p Partition>) -> (usize, usize) {
+    partitions.fold((0, 0), |(n, b), p| {
+        let (pn, pb) = p.footprint();
+        (n + pn, b + pb)
+    })
+}
+
+/// Refuses fixtures that hold more than the store may.
+fn check_bound(secrets: usize, bytes: usize) -> Result<(), FixtureError> {
+    if secrets > MAX_SECRETS || bytes > MAX_STORED_BYTES {
+        return Err(FixtureError(format!(
+            "the fixtures hold {secrets} secrets ({bytes} counted bytes); the store holds at \
+             most {MAX_SECRETS} secrets and {MAX_STORED_BYTES} bytes"
+        )));
+    }
+    Ok(())
 }
 
 /// Fresh cells sharing `partitions`' data.

@@ -4,9 +4,14 @@
 //! conversation as a transcript file that `verify` can replay later
 //! (docs/behaviour.md §10).
 //!
-//! The file is rewritten whole, through a temporary file and a rename, at
-//! most every [`WRITE_EVERY`] while requests arrive and once more at
-//! shutdown, so it is always complete JSON. API keys are masked in it.
+//! Each exchange is appended to the file as it is recorded, in place of the
+//! file's closing lines, which are written again after it: the file is
+//! complete JSON after every exchange, and what it costs to write is the
+//! exchange's own bytes. Its bound counts the bytes written to the file.
+//! API keys are masked in it and, unless asked to keep them, every
+//! `payload` (request and response) is replaced by `"[redacted]"`, so a
+//! recording of real Stripe holds no secret and can be committed; `verify`
+//! accepts any string where a recording has `"[redacted]"`.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -21,32 +26,29 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 
-use crate::contract::client::{base_url, HttpClient, Received};
+use crate::contract::client::{base_url, target_uri, HttpClient, Received};
 use crate::contract::transcript::{
     mask_authorization, Interaction, Transcript, TranscriptRequest, TranscriptResponse,
-    REQUEST_HEADERS, RESPONSE_HEADERS,
+    REQUEST_HEADERS, RESPONSE_HEADERS, TRANSCRIPT_OBJECT, TRANSCRIPT_VERSION,
 };
 use crate::control::endpoints::PREFIX;
 use crate::error::{ApiError, ContractError};
+use crate::http::conn::{Activity, Budget};
 use crate::http::server::{read_body, Acceptor};
 use crate::openapi::form;
 use crate::openapi::spec::Spec;
-use crate::pipeline::{check, BodyError};
+use crate::pipeline::check;
 use crate::state::lock;
 
 /// At most this many interactions are recorded; later ones are forwarded
 /// and counted in `dropped`.
 pub const MAX_RECORDED: usize = 10_000;
 
-/// … and at most this many bytes of them (as JSON).
+/// … and the file holds at most this many bytes (as written).
 pub const MAX_RECORDED_BYTES: usize = 64 << 20;
-
-/// The longest the file lags behind the traffic.
-const WRITE_EVERY: Duration = Duration::from_millis(200);
 
 /// Connections served at once; more wait to be accepted.
 const MAX_CONNECTIONS: usize = 1_000;
@@ -79,6 +81,9 @@ pub struct ProxyOptions {
     pub record: PathBuf,
     /// A PEM file of extra CA certificates to trust.
     pub ca_cert: Option<PathBuf>,
+    /// Keep every `payload` in the recording as it was sent and answered
+    /// (`--keep-payloads`); by default each is replaced by `"[redacted]"`.
+    pub keep_payloads: bool,
 }
 
 /// A proxy ready to serve.
@@ -94,6 +99,7 @@ pub struct ProxyOptions {
 ///     upstream: upstream.url(),
 ///     record: record.clone(),
 ///     ca_cert: None,
+///     keep_payloads: false,
 /// })
 /// .unwrap();
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -111,14 +117,76 @@ struct Shared {
     client: HttpClient,
     upstream: String,
     record: PathBuf,
+    keep_payloads: bool,
     recording: Mutex<Recording>,
-    changed: Notify,
     request_ids: AtomicU64,
+    budget: Arc<Budget>,
 }
 
+/// The record file, open, and what it holds.
 struct Recording {
-    transcript: Transcript,
-    bytes: usize,
+    /// The file.
+    file: std::fs::File,
+    /// Where its closing lines start: the next interaction goes there.
+    end: u64,
+    /// Interactions written.
+    interactions: usize,
+    /// Interactions forwarded but not written (a bound was reached).
+    dropped: u64,
+    /// Interactions whose answer broke the spec.
+    violations: u64,
+}
+
+/// The file's opening lines, up to its first interaction.
+fn opening(spec_version: &str) -> String {
+    format!(
+        "{{\n  \"object\": {},\n  \"version\": {TRANSCRIPT_VERSION},\n  \"spec_version\": {},\n  \
+         \"interactions\": [",
+        Value::from(TRANSCRIPT_OBJECT),
+        Value::from(spec_version)
+    )
+}
+
+/// The file's closing lines, after its last interaction.
+fn closing(dropped: u64, violations: u64) -> String {
+    format!("\n  ],\n  \"dropped\": {dropped},\n  \"violations\": {violations}\n}}\n")
+}
+
+/// `value` as the file holds it: pretty-printed, each line indented to sit
+/// in the `interactions` array, behind `separator`; `None` if that is more
+/// than `room` bytes (found without ever holding more than `room`).
+fn entry_text(value: &impl serde::Serialize, separator: &str, room: usize) -> Option<Vec<u8>> {
+    /// Writes lines indented by four spaces, refusing to grow past a bound.
+    struct Indented {
+        out: Vec<u8>,
+        room: usize,
+    }
+    impl std::io::Write for Indented {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            for &b in buf {
+                let extra = if b == b'\n' { 5 } else { 1 };
+                if self.out.len() + extra > self.room {
+                    return Err(std::io::Error::other("over the bound"));
+                }
+                self.out.push(b);
+                if b == b'\n' {
+                    self.out.extend_from_slice(b"    ");
+                }
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut w = Indented {
+        out: Vec::new(),
+        room,
+    };
+    std::io::Write::write_all(&mut w, separator.as_bytes()).ok()?;
+    std::io::Write::write_all(&mut w, b"\n    ").ok()?;
+    serde_json::to_writer_pretty(&mut w, value).ok()?;
+    Some(w.out)
 }
 
 impl Proxy {
@@ -128,82 +196,141 @@ impl Proxy {
     pub fn new(options: ProxyOptions) -> Result<Proxy, ContractError> {
         let upstream = base_url(&options.upstream)?;
         let client = HttpClient::new(options.ca_cert.as_deref())?;
+        let record_error = |error| ContractError::Record {
+            path: options.record.clone(),
+            error,
+        };
+        let mut file = std::fs::File::create(&options.record).map_err(record_error)?;
+        let head = opening(&Spec::bundled().version);
+        std::io::Write::write_all(&mut file, (head.clone() + &closing(0, 0)).as_bytes())
+            .map_err(record_error)?;
         let shared = Arc::new(Shared {
             client,
             upstream,
             record: options.record,
+            keep_payloads: options.keep_payloads,
             recording: Mutex::new(Recording {
-                transcript: Transcript::new(Spec::bundled().version.clone()),
-                bytes: 0,
+                file,
+                end: head.len() as u64,
+                interactions: 0,
+                dropped: 0,
+                violations: 0,
             }),
-            changed: Notify::new(),
             request_ids: AtomicU64::new(0),
+            budget: Arc::default(),
         });
-        shared.write()?;
         Ok(Proxy { shared })
     }
 
-    /// Serves on `listener` until `shutdown` completes, then writes the
-    /// record file a last time and returns what it holds.
+    /// Serves on `listener` until `shutdown` completes, then returns the
+    /// transcript the record file holds.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> Result<Transcript, ContractError> {
         let shared = self.shared;
-        let writer = tokio::spawn(writer(shared.clone()));
         let graceful = GracefulShutdown::new();
-        let mut acceptor = Acceptor::new(listener, MAX_CONNECTIONS, "stripe-secrets-mock proxy");
+        let mut acceptor = Acceptor::new(
+            listener,
+            MAX_CONNECTIONS,
+            HEADER_TIMEOUT,
+            "stripe-secrets-mock proxy",
+        );
         tokio::pin!(shutdown);
-        while let Some((stream, slot)) = acceptor.next(shutdown.as_mut()).await {
-            let shared = shared.clone();
+        while let Some(accepted) = acceptor.next(shutdown.as_mut()).await {
+            let (shared, activity) = (shared.clone(), accepted.activity.clone());
             let service = service_fn(move |req| {
-                let shared = shared.clone();
-                async move { Ok::<_, std::convert::Infallible>(shared.forward(req).await) }
+                let (shared, activity) = (shared.clone(), activity.clone());
+                async move {
+                    let handling = activity.handling();
+                    let answer = shared.forward(req, &activity).await;
+                    Ok::<_, std::convert::Infallible>(answer.map(|b| handling.answer(b)))
+                }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service);
+                .serve_connection(TokioIo::new(accepted.stream), service);
             let conn = graceful.watch(conn);
-            tokio::spawn(async move {
-                let _ = conn.await;
-                drop(slot);
-            });
+            tokio::spawn(accepted.lease.run(conn, HEADER_TIMEOUT));
         }
-        // Exchanges in flight finish (and are recorded) before the last write.
+        // Exchanges in flight finish (and are recorded) before the file is
+        // read back.
         drop(acceptor);
         let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
-        writer.abort();
-        shared.write()?;
-        let transcript = lock(&shared.recording).transcript.clone();
-        Ok(transcript)
-    }
-}
-
-/// Rewrites the file at most every [`WRITE_EVERY`] while there is news.
-async fn writer(shared: Arc<Shared>) {
-    loop {
-        shared.changed.notified().await;
-        tokio::time::sleep(WRITE_EVERY).await;
-        if let Err(e) = shared.write() {
-            crate::log::line(format!("stripe-secrets-mock proxy: {e}"));
-        }
+        let text =
+            std::fs::read_to_string(&shared.record).map_err(|error| ContractError::Record {
+                path: shared.record.clone(),
+                error,
+            })?;
+        Transcript::from_json(&text)
     }
 }
 
 impl Shared {
-    /// Writes the transcript to the record file, atomically.
-    fn write(&self) -> Result<(), ContractError> {
-        let text = {
-            let recording = lock(&self.recording);
-            // A transcript is strings, numbers and JSON values: it always
-            // serializes.
-            serde_json::to_string_pretty(&recording.transcript).unwrap_or_default()
+    /// Appends `interaction` to the record file, or counts it as dropped
+    /// when a bound would be passed; the file stays complete JSON.
+    fn append(&self, interaction: &Interaction) {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut guard = lock(&self.recording);
+        let r = &mut *guard;
+        let violated = !interaction.violations.is_empty();
+        let separator = if r.interactions == 0 { "" } else { "," };
+        // Room for the entry, counting the closing lines that follow it.
+        let tail = closing(r.dropped + 1, r.violations + 1).len() as u64;
+        let room = (MAX_RECORDED_BYTES as u64).saturating_sub(r.end + tail) as usize;
+        let text = (r.interactions < MAX_RECORDED)
+            .then(|| entry_text(interaction, separator, room))
+            .flatten();
+        let Some(text) = text else {
+            if r.dropped == 0 {
+                crate::log::line(format!(
+                    "stripe-secrets-mock proxy: the recording is full ({MAX_RECORDED} \
+                     interactions or {MAX_RECORDED_BYTES} bytes); later requests are \
+                     forwarded but not recorded"
+                ));
+            }
+            r.dropped += 1;
+            if let Err(e) = self.rewrite_closing(r) {
+                crate::log::line(format!("stripe-secrets-mock proxy: {e}"));
+            }
+            return;
         };
-        let tmp = self.record.with_extension("json.partial");
-        std::fs::write(&tmp, text + "\n")
-            .and_then(|()| std::fs::rename(&tmp, &self.record))
+        let written = r
+            .file
+            .seek(SeekFrom::Start(r.end))
+            .and_then(|_| r.file.write_all(&text));
+        match written {
+            Ok(()) => {
+                r.end += text.len() as u64;
+                r.interactions += 1;
+                r.violations += u64::from(violated);
+            }
+            Err(error) => {
+                r.dropped += 1;
+                crate::log::line(format!(
+                    "stripe-secrets-mock proxy: {}",
+                    ContractError::Record {
+                        path: self.record.clone(),
+                        error
+                    }
+                ));
+            }
+        }
+        if let Err(e) = self.rewrite_closing(r) {
+            crate::log::line(format!("stripe-secrets-mock proxy: {e}"));
+        }
+    }
+
+    /// Writes the closing lines after the last interaction.
+    fn rewrite_closing(&self, r: &mut Recording) -> Result<(), ContractError> {
+        use std::io::{Seek, SeekFrom, Write};
+        let tail = closing(r.dropped, r.violations);
+        r.file
+            .seek(SeekFrom::Start(r.end))
+            .and_then(|_| r.file.write_all(tail.as_bytes()))
+            .and_then(|()| r.file.set_len(r.end + tail.len() as u64))
             .map_err(|error| ContractError::Record {
                 path: self.record.clone(),
                 error,
@@ -211,45 +338,38 @@ impl Shared {
     }
 
     /// Forwards one request and records it.
-    async fn forward(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    async fn forward(&self, req: Request<Incoming>, activity: &Arc<Activity>) -> Response<Bytes> {
         let (parts, body) = req.into_parts();
-        let body = match read_body(&parts.headers, body).await {
-            Ok(b) => b,
-            Err(BodyError::TooLarge) => {
-                return self.error(
-                    ApiError::invalid(
-                        "Request body too large: the proxy forwards at most 1 MiB.",
-                        None,
-                    )
-                    .with_status(413),
-                )
-            }
-            Err(BodyError::TimedOut) => {
-                return self.error(
-                    ApiError::invalid("The request body did not arrive in time.", None)
-                        .with_status(408),
-                )
-            }
-            Err(BodyError::Broken(e)) => {
+        let (body, _held) = match read_body(&parts.headers, body, &self.budget, activity).await {
+            Ok(read) => read,
+            Err(e) => return self.error(e.api_error()),
+        };
+        // Only an absolute path (origin form) is forwarded, and only to the
+        // upstream's host: a request line in another form names no path
+        // the proxy may put after the upstream's URL.
+        let uri = match target_uri(
+            &self.upstream,
+            parts.uri.path(),
+            parts.uri.query().unwrap_or(""),
+        ) {
+            Ok(uri) if parts.uri.authority().is_none() => uri,
+            _ => {
                 return self.error(ApiError::invalid(
-                    format!("The proxy could not read the body: {e}."),
+                    "Invalid request: the proxy forwards only requests for an absolute path \
+                     (a request line of the form `GET /v1/... HTTP/1.1`).",
                     None,
                 ))
             }
         };
-        let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        let mut upstream = Request::builder()
-            .method(parts.method.clone())
-            .uri(format!("{}{path_and_query}", self.upstream));
+        let mut upstream = Request::builder().method(parts.method.clone()).uri(uri);
         for (name, value) in &parts.headers {
             if !HOP_BY_HOP.contains(&name.as_str()) {
                 upstream = upstream.header(name, value);
             }
         }
         let Ok(upstream) = upstream.body(Full::new(Bytes::from(body.clone()))) else {
-            return self.error(ApiError::invalid(
+            return self.error(ApiError::internal(
                 "The proxy could not build the upstream request.",
-                None,
             ));
         };
         let got = match self.client.send(upstream).await {
@@ -265,7 +385,7 @@ impl Shared {
         if !parts.uri.path().starts_with(PREFIX) {
             self.record(&parts, &body, &got);
         }
-        let mut out = Response::new(Full::new(got.body));
+        let mut out = Response::new(got.body);
         *out.status_mut() = hyper::StatusCode::from_u16(got.status)
             .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
         for (name, value) in &got.headers {
@@ -284,9 +404,7 @@ impl Shared {
         let op = spec.route(method, path);
         let query = parts.uri.query().unwrap_or("");
         let body_text = String::from_utf8_lossy(body);
-        let mut params = Map::new();
-        let decoded = form::decode_into(&mut params, query)
-            .and_then(|()| form::decode_into(&mut params, &body_text));
+        let decoded = form::decode(&[query, &body_text]);
         let mut headers = std::collections::BTreeMap::new();
         for name in REQUEST_HEADERS {
             if let Some(v) = parts.headers.get(name).and_then(|v| v.to_str().ok()) {
@@ -302,9 +420,9 @@ impl Shared {
             method: method.to_string(),
             path: path.to_string(),
             headers,
-            params: decoded.is_ok().then_some(Value::Object(params)),
             query: decoded.is_err().then(|| query.to_string()),
             body: decoded.is_err().then(|| body_text.into_owned()),
+            params: decoded.ok().map(Value::Object),
         };
         let mut violations = Vec::new();
         let response_body = match serde_json::from_slice::<Value>(&got.body) {
@@ -338,7 +456,7 @@ impl Shared {
                 got.status
             ));
         }
-        let interaction = Interaction {
+        let mut interaction = Interaction {
             operation: op.map(|o| o.id.clone()),
             request,
             response: Some(TranscriptResponse {
@@ -349,37 +467,19 @@ impl Shared {
             fault: None,
             violations,
         };
-        let size = serde_json::to_string(&interaction).map_or(0, |t| t.len());
-        {
-            let mut recording = lock(&self.recording);
-            let r = &mut *recording;
-            if r.transcript.interactions.len() >= MAX_RECORDED
-                || r.bytes + size > MAX_RECORDED_BYTES
-            {
-                if r.transcript.dropped == 0 {
-                    crate::log::line(format!(
-                        "stripe-secrets-mock proxy: the recording is full ({MAX_RECORDED} \
-                         interactions or {MAX_RECORDED_BYTES} bytes); later requests are \
-                         forwarded but not recorded"
-                    ));
-                }
-                r.transcript.dropped += 1;
-            } else {
-                r.transcript.violations += interaction.violations.len().min(1) as u64;
-                r.bytes += size;
-                r.transcript.interactions.push(interaction);
-            }
+        if !self.keep_payloads {
+            interaction.redact_payloads();
         }
-        self.changed.notify_one();
+        self.append(&interaction);
     }
 
     /// A Stripe-shaped error from the proxy itself.
-    fn error(&self, e: ApiError) -> Response<Full<Bytes>> {
+    fn error(&self, e: ApiError) -> Response<Bytes> {
         let n = self.request_ids.fetch_add(1, Ordering::Relaxed);
         let id = format!("req_proxy{n:010}");
         let now = crate::clock::Clock::system().now();
         let body = check::render(&e.body(&id, false, now));
-        let mut out = Response::new(Full::new(Bytes::from(body)));
+        let mut out = Response::new(Bytes::from(body));
         *out.status_mut() =
             hyper::StatusCode::from_u16(e.status).unwrap_or(hyper::StatusCode::BAD_GATEWAY);
         out.headers_mut()

@@ -134,6 +134,34 @@ pub struct TranscriptResponse {
     pub body: Value,
 }
 
+impl Interaction {
+    /// Replaces every `payload` value of its parameters and answer by
+    /// `"[redacted]"` (see [`Transcript::redact_payloads`]); a request
+    /// whose parameters could not be decoded keeps neither raw query nor
+    /// raw body, which may hold a payload.
+    pub(crate) fn redact_payloads(&mut self) {
+        if let Some(p) = &mut self.request.params {
+            redact(p);
+        }
+        for raw in [&mut self.request.query, &mut self.request.body] {
+            if raw.as_ref().is_some_and(|t| !t.is_empty()) {
+                *raw = Some(REDACTED.into());
+            }
+        }
+        if let Some(r) = &mut self.response {
+            redact(&mut r.body);
+        }
+    }
+
+    /// Masks the API key of its `Authorization` header (see
+    /// [`Transcript::mask_keys`]).
+    pub(crate) fn mask_keys(&mut self) {
+        if let Some(h) = self.request.headers.get_mut("authorization") {
+            *h = mask_authorization(h);
+        }
+    }
+}
+
 impl Transcript {
     /// An empty transcript for `spec_version`.
     pub fn new(spec_version: impl Into<String>) -> Transcript {
@@ -180,25 +208,18 @@ impl Transcript {
     /// by `"[redacted]"`, for sharing. `verify` accepts any string where a
     /// recording has `"[redacted]"`.
     pub fn redact_payloads(&mut self) {
-        for i in &mut self.interactions {
-            if let Some(p) = &mut i.request.params {
-                redact(p);
-            }
-            if let Some(r) = &mut i.response {
-                redact(&mut r.body);
-            }
-        }
+        self.interactions
+            .iter_mut()
+            .for_each(Interaction::redact_payloads);
     }
 
     /// Masks every API key in `Authorization` headers as Stripe masks keys
     /// in its errors (`sk_test_****1234`), for sharing. `verify` then needs
     /// `--api-key`, or sends a stand-in key per masked one.
     pub fn mask_keys(&mut self) {
-        for i in &mut self.interactions {
-            if let Some(h) = i.request.headers.get_mut("authorization") {
-                *h = mask_authorization(h);
-            }
-        }
+        self.interactions
+            .iter_mut()
+            .for_each(Interaction::mask_keys);
     }
 }
 

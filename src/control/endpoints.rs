@@ -6,17 +6,96 @@
 use serde_json::{json, Value};
 
 use crate::clock::{ClockError, EARLIEST, LATEST};
+use crate::contract::transcript::Transcript;
 use crate::control::faults::Fault;
 use crate::control::journal::Filter;
 use crate::error::ApiError;
 use crate::openapi::spec::Operation;
+use crate::pipeline::check::Listing;
 use crate::state::{lock, State};
 
 /// The path prefix reserved for control endpoints.
 pub(crate) const PREFIX: &str = "/_mock/";
 
+/// What a control operation answers: one object, or a listing written an
+/// item at a time (see [`Listing`]).
+pub(crate) enum Reply {
+    /// A whole answer.
+    Object(Value),
+    /// An envelope and its long array.
+    Listing(Listing<'static>),
+}
+
+impl From<Value> for Reply {
+    fn from(v: Value) -> Self {
+        Reply::Object(v)
+    }
+}
+
+/// The control paths whose answers grow with what the mock holds: at most
+/// [`crate::state::EXPORTS`] of them are written at once.
+pub(crate) const EXPORT_PATHS: [&str; 3] = ["/_mock/requests", "/_mock/transcript", "/_mock/state"];
+
 /// Runs control operation `op` on validated `input`.
-pub(crate) fn dispatch(core: &State, op: &Operation, input: &Value) -> Result<Value, ApiError> {
+pub(crate) fn dispatch(core: &State, op: &Operation, input: &Value) -> Result<Reply, ApiError> {
+    let str_of = |k: &str| input.get(k).and_then(Value::as_str);
+    let filter = || Filter {
+        operation: str_of("operation"),
+        app: str_of("app"),
+        account: str_of("account"),
+    };
+    match op.id.as_str() {
+        "mockExportState" => Ok(Reply::Listing(core.export_listing())),
+        "mockListRequests" => {
+            let texts = lock(&core.journal).texts(filter());
+            Ok(Reply::Listing(Listing {
+                envelope: json!({
+                    "object": "list",
+                    "data": [],
+                    "has_more": false,
+                    "url": op.path,
+                }),
+                field: "data",
+                item_schema: "mock.request",
+                items: Box::new(
+                    texts
+                        .into_iter()
+                        .map(|t| serde_json::from_str(&t).unwrap_or(Value::Null)),
+                ),
+            }))
+        }
+        "mockGetTranscript" => {
+            let (payloads, keys) = match str_of("redact") {
+                Some("payload") => (true, false),
+                Some("keys") => (false, true),
+                Some("all") => (true, true),
+                _ => (false, false),
+            };
+            let (exchanges, dropped) = lock(&core.journal).exchanges(filter());
+            let mut envelope = Transcript::new(core.spec.version.clone());
+            envelope.dropped = dropped;
+            Ok(Reply::Listing(Listing {
+                envelope: envelope.to_json(),
+                field: "interactions",
+                item_schema: "mock.interaction",
+                items: Box::new(exchanges.into_iter().filter_map(move |e| {
+                    let mut i = e.interaction()?;
+                    if payloads {
+                        i.redact_payloads();
+                    }
+                    if keys {
+                        i.mask_keys();
+                    }
+                    serde_json::to_value(i).ok()
+                })),
+            }))
+        }
+        _ => answer(core, op, input).map(Reply::from),
+    }
+}
+
+/// The operations answered with one object.
+fn answer(core: &State, op: &Operation, input: &Value) -> Result<Value, ApiError> {
     let str_of = |k: &str| input.get(k).and_then(Value::as_str);
     match op.id.as_str() {
         "mockHealth" => Ok(json!({
@@ -63,7 +142,6 @@ pub(crate) fn dispatch(core: &State, op: &Operation, input: &Value) -> Result<Va
                 )),
             }
         }
-        "mockExportState" => Ok(core.export()),
         "mockImportState" => {
             let count = core
                 .import(input)
@@ -73,7 +151,9 @@ pub(crate) fn dispatch(core: &State, op: &Operation, input: &Value) -> Result<Va
         "mockAddFault" => {
             let fault = fault_from(input)?;
             let shown = fault.to_json();
-            lock(&core.faults).push(fault);
+            lock(&core.faults)
+                .push(fault)
+                .map_err(|e| ApiError::invalid(format!("Invalid fault: {e}."), None))?;
             Ok(shown)
         }
         "mockListFaults" => Ok(json!({
@@ -82,39 +162,7 @@ pub(crate) fn dispatch(core: &State, op: &Operation, input: &Value) -> Result<Va
             "has_more": false,
             "url": op.path,
         })),
-        "mockListRequests" => {
-            let filter = Filter {
-                operation: str_of("operation"),
-                app: str_of("app"),
-                account: str_of("account"),
-            };
-            let data = core.journal(filter);
-            Ok(json!({
-                "object": "list",
-                "data": data,
-                "has_more": false,
-                "url": op.path,
-            }))
-        }
         "mockGetCoverage" => Ok(core.coverage().to_json()),
-        "mockGetTranscript" => {
-            let filter = Filter {
-                operation: str_of("operation"),
-                app: str_of("app"),
-                account: str_of("account"),
-            };
-            let mut t = core.transcript(filter);
-            match str_of("redact") {
-                Some("payload") => t.redact_payloads(),
-                Some("keys") => t.mask_keys(),
-                Some("all") => {
-                    t.redact_payloads();
-                    t.mask_keys();
-                }
-                _ => {}
-            }
-            Ok(t.to_json())
-        }
         other => Err(ApiError::internal(format!(
             "The mock does not implement the control operation {other}."
         ))),

@@ -213,6 +213,10 @@ impl Fault {
     }
 }
 
+/// Faults pending at once, at most: each request looks through them for the
+/// first that matches, so the bound is also what that look costs.
+pub(crate) const MAX_FAULTS: usize = 1_000;
+
 /// Pending faults, in the order they were added.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Faults {
@@ -221,9 +225,16 @@ pub(crate) struct Faults {
 }
 
 impl Faults {
-    /// Adds a fault after the ones already pending.
-    pub fn push(&mut self, fault: Fault) {
+    /// Adds a fault after the ones already pending, unless
+    /// [`MAX_FAULTS`] are.
+    pub fn push(&mut self, fault: Fault) -> Result<(), String> {
+        if self.pending.len() >= MAX_FAULTS {
+            return Err(format!(
+                "the mock holds at most {MAX_FAULTS} pending faults; reset or spend some first"
+            ));
+        }
         self.pending.push(fault);
+        Ok(())
     }
 
     /// Takes one use of the first fault matching the request.
@@ -259,10 +270,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn pending_faults_stop_at_the_bound_and_room_comes_back_when_one_is_spent() {
+        let mut faults = Faults::default();
+        for _ in 0..MAX_FAULTS {
+            faults.push(Fault::status(500)).unwrap();
+        }
+        let e = faults.push(Fault::status(500)).unwrap_err();
+        assert!(e.contains("at most 1000 pending faults"), "{e}");
+        assert_eq!(faults.list().len(), MAX_FAULTS);
+        assert!(faults.take(None, None).is_some());
+        faults.push(Fault::status(500)).unwrap();
+    }
+
+    #[test]
     fn faults_match_in_order_and_run_out() {
         let mut f = Faults::default();
-        f.push(Fault::status(500).times(2).operation("a"));
-        f.push(Fault::close().app("k"));
+        f.push(Fault::status(500).times(2).operation("a")).unwrap();
+        f.push(Fault::close().app("k")).unwrap();
         assert_eq!(f.take(Some("b"), Some("x")), None);
         assert_eq!(f.take(Some("b"), Some("k")).unwrap().kind, FaultKind::Close);
         assert_eq!(

@@ -258,24 +258,31 @@ pub(crate) fn export<'a>(
     partitions: impl Iterator<Item = (&'a PartitionKey, &'a Partition)>,
     now: i64,
 ) -> Value {
-    let mut secrets = Vec::new();
-    for (key, partition) in partitions {
-        for s in partition.secrets() {
-            let mut e = Map::new();
-            e.insert("app".into(), json!(key.key));
-            if let Some(account) = &key.account {
-                e.insert("account".into(), json!(account));
-            }
-            e.insert("id".into(), json!(s.id));
-            e.insert("name".into(), json!(s.name));
-            e.insert("payload".into(), json!(s.payload));
-            e.insert("scope".into(), s.scope.to_json());
-            e.insert("created".into(), json!(s.created));
-            e.insert("expires_at".into(), json!(s.expires_at));
-            secrets.push(Value::Object(e));
-        }
-    }
+    let secrets: Vec<Value> = partitions
+        .flat_map(|(key, partition)| partition.secrets().map(move |s| export_secret(key, s)))
+        .collect();
     json!({ "clock": { "now": now }, "secrets": secrets })
+}
+
+/// The fixture format's envelope, its `secrets` empty (see [`export`]).
+pub(crate) fn export_envelope(now: i64) -> Value {
+    json!({ "clock": { "now": now }, "secrets": [] })
+}
+
+/// One secret of `key`'s partition in the fixture format.
+pub(crate) fn export_secret(key: &PartitionKey, s: &Secret) -> Value {
+    let mut e = Map::new();
+    e.insert("app".into(), json!(key.key));
+    if let Some(account) = &key.account {
+        e.insert("account".into(), json!(account));
+    }
+    e.insert("id".into(), json!(s.id));
+    e.insert("name".into(), json!(s.name));
+    e.insert("payload".into(), json!(s.payload));
+    e.insert("scope".into(), s.scope.to_json());
+    e.insert("created".into(), json!(s.created));
+    e.insert("expires_at".into(), json!(s.expires_at));
+    Value::Object(e)
 }
 
 #[cfg(test)]

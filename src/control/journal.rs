@@ -25,8 +25,11 @@ use crate::secrets::store::PartitionKey;
 /// The journal keeps at most this many requests.
 pub(crate) const JOURNAL_ENTRIES: usize = 10_000;
 
-/// … and at most this many bytes of them (their JSON text, their transcript
-/// interaction, the partition they belong to, and a fixed overhead each).
+/// … and at most this many bytes of them, each entry counted as the bytes
+/// it adds to `GET /_mock/requests` and to `GET /_mock/transcript`
+/// together, as those endpoints write them (pretty-printed, which is more
+/// than the entry holds), plus its partition and a fixed overhead: so each
+/// of those answers is bounded by this figure too.
 pub(crate) const JOURNAL_BYTES: usize = 16 << 20;
 
 /// Strings longer than this (in characters) are abbreviated in the journal.
@@ -176,16 +179,30 @@ pub(crate) struct Answered {
     pub body: Bytes,
 }
 
+/// Room counted for an interaction's fixed parts as a transcript writes
+/// them: the `response`, `status`, `headers`, `body` and `fault` keys,
+/// their punctuation and indentation.
+const INTERACTION_FRAME: usize = 256;
+
 impl Exchange {
-    /// Bytes counted against [`JOURNAL_BYTES`].
+    /// At least the bytes its interaction adds to a transcript as written
+    /// (inside `interactions`, pretty-printed), and so at least what it
+    /// holds. Counted against [`JOURNAL_BYTES`].
     fn size(&self) -> usize {
-        self.request.len()
-            + self.fault.as_ref().map_or(0, String::len)
+        // A JSON string as written: each byte at most 6 (`\u0001`), quotes.
+        let string = |s: &str| 6 * s.len() + 2;
+        // The request half's fields sit in the interaction as in the half.
+        pretty_len(&self.request, 2)
+            + INTERACTION_FRAME
+            + self.fault.as_deref().map_or(0, string)
             + self.response.as_ref().map_or(0, |a| {
+                // The body, pretty already, is indented 8 more per line.
+                let lines = a.body.iter().filter(|b| **b == b'\n').count();
                 a.body.len()
+                    + 8 * lines
                     + a.headers
                         .iter()
-                        .map(|(k, v)| k.len() + v.len())
+                        .map(|(k, v)| string(k) + string(v) + 12)
                         .sum::<usize>()
             })
     }
@@ -291,7 +308,7 @@ impl Journal {
         let partition = record.partition;
         let exchange = record.exchange;
         let size = ENTRY_OVERHEAD
-            + text.len()
+            + pretty_len(&text, 2)
             + exchange.as_ref().map_or(0, Exchange::size)
             + operation.as_deref().map_or(0, str::len)
             + partition.as_ref().map_or(0, |p| {
@@ -399,6 +416,49 @@ impl Journal {
     pub fn take_released(&mut self) -> Vec<PartitionKey> {
         std::mem::take(&mut self.released)
     }
+}
+
+/// The length of compact JSON `text` (as serde_json writes it) once
+/// pretty-printed as serde_json does, starting `depth` levels deep (two
+/// spaces a level): computed in one pass, without parsing.
+pub(crate) fn pretty_len(text: &str, depth: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut len = bytes.len();
+    let mut d = depth;
+    let mut in_string = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        i += 1;
+        if in_string {
+            match b {
+                b'\\' => i += 1,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                if matches!(bytes.get(i), Some(b'}' | b']')) {
+                    // `{}` and `[]` are written as they are.
+                    i += 1;
+                } else {
+                    d += 1;
+                    len += 1 + 2 * d;
+                }
+            }
+            b'}' | b']' => {
+                d = d.saturating_sub(1);
+                len += 1 + 2 * d;
+            }
+            b',' => len += 1 + 2 * d,
+            b':' => len += 1,
+            _ => {}
+        }
+    }
+    len
 }
 
 /// Entries' texts as the control endpoint shows them.
@@ -513,6 +573,35 @@ mod tests {
 
     fn kept(v: &Value) -> Value {
         serde_json::from_str(params_json(v).get()).unwrap()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn pretty_len_is_the_length_serde_json_pretty_prints(v in json_value(), depth in 0usize..4) {
+            let compact = serde_json::to_string(&v).unwrap();
+            let pretty = serde_json::to_string_pretty(&v).unwrap();
+            // Starting `depth` deep adds two spaces per level to every line
+            // but the first.
+            let lines = pretty.matches('\n').count();
+            proptest::prop_assert_eq!(pretty_len(&compact, depth), pretty.len() + 2 * depth * lines);
+        }
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            "[a-z\"\\\\\n:,{}\\[\\] \u{1}é]{0,8}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(5, 64, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                proptest::collection::btree_map("[a-z:,\"{}]{0,4}", inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
     }
 
     #[test]

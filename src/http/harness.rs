@@ -149,12 +149,15 @@ impl MockServer {
     /// Adds a fault after those already pending; see [`Fault`].
     ///
     /// # Panics
-    /// If the fault is inconsistent (a non-error status, a zero count).
+    /// If the fault is inconsistent (a non-error status, a zero count), or
+    /// 1,000 faults are already pending.
     pub fn inject_fault(&self, fault: Fault) {
-        if let Err(e) = fault.check() {
+        if let Err(e) = fault
+            .check()
+            .and_then(|()| lock(&self.core.faults).push(fault))
+        {
             panic!("invalid fault: {e}");
         }
-        lock(&self.core.faults).push(fault);
     }
 
     /// All secrets and the clock, in the fixture format.

@@ -7,8 +7,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use hyper::body::{Bytes, Incoming};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
@@ -18,6 +18,8 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::control::endpoints::EXPORT_PATHS;
+use crate::http::conn::{Activity, Answer, Budget, Handling, Held, Registered, Registry};
 use crate::http::json_errors::{JsonErrors, MAX_HEAD, MAX_HEADERS};
 use crate::pipeline::{self, BodyError, MockRequest, MockResponse};
 use crate::state::State;
@@ -47,6 +49,21 @@ const MAX_BODY: usize = 1 << 20;
 /// How long open connections get to finish after shutdown is requested.
 const DRAIN: Duration = Duration::from_secs(5);
 
+/// Streams one HTTP/2 connection may have open at once.
+pub(crate) const MAX_STREAMS: u32 = 16;
+
+/// HTTP/2 flow-control windows (the protocol's default): what a client may
+/// send on a connection, or a stream, before the mock has read it.
+const H2_WINDOW: u32 = 64 * 1024;
+
+/// Largest decoded header block of an HTTP/2 request.
+const H2_MAX_HEADER_LIST: u32 = 64 * 1024;
+
+/// How often an idle HTTP/2 connection is pinged, and how long the answer
+/// may take before the connection is closed as dead.
+const H2_PING: Duration = Duration::from_secs(20);
+const H2_PING_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Serves `core` on `listener` until `shutdown` completes, then drains.
 pub(crate) async fn serve(
     listener: TcpListener,
@@ -54,73 +71,128 @@ pub(crate) async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    // hyper's header-read timer starts whenever a connection waits for a
-    // request head, so it bounds slow headers and idle keep-alive alike.
+    // hyper's header-read timer bounds a slow head once HTTP/1 is known;
+    // the connection's watchdog (`http::conn`) bounds everything else.
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(core.config.header_read_timeout)
         .max_headers(MAX_HEADERS)
         .max_buf_size(MAX_HEAD);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(MAX_STREAMS)
+        .initial_stream_window_size(H2_WINDOW)
+        .initial_connection_window_size(H2_WINDOW)
+        .max_header_list_size(H2_MAX_HEADER_LIST)
+        .keep_alive_interval(H2_PING)
+        .keep_alive_timeout(H2_PING_TIMEOUT);
     let graceful = GracefulShutdown::new();
-    let mut acceptor = Acceptor::new(listener, core.config.max_connections, "stripe-secrets-mock");
+    let budget = Arc::new(Budget::default());
+    let idle = core.config.header_read_timeout;
+    let mut acceptor = Acceptor::new(
+        listener,
+        core.config.max_connections,
+        idle,
+        "stripe-secrets-mock",
+    );
     tokio::pin!(shutdown);
-    while let Some((stream, slot)) = acceptor.next(shutdown.as_mut()).await {
-        let io = TokioIo::new(JsonErrors::new(stream, core.clone()));
-        let core = core.clone();
+    while let Some(accepted) = acceptor.next(shutdown.as_mut()).await {
+        let io = TokioIo::new(JsonErrors::new(accepted.stream, core.clone()));
+        let activity = accepted.activity.clone();
+        let (core, budget) = (core.clone(), budget.clone());
         let service = service_fn(move |req| {
-            let core = core.clone();
-            async move { respond(&core, req).await }
+            let (core, budget, activity) = (core.clone(), budget.clone(), activity.clone());
+            async move { respond(&core, &budget, &activity, req).await }
         });
         let conn = builder.serve_connection(io, service).into_owned();
         let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            let _ = conn.await;
-            drop(slot);
-        });
+        tokio::spawn(accepted.lease.run(conn, idle));
     }
     drop(acceptor);
     let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
 }
 
 /// Accepts connections up to a cap, for the mock and the proxy alike: at
-/// the cap it stops accepting, so new connections wait in the listen queue
-/// until one closes (header timeouts close idle ones), and says so once; an
-/// accept that fails (out of file descriptors and the like) is logged and
-/// retried after a pause.
+/// the cap it asks the connection idle longest to close and takes the new
+/// one in its place (if every connection has a request in flight, new ones
+/// wait in the listen queue until one ends), and says so once; an accept
+/// that fails (out of file descriptors and the like) is logged and retried
+/// after a pause.
 pub(crate) struct Acceptor {
     /// Where connections arrive.
     listener: TcpListener,
     /// One permit per connection served.
     slots: Arc<Semaphore>,
+    /// The open connections, for eviction at the cap.
+    registry: Arc<Registry>,
     /// The cap, for the log line.
     max: usize,
+    /// How long a connection must have been idle to give way at the cap.
+    grace: Duration,
     /// Whether the cap has been logged since it was last reached.
     at_cap_logged: bool,
     /// The log lines' prefix.
     who: &'static str,
 }
 
+/// A connection just accepted, with what bounds it.
+pub(crate) struct Accepted {
+    /// The socket.
+    pub stream: TcpStream,
+    /// What it is doing, for its watchdog.
+    pub activity: Arc<Activity>,
+    /// Its place under the cap, until it closes.
+    pub lease: Lease,
+}
+
+/// A connection's place under the cap and among the open connections.
+pub(crate) struct Lease {
+    /// Its place among the open connections.
+    registered: Registered,
+    /// Its slot under the cap.
+    slot: OwnedSemaphorePermit,
+    /// What it is doing, for its watchdog.
+    activity: Arc<Activity>,
+}
+
+impl Lease {
+    /// Runs `conn` until it ends or its watchdog closes it: nothing in
+    /// flight for `idle` (from the accept on, whatever the protocol), an
+    /// answer left unread, or eviction at the cap. Then its slot is free.
+    pub async fn run(self, conn: impl Future, idle: Duration) {
+        tokio::select! {
+            _ = conn => {}
+            () = self.activity.expired(idle) => {}
+        }
+        drop(self.registered);
+        drop(self.slot);
+    }
+}
+
 impl Acceptor {
     /// Accepts from `listener`, at most `max` connections at once (at least
-    /// one, or nothing would ever be served).
-    pub fn new(listener: TcpListener, max: usize, who: &'static str) -> Acceptor {
+    /// one, or nothing would ever be served); at the cap, a connection idle
+    /// for a second (or `idle`, if shorter) gives way to a new one.
+    pub fn new(listener: TcpListener, max: usize, idle: Duration, who: &'static str) -> Acceptor {
         let max = max.max(1);
         Acceptor {
             listener,
             slots: Arc::new(Semaphore::new(max)),
+            registry: Arc::default(),
             max,
+            grace: idle.min(Duration::from_secs(1)),
             at_cap_logged: false,
             who,
         }
     }
 
-    /// The next connection and the slot it holds until dropped; `None`
-    /// once `shutdown` completes.
+    /// The next connection; `None` once `shutdown` completes.
     pub async fn next<F: Future<Output = ()>>(
         &mut self,
         mut shutdown: Pin<&mut F>,
-    ) -> Option<(TcpStream, OwnedSemaphorePermit)> {
+    ) -> Option<Accepted> {
         loop {
             let slot = match self.slots.clone().try_acquire_owned() {
                 Ok(slot) => {
@@ -131,19 +203,28 @@ impl Acceptor {
                     if !self.at_cap_logged {
                         self.at_cap_logged = true;
                         crate::log::line(format!(
-                            "{}: {} connections open; new ones wait",
+                            "{}: {} connections open; the one idle longest gives way to each \
+                             new one (new ones wait while every one is busy)",
                             self.who, self.max
                         ));
                     }
+                    self.registry.evict_one(self.grace);
                     tokio::select! {
                         slot = self.slots.clone().acquire_owned() => slot.expect("never closed"),
+                        // Every connection was busy: look again soon.
+                        () = tokio::time::sleep(Duration::from_millis(250)) => continue,
                         () = &mut shutdown => return None,
                     }
                 }
             };
             tokio::select! {
                 accepted = self.listener.accept() => match accepted {
-                    Ok((stream, _)) => return Some((stream, slot)),
+                    Ok((stream, _)) => {
+                        let activity = Activity::new();
+                        let registered = self.registry.add(activity.clone());
+                        let lease = Lease { registered, slot, activity: activity.clone() };
+                        return Some(Accepted { stream, activity, lease });
+                    }
                     Err(e) => {
                         crate::log::line(format!("{}: accept failed: {e}", self.who));
                         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -159,10 +240,16 @@ impl Acceptor {
 /// (an injected `close` fault).
 async fn respond(
     core: &Arc<State>,
+    budget: &Arc<Budget>,
+    activity: &Arc<Activity>,
     req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Closed> {
+) -> Result<Response<Answer>, Closed> {
+    let handling = activity.handling();
     let (parts, body) = req.into_parts();
-    let body = read_body(&parts.headers, body).await;
+    let (body, _held) = match read_body(&parts.headers, body, budget, activity).await {
+        Ok((body, held)) => (Ok(body), Some(held)),
+        Err(e) => (Err(e), None),
+    };
     let header = |name: &str| header_str(&parts.headers, name);
     let bad_header = CHECKED_HEADERS.iter().copied().find(|name| {
         parts
@@ -183,13 +270,18 @@ async fn respond(
         body,
         bad_header,
     };
+    // An answer that grows with what the mock holds waits for its turn,
+    // and keeps it until its client has taken the answer.
+    let permit = match request.method == "GET" && EXPORT_PATHS.contains(&request.path.as_str()) {
+        true => core.exports.clone().acquire_owned().await.ok(),
+        false => None,
+    };
     let plan = pipeline::plan(core, &request);
     if !plan.delay.is_zero() {
         tokio::time::sleep(plan.delay).await;
     }
-    pipeline::serve_guarded(core, &request, &plan)
-        .map(to_hyper)
-        .ok_or(Closed)
+    let response = pipeline::serve_guarded(core, &request, &plan).ok_or(Closed)?;
+    Ok(to_hyper(response, handling, permit))
 }
 
 /// Headers whose value must be visible ASCII: one that is not is refused
@@ -208,8 +300,15 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Reads the body: a declared length over the limit is refused before any
 /// of it is read (so `Expect: 100-continue` gets no `100 Continue`), a body
 /// that outgrows the limit is refused too, and one cut short or malformed
-/// is reported as such.
-pub(crate) async fn read_body(headers: &HeaderMap, body: Incoming) -> Result<Vec<u8>, BodyError> {
+/// is reported as such. The bytes are counted against `budget` for `conn`
+/// as they arrive (the whole declared length first) and held until the
+/// returned [`Held`] drops.
+pub(crate) async fn read_body(
+    headers: &HeaderMap,
+    body: Incoming,
+    budget: &Arc<Budget>,
+    conn: &Arc<Activity>,
+) -> Result<(Vec<u8>, Held), BodyError> {
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -217,11 +316,30 @@ pub(crate) async fn read_body(headers: &HeaderMap, body: Incoming) -> Result<Vec
     if declared.is_some_and(|n| n > MAX_BODY as u64) {
         return Err(BodyError::TooLarge);
     }
-    match tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_BODY).collect()).await {
+    let declared = declared.unwrap_or(0) as usize;
+    let mut held = budget.take(conn, declared).map_err(BodyError::Busy)?;
+    let read = async {
+        let mut body = Limited::new(body, MAX_BODY);
+        let mut bytes = Vec::with_capacity(declared);
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| match e.downcast_ref::<LengthLimitError>() {
+                Some(_) => BodyError::TooLarge,
+                None => BodyError::Broken(e.to_string()),
+            })?;
+            if let Ok(data) = frame.into_data() {
+                let total = bytes.len() + data.len();
+                if total > held.bytes() {
+                    held.grow(total - held.bytes()).map_err(BodyError::Busy)?;
+                }
+                bytes.extend_from_slice(&data);
+            }
+        }
+        Ok(bytes)
+    };
+    match tokio::time::timeout(BODY_TIMEOUT, read).await {
         Err(_) => Err(BodyError::TimedOut),
-        Ok(Ok(collected)) => Ok(collected.to_bytes().to_vec()),
-        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(BodyError::TooLarge),
-        Ok(Err(e)) => Err(BodyError::Broken(e.to_string())),
+        Ok(Ok(bytes)) => Ok((bytes, held)),
+        Ok(Err(e)) => Err(e),
     }
 }
 
@@ -244,8 +362,12 @@ fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(String::from)
 }
 
-fn to_hyper(res: MockResponse) -> Response<Full<Bytes>> {
-    let mut out = Response::new(Full::new(res.body));
+fn to_hyper(
+    res: MockResponse,
+    handling: Handling,
+    permit: Option<OwnedSemaphorePermit>,
+) -> Response<Answer> {
+    let mut out = Response::new(handling.answer_holding(res.body, permit));
     *out.status_mut() =
         hyper::StatusCode::from_u16(res.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     let headers = out.headers_mut();

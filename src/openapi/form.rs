@@ -19,6 +19,37 @@ use crate::openapi::schema;
 /// hostile input.
 const MAX_DEPTH: usize = 16;
 
+/// Parameters (`name=value` pairs) one request may send, query and body
+/// together. The API's operations take a handful; the bound keeps what a
+/// 1 MiB body can make the mock build (a map per bracket level of each
+/// pair) within a few times what a flat body costs (docs/limits.md).
+pub(crate) const MAX_PARAMS: usize = 256;
+
+/// Decodes a request's query string and form body into one object, after
+/// counting their pairs against [`MAX_PARAMS`] (a scan that allocates
+/// nothing, so an oversized request costs no more than its bytes).
+pub(crate) fn decode(inputs: &[&str]) -> Result<Map<String, Value>, ApiError> {
+    let pairs: usize = inputs
+        .iter()
+        .map(|i| i.split('&').filter(|p| !p.is_empty()).count())
+        .sum();
+    if pairs > MAX_PARAMS {
+        return Err(ApiError::invalid(
+            format!(
+                "Too many parameters: a request may send at most {MAX_PARAMS} (query string and \
+                 body together); this one sent {pairs}."
+            ),
+            None,
+        )
+        .outcome("too_many_parameters"));
+    }
+    let mut map = Map::new();
+    for input in inputs {
+        decode_into(&mut map, input)?;
+    }
+    Ok(map)
+}
+
 /// Decodes one query string or form body into `into`.
 pub(crate) fn decode_into(into: &mut Map<String, Value>, input: &str) -> Result<(), ApiError> {
     for pair in input.split('&').filter(|p| !p.is_empty()) {
@@ -330,6 +361,24 @@ mod tests {
         let mut m = Map::new();
         decode_into(&mut m, s)?;
         Ok(Value::Object(m))
+    }
+
+    #[test]
+    fn parameters_are_counted_over_query_and_body_up_to_the_bound() {
+        let pairs = |n: usize| vec!["a[]=x"; n].join("&");
+        let half = pairs(MAX_PARAMS / 2);
+        let at = super::decode(&[&half, &half]).unwrap();
+        assert_eq!(at["a"].as_array().unwrap().len(), MAX_PARAMS);
+        let over = pairs(MAX_PARAMS / 2 + 1);
+        let e = super::decode(&[&half, &over]).unwrap_err();
+        assert_eq!(e.status, 400);
+        assert_eq!(
+            e.message,
+            "Too many parameters: a request may send at most 256 (query string and body \
+             together); this one sent 257."
+        );
+        // Empty pairs (`&&`) are not parameters.
+        assert!(super::decode(&[&format!("{half}&&&&{half}")]).is_ok());
     }
 
     #[test]

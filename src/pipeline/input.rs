@@ -3,19 +3,17 @@
 //! control request's JSON body, and the errors for each (docs/behaviour.md
 //! §1).
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::{echo, ApiError};
+use crate::http::conn::Over;
 use crate::openapi::form;
 use crate::openapi::spec::Operation;
 use crate::pipeline::request::{BodyError, MockRequest};
 
 /// Query string and form body decoded into one object.
 pub(super) fn decode(query: &str, body: &str) -> Result<Value, ApiError> {
-    let mut map = Map::new();
-    form::decode_into(&mut map, query)?;
-    form::decode_into(&mut map, body)?;
-    Ok(Value::Object(map))
+    form::decode(&[query, body]).map(Value::Object)
 }
 
 /// A control request's input: the query string, plus a JSON object body for
@@ -24,8 +22,7 @@ pub(super) fn control_input(op: &Operation, req: &MockRequest) -> Result<Value, 
     if !op.json_body {
         return decode(&req.query, body_text(req)?);
     }
-    let mut map = Map::new();
-    form::decode_into(&mut map, &req.query)?;
+    let mut map = form::decode(&[&req.query])?;
     let body = body_bytes(req)?;
     let parsed: Value = serde_json::from_slice(body).map_err(|e| {
         ApiError::invalid(
@@ -53,26 +50,52 @@ pub(super) fn bad_header(name: &str) -> ApiError {
 
 /// The body, or the error for why it could not be read.
 fn body_bytes(req: &MockRequest) -> Result<&[u8], ApiError> {
-    match &req.body {
-        Ok(body) => Ok(body),
-        Err(BodyError::TooLarge) => Err(ApiError::invalid(
-            "Request body too large: the mock accepts at most 1 MiB.",
-            None,
-        )
-        .with_status(413)),
-        Err(BodyError::TimedOut) => Err(ApiError::invalid(
-            "Invalid request: the request body did not arrive within 10 seconds.",
-            None,
-        )
-        .with_status(408)),
-        Err(BodyError::Broken(why)) => Err(ApiError::invalid(
-            format!(
-                "Invalid request: the request body could not be read ({}); it may be shorter \
-                 than its Content-Length or malformed.",
-                echo(why)
+    req.body.as_deref().map_err(BodyError::api_error)
+}
+
+impl BodyError {
+    /// The answer to a request whose body could not be read: the one
+    /// mapping, for the mock and the proxy alike.
+    pub(crate) fn api_error(&self) -> ApiError {
+        match self {
+            BodyError::TooLarge => ApiError::invalid(
+                "Request body too large: the mock accepts at most 1 MiB.",
+                None,
+            )
+            .with_status(413),
+            BodyError::TimedOut => ApiError::invalid(
+                "Invalid request: the request body did not arrive within 10 seconds.",
+                None,
+            )
+            .with_status(408),
+            BodyError::Broken(why) => ApiError::invalid(
+                format!(
+                    "Invalid request: the request body could not be read ({}); it may be \
+                     shorter than its Content-Length or malformed.",
+                    echo(why)
+                ),
+                None,
             ),
-            None,
-        )),
+            BodyError::Busy(over) => ApiError::invalid(
+                format!(
+                    "Too many requests hit the API too quickly: the mock holds at most {} of \
+                     request bodies at once {}. We recommend an exponential backoff of your \
+                     requests.",
+                    match over {
+                        Over::Connection => "4 MiB",
+                        Over::Server => "64 MiB",
+                    },
+                    match over {
+                        Over::Connection => "per connection",
+                        Over::Server => "in all",
+                    },
+                ),
+                None,
+            )
+            .with_status(429)
+            .with_code("rate_limit")
+            .outcome("rate_limit"),
+        }
     }
 }
 

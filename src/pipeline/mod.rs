@@ -39,7 +39,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::contract::coverage;
-use crate::control::endpoints::{self, PREFIX};
+use crate::control::endpoints::{self, Reply, PREFIX};
 use crate::control::faults::{Fault, FaultKind};
 use crate::control::journal::{params_json, shorten, Answered, Exchange, Record};
 use crate::error::ApiError;
@@ -149,8 +149,9 @@ pub(crate) fn serve(state: &State, req: &MockRequest, plan: &Plan) -> Option<Moc
     let served = match &prepared.partition {
         Some(key) => {
             let cell = state.partition(key);
-            let mut partition = lock(&cell);
-            run(state, prepared, plan, Some(&mut partition))
+            state.change(&cell, |partition| {
+                run(state, prepared, plan, Some(partition))
+            })
         }
         None => run(state, prepared, plan, None),
     };
@@ -203,6 +204,7 @@ impl<'a> Prepared<'a> {
         let partition = app
             .as_ref()
             .ok()
+            .filter(|_| !account_too_long(req))
             .map(|a| PartitionKey::new(&a.key, req.stripe_account.as_deref()));
         let livemode = app.as_ref().is_ok_and(|a| a.livemode);
         let idempotency_key = req
@@ -502,6 +504,15 @@ fn execute(
     if let Some(name) = req.bad_header {
         return Execution::Refused(bad_header(name));
     }
+    if account_too_long(req) {
+        return Execution::Refused(ApiError::invalid(
+            format!(
+                "Invalid Stripe-Account header: an account id is at most {MAX_ACCOUNT_CHARS} \
+                 characters."
+            ),
+            None,
+        ));
+    }
     if let Err(e) = &prepared.app {
         return Execution::Refused(e.clone());
     }
@@ -537,8 +548,20 @@ fn execute(
         now,
         livemode: prepared.livemode,
         max_per_scope: state.config.max_secrets_per_scope,
+        totals: &state.totals,
     };
     Execution::Ran(api::dispatch(op, input, ctx))
+}
+
+/// The longest `Stripe-Account` accepted. Stripe's account ids are `acct_`
+/// and 16 characters; the bound keeps a header from naming a partition
+/// with kilobytes (it is written into every export of that partition).
+const MAX_ACCOUNT_CHARS: usize = 255;
+
+fn account_too_long(req: &MockRequest) -> bool {
+    req.stripe_account
+        .as_ref()
+        .is_some_and(|a| a.len() > MAX_ACCOUNT_CHARS)
 }
 
 /// The coverage outcome of a connection closed by an injected fault.
@@ -585,7 +608,9 @@ fn preflight(state: &State, req: &MockRequest) -> MockResponse {
     respond(state, req, 200, "{}\n", request_id, headers)
 }
 
-/// A control request: validated against the control spec and dispatched.
+/// A control request: validated against the control spec and dispatched;
+/// its answer checked against the control spec (a listing item by item, as
+/// it is written).
 fn control(state: &State, req: &MockRequest) -> MockResponse {
     let op = state.control.route(&req.method, &req.path);
     let request_id = state.control_request_id();
@@ -599,19 +624,69 @@ fn control(state: &State, req: &MockRequest) -> MockResponse {
         validate::check(op, &mut input)?;
         endpoints::dispatch(state, op, &input)
     })();
-    let checked = check::finish(
-        &state.control,
-        state.config.strict,
-        op,
-        result,
-        &request_id,
-        false,
-        state.clock.now(),
-    );
+    let finish = |result| {
+        check::finish(
+            &state.control,
+            state.config.strict,
+            op,
+            result,
+            &request_id,
+            false,
+            state.clock.now(),
+        )
+    };
+    let (listing, result) = match result {
+        Ok(Reply::Listing(listing)) => {
+            let envelope = listing.envelope.clone();
+            (Some(listing), Ok(envelope))
+        }
+        Ok(Reply::Object(v)) => (None, Ok(v)),
+        Err(e) => (None, Err(e)),
+    };
+    let mut checked = finish(result);
+    let mut body = check::render(&checked.body);
+    if let (Some(listing), false) = (listing, checked.replaced) {
+        let item_schema = listing.item_schema;
+        let strict = state.config.strict;
+        let mut lenient_violation = None;
+        let rendered = check::render_listing(listing, |item| {
+            let Some(v) = state
+                .control
+                .violations(item_schema, item)
+                .into_iter()
+                .next()
+            else {
+                return Ok(());
+            };
+            let v = format!("{}: {}", v.pointer, v.rule);
+            if strict {
+                return Err(v);
+            }
+            lenient_violation.get_or_insert(v);
+            Ok(())
+        });
+        let violation = match rendered {
+            Ok(text) => {
+                body = text;
+                lenient_violation
+            }
+            Err(v) => Some(v),
+        };
+        if let Some(v) = violation {
+            let message = format!(
+                "The mock's response does not match the OpenAPI spec ({}, an item of {item_schema}): {v}",
+                op.map_or("control", |o| o.id.as_str())
+            );
+            if strict {
+                checked = finish(Err(ApiError::internal(message.clone())));
+                body = check::render(&checked.body);
+            }
+            checked.violation = Some(message);
+        }
+    }
     if let Some(v) = &checked.violation {
         check::log_violation(&request_id, v);
     }
-    let body = check::render(&checked.body);
     respond(state, req, checked.status, body, request_id, Vec::new())
 }
 

@@ -39,6 +39,8 @@ pub(crate) enum BodyError {
     TimedOut,
     /// Cut short or malformed: what the HTTP layer said (400).
     Broken(String),
+    /// Holding it would break a bound on body bytes held at once (429).
+    Busy(crate::http::conn::Over),
 }
 
 /// A response ready to be written.

@@ -88,7 +88,7 @@ fn a_replay_is_served_before_a_pending_fault() {
     let s = state(Config::default());
     let req = create_request("n", Some("retry-1"));
     let (first, body) = send(&s, &req);
-    lock(&s.faults).push(Fault::status(503));
+    lock(&s.faults).push(Fault::status(503)).unwrap();
     let (again, replayed) = send(&s, &req);
     assert_eq!((first, again), (200, 200));
     assert_eq!(body, replayed);

@@ -7,7 +7,10 @@ use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
 use crate::openapi::spec::{Operation, HIDDEN_UNLESS_EXPANDED};
-use crate::secrets::store::{Cursor, Partition, Scope, ScopeError, Secret, SetError, Undo};
+use crate::secrets::store::{
+    Cursor, Limits, Partition, Scope, ScopeError, Secret, SetError, Totals, Undo, MAX_SECRETS,
+    MAX_STORED_BYTES,
+};
 
 /// How far ahead `expires_at` may be: 100 years of 365.25 days.
 const MAX_EXPIRY_AHEAD: i64 = 36_525 * 86_400;
@@ -22,6 +25,8 @@ pub(crate) struct Ctx<'a> {
     pub livemode: bool,
     /// The per-scope secret limit.
     pub max_per_scope: usize,
+    /// What the whole store holds, for its bound.
+    pub totals: &'a Totals,
 }
 
 /// An operation's answer, and how to take back the change it made.
@@ -125,16 +130,36 @@ fn set(input: &Value, expand: &[String], ctx: Ctx<'_>) -> Result<Done, ApiError>
     let payload = str_of(input, "payload").to_string();
     let (secret, undo) = ctx
         .partition
-        .set(scope, name, payload, expires_at, ctx.now, ctx.max_per_scope)
-        .map_err(|SetError::ScopeFull(max)| {
-            ApiError::invalid(
+        .set(
+            scope,
+            name,
+            payload,
+            expires_at,
+            ctx.now,
+            Limits {
+                per_scope: ctx.max_per_scope,
+                store: ctx.totals,
+            },
+        )
+        .map_err(|e| match e {
+            SetError::ScopeFull(max) => ApiError::invalid(
                 format!(
                     "You have reached the maximum of {max} secrets for this scope. Delete a \
                      secret or replace an existing name instead."
                 ),
                 Some("name".into()),
             )
-            .outcome("scope_full")
+            .outcome("scope_full"),
+            SetError::StoreFull => ApiError::invalid(
+                format!(
+                    "The mock's store is full: it holds at most {MAX_SECRETS} secrets and \
+                     {} MiB of names, payloads and users in all (every app and account \
+                     together). Delete secrets or reset the mock.",
+                    MAX_STORED_BYTES >> 20
+                ),
+                None,
+            )
+            .outcome("store_full"),
         })?;
     Ok(Done {
         body: render(&secret, ctx.livemode, &show(expand, ""), false),

@@ -101,6 +101,103 @@ pub(crate) struct Secret {
 pub(crate) enum SetError {
     /// The scope already holds the maximum number of distinct names.
     ScopeFull(usize),
+    /// The whole store is at its bound ([`MAX_SECRETS`], [`MAX_STORED_BYTES`]).
+    StoreFull,
+}
+
+/// Secrets the whole store may hold (every app and account together).
+pub(crate) const MAX_SECRETS: usize = 100_000;
+
+/// Bytes the whole store may hold, each secret counted as its name, payload
+/// and user plus [`SECRET_OVERHEAD`].
+pub(crate) const MAX_STORED_BYTES: usize = 128 << 20;
+
+/// What a stored secret costs besides its strings: its id, its entries in
+/// four indexes and their nodes (measured at 700–800 bytes, `benches/run`).
+pub(crate) const SECRET_OVERHEAD: usize = 800;
+
+/// A secret's counted bytes: its strings as JSON writes them (the state
+/// export and every answer), so a payload of control characters, each
+/// written as six bytes, counts six bytes each.
+fn cost(s: &Secret) -> usize {
+    strings_cost(&s.name, &s.payload, &s.scope)
+}
+
+/// [`cost`] of a secret with these strings.
+fn strings_cost(name: &str, payload: &str, scope: &Scope) -> usize {
+    let user = match scope {
+        Scope::User(u) => json_len(u),
+        Scope::Account => 0,
+    };
+    json_len(name) + json_len(payload) + user + SECRET_OVERHEAD
+}
+
+/// The bytes serde_json writes for the string `s`, quotes excluded.
+fn json_len(s: &str) -> usize {
+    s.bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0..=0x1f => 6,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// The bounds a set must respect.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits<'a> {
+    /// Distinct names per scope.
+    pub per_scope: usize,
+    /// What the whole store holds, against [`MAX_SECRETS`] and
+    /// [`MAX_STORED_BYTES`].
+    pub store: &'a Totals,
+}
+
+/// What the whole store holds, against its bound. Kept by the caller from
+/// each partition's [`Partition::footprint`] before and after a change.
+#[derive(Debug, Default)]
+pub(crate) struct Totals {
+    /// Secrets in every partition.
+    secrets: std::sync::atomic::AtomicUsize,
+    /// Their counted bytes.
+    bytes: std::sync::atomic::AtomicUsize,
+}
+
+impl Totals {
+    /// Applies one partition's change from `before` to `after`.
+    pub fn apply(&self, before: (usize, usize), after: (usize, usize)) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let shift = |c: &std::sync::atomic::AtomicUsize, from: usize, to: usize| {
+            if to >= from {
+                c.fetch_add(to - from, Relaxed);
+            } else {
+                c.fetch_sub(from - to, Relaxed);
+            }
+        };
+        shift(&self.secrets, before.0, after.0);
+        shift(&self.bytes, before.1, after.1);
+    }
+
+    /// Replaces the totals (after a wholesale change).
+    pub fn reset(&self, secrets: usize, bytes: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.secrets.store(secrets, Relaxed);
+        self.bytes.store(bytes, Relaxed);
+    }
+
+    /// `(secrets, bytes)` held.
+    pub fn get(&self) -> (usize, usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.secrets.load(Relaxed), self.bytes.load(Relaxed))
+    }
+
+    /// Whether `more` secrets of `bytes` more bytes fit. Requests in other
+    /// partitions may pass the check at the same moment, so the bound can
+    /// be passed by at most one secret per request being served at once.
+    fn has_room(&self, more: usize, bytes: usize) -> bool {
+        let (secrets, held) = self.get();
+        secrets + more <= MAX_SECRETS && held + bytes <= MAX_STORED_BYTES
+    }
 }
 
 /// A list cursor.
@@ -159,6 +256,8 @@ struct Index {
     by_id: HashMap<String, u64>,
     /// `(expires_at, seq)` of every secret that expires.
     expiry: BTreeSet<(i64, u64)>,
+    /// Counted bytes of the secrets ([`cost`]).
+    bytes: usize,
 }
 
 fn rank(s: &Secret, seq: u64) -> Rank {
@@ -174,6 +273,7 @@ impl Index {
         if let Some(at) = secret.expires_at {
             self.expiry.insert((at, seq));
         }
+        self.bytes += cost(&secret);
         self.secrets.insert(seq, secret);
     }
 
@@ -186,6 +286,7 @@ impl Index {
 
     fn remove(&mut self, seq: u64) -> Option<Secret> {
         let secret = self.secrets.remove(&seq)?;
+        self.bytes -= cost(&secret);
         if let Some(index) = self.scopes.get_mut(&secret.scope) {
             index.names.remove(&secret.name);
             index.order.remove(&rank(&secret, seq));
@@ -244,6 +345,11 @@ impl Partition {
         self.index.secrets.len()
     }
 
+    /// `(secrets, counted bytes)`, for the store-wide [`Totals`].
+    pub fn footprint(&self) -> (usize, usize) {
+        (self.index.secrets.len(), self.index.bytes)
+    }
+
     /// All secrets, in the order they were set.
     pub fn secrets(&self) -> impl Iterator<Item = &Secret> {
         self.index.secrets.values()
@@ -269,11 +375,22 @@ impl Partition {
         payload: String,
         expires_at: Option<i64>,
         now: i64,
-        max_per_scope: usize,
+        limits: Limits<'_>,
     ) -> Result<(Secret, Undo), SetError> {
+        let Limits {
+            per_scope: max_per_scope,
+            store: totals,
+        } = limits;
         let existing = self.index.seq_of(&scope, &name);
         if existing.is_none() && self.count(&scope) >= max_per_scope {
             return Err(SetError::ScopeFull(max_per_scope));
+        }
+        let adds = strings_cost(&name, &payload, &scope);
+        let frees = existing
+            .and_then(|seq| self.index.secrets.get(&seq))
+            .map_or(0, cost);
+        if !totals.has_room(usize::from(existing.is_none()), adds.saturating_sub(frees)) {
+            return Err(SetError::StoreFull);
         }
         let Partition { ids, index } = self;
         let index = Arc::make_mut(index);
@@ -421,9 +538,19 @@ mod tests {
     }
 
     fn set(p: &mut Partition, scope: Scope, name: &str, now: i64, max: usize) -> Secret {
-        p.set(scope, name.into(), "v".into(), None, now, max)
-            .unwrap()
-            .0
+        p.set(
+            scope,
+            name.into(),
+            "v".into(),
+            None,
+            now,
+            Limits {
+                per_scope: max,
+                store: &Totals::default(),
+            },
+        )
+        .unwrap()
+        .0
     }
 
     fn names(v: &[&Secret]) -> Vec<String> {
@@ -431,11 +558,77 @@ mod tests {
     }
 
     #[test]
+    fn strings_count_as_json_writes_them() {
+        for s in [
+            "",
+            "plain é",
+            "\"q\" \\ \n\r\t\u{8}\u{c}",
+            "\u{1}\u{1f}\u{7f}",
+        ] {
+            let written = serde_json::to_string(s).unwrap().len() - 2;
+            assert_eq!(json_len(s), written, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn the_store_wide_bound_counts_secrets_and_bytes_and_a_replacement_only_its_growth() {
+        let mut p = part();
+        let totals = Totals::default();
+        let set = |p: &mut Partition, name: &str, payload: &str, totals: &Totals| {
+            let before = p.footprint();
+            let r = p.set(
+                Scope::Account,
+                name.into(),
+                payload.into(),
+                None,
+                0,
+                Limits {
+                    per_scope: 10,
+                    store: totals,
+                },
+            );
+            totals.apply(before, p.footprint());
+            r.map(|_| ())
+        };
+        set(&mut p, "a", "xy", &totals).unwrap();
+        assert_eq!(totals.get(), (1, 1 + 2 + SECRET_OVERHEAD));
+        // At the count bound: a new name is refused, a replacement is not.
+        totals.reset(MAX_SECRETS, 0);
+        assert_eq!(set(&mut p, "b", "", &totals), Err(SetError::StoreFull));
+        set(&mut p, "a", "z", &totals).unwrap();
+        // At the byte bound exactly: a replacement that grows is refused,
+        // one that does not grow is taken.
+        totals.reset(1, MAX_STORED_BYTES);
+        assert_eq!(set(&mut p, "a", "zz", &totals), Err(SetError::StoreFull));
+        set(&mut p, "a", "y", &totals).unwrap();
+        // One byte under it: a secret that fits exactly is taken.
+        let fits = MAX_STORED_BYTES - (1 + SECRET_OVERHEAD);
+        totals.reset(1, fits);
+        set(&mut p, "c", "", &totals).unwrap();
+        assert_eq!(totals.get(), (2, MAX_STORED_BYTES));
+        // Deleting gives the room back.
+        let before = p.footprint();
+        let _ = p.delete(&Scope::Account, "c").unwrap();
+        totals.apply(before, p.footprint());
+        assert_eq!(totals.get(), (1, fits));
+    }
+
+    #[test]
     fn replacing_keeps_one_secret_with_a_new_id() {
         let mut p = part();
         let a = set(&mut p, Scope::Account, "n", 10, 10);
         let (b, _) = p
-            .set(Scope::Account, "n".into(), "2".into(), None, 20, 10)
+            .set(
+                Scope::Account,
+                "n".into(),
+                "2".into(),
+                None,
+                20,
+                Limits {
+                    per_scope: 10,
+                    store: &Totals::default(),
+                },
+            )
             .unwrap();
         assert_ne!(a.id, b.id);
         assert_eq!(p.find(&Scope::Account, "n").unwrap().payload, "2");
@@ -448,12 +641,32 @@ mod tests {
         let mut p = part();
         set(&mut p, Scope::Account, "a", 0, 1);
         assert_eq!(
-            p.set(Scope::Account, "b".into(), "".into(), None, 0, 1)
-                .err(),
+            p.set(
+                Scope::Account,
+                "b".into(),
+                "".into(),
+                None,
+                0,
+                Limits {
+                    per_scope: 1,
+                    store: &Totals::default()
+                }
+            )
+            .err(),
             Some(SetError::ScopeFull(1))
         );
         assert!(p
-            .set(Scope::Account, "a".into(), "x".into(), None, 0, 1)
+            .set(
+                Scope::Account,
+                "a".into(),
+                "x".into(),
+                None,
+                0,
+                Limits {
+                    per_scope: 1,
+                    store: &Totals::default()
+                }
+            )
             .is_ok());
         set(&mut p, Scope::User("u".into()), "b", 0, 1);
         assert_eq!(p.count(&Scope::Account), 1);
@@ -522,7 +735,17 @@ mod tests {
     fn purge_visits_only_what_is_due_and_is_final() {
         let mut p = part();
         for (name, at) in [("soon", 50), ("later", 60)] {
-            let _ = p.set(Scope::Account, name.into(), "".into(), Some(at), 0, 10);
+            let _ = p.set(
+                Scope::Account,
+                name.into(),
+                "".into(),
+                Some(at),
+                0,
+                Limits {
+                    per_scope: 10,
+                    store: &Totals::default(),
+                },
+            );
         }
         set(&mut p, Scope::Account, "never", 0, 10);
         assert!(!p.has_expired(49));
@@ -548,7 +771,17 @@ mod tests {
         set(&mut p, Scope::Account, "b", 0, 10);
         let before: Vec<Secret> = p.secrets().cloned().collect();
         let (_, undo) = p
-            .set(Scope::Account, "a".into(), "new".into(), Some(9), 5, 10)
+            .set(
+                Scope::Account,
+                "a".into(),
+                "new".into(),
+                Some(9),
+                5,
+                Limits {
+                    per_scope: 10,
+                    store: &Totals::default(),
+                },
+            )
             .unwrap();
         p.undo(undo);
         assert_eq!(p.secrets().cloned().collect::<Vec<_>>(), before);

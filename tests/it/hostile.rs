@@ -318,20 +318,52 @@ async fn what_hyper_refuses_before_the_mock_sees_it_still_gets_a_json_error() {
 }
 
 #[tokio::test]
-async fn connections_over_the_cap_wait_until_one_closes() {
+async fn at_the_cap_the_connection_idle_longest_gives_way_and_busy_ones_do_not() {
     let server = MockServer::builder().max_connections(2).start().await;
-    // Two idle connections take both slots.
-    let first = TcpStream::connect(server.address()).await.unwrap();
-    let _second = TcpStream::connect(server.address()).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    // A third is queued, not served: its request waits.
+    // Two idle connections take both slots; a third is served within a
+    // second or so, in place of the one idle longest, which is closed.
+    let mut first = TcpStream::connect(server.address()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut second = TcpStream::connect(server.address()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let client = Client::new(&server, "sk_test_123");
+    let listed = tokio::time::timeout(
+        Duration::from_secs(5),
+        client.get("/v1/apps/secrets?scope[type]=account"),
+    )
+    .await
+    .expect("served at the cap");
+    assert_eq!(listed.status, 200);
+    assert!(closed_within(&mut first, Duration::from_secs(5)).await);
+    drop(second.write_all(b"x").await);
+
+    // Two connections each in the middle of a request (a body still
+    // arriving) are busy: a new one waits until one of them is done.
+    let server = MockServer::builder().max_connections(2).start().await;
+    let whole = post(b"Connection: close\r\n", FORM.as_bytes());
+    let (head_and_some, rest) = whole.split_at(whole.len() - 5);
+    let mut busy = Vec::new();
+    for _ in 0..2 {
+        let mut c = TcpStream::connect(server.address()).await.unwrap();
+        c.write_all(head_and_some).await.unwrap();
+        busy.push(c);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let client = Client::new(&server, "sk_test_123");
     let waiting =
         tokio::spawn(async move { client.get("/v1/apps/secrets?scope[type]=account").await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!waiting.is_finished(), "served past the connection cap");
-    // One closes: the queued connection is accepted and answered.
-    drop(first);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !waiting.is_finished(),
+        "a busy connection was closed to serve it"
+    );
+    // One request completes and its connection closes: the waiting one is
+    // accepted and answered.
+    let mut done = busy.remove(0);
+    done.write_all(rest).await.unwrap();
+    let mut answer = String::new();
+    let _ = done.read_to_string(&mut answer).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     let answered = tokio::time::timeout(Duration::from_secs(5), waiting)
         .await
         .expect("served once a slot freed")

@@ -85,15 +85,17 @@ async fn a_session_recorded_through_the_cli_proxy_verifies_against_a_fresh_mock(
         .await
         .unwrap();
     assert!(
-        stderr.contains("recorded 10 interactions (0 broke the spec)"),
+        stderr.contains("recorded 10 interactions (0 broke the spec, 0 dropped)"),
         "{stderr}"
     );
 
     let t = Transcript::from_json(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert_eq!(t.interactions.len(), 10);
     assert_eq!(t.violations, 0);
-    // What the client got is what was recorded, and what the upstream said.
-    let direct = upstream.transcript();
+    // What the client got is what was recorded, and what the upstream said,
+    // but for payloads: redacted by default.
+    let mut direct = upstream.transcript();
+    direct.redact_payloads();
     for ((rec, resp), up) in t
         .interactions
         .iter()
@@ -102,7 +104,19 @@ async fn a_session_recorded_through_the_cli_proxy_verifies_against_a_fresh_mock(
     {
         let r = rec.response.as_ref().unwrap();
         assert_eq!(r.status, resp.status);
-        assert_eq!(r.body, resp.body);
+        let mut got = Transcript::new("x");
+        got.interactions.push(stripe_secrets_mock::Interaction {
+            operation: None,
+            request: rec.request.clone(),
+            response: Some(stripe_secrets_mock::TranscriptResponse {
+                body: resp.body.clone(),
+                ..r.clone()
+            }),
+            fault: None,
+            violations: Vec::new(),
+        });
+        got.redact_payloads();
+        assert_eq!(r.body, got.interactions[0].response.as_ref().unwrap().body);
         assert_eq!(Some(r), up.response.as_ref());
         assert_eq!(rec.request.params, up.request.params);
     }
@@ -151,6 +165,7 @@ async fn answers_that_break_the_spec_are_passed_on_reported_and_counted() {
         upstream: format!("http://{upstream}"),
         record: file.clone(),
         ca_cert: None,
+        keep_payloads: false,
     })
     .await;
     let c = Client::at(addr, "sk_test_123");
@@ -191,6 +206,7 @@ async fn an_https_upstream_is_trusted_through_ca_cert_and_refused_without() {
         upstream: url.clone(),
         record: record_file("tls.json"),
         ca_cert: Some(ca),
+        keep_payloads: false,
     })
     .await;
     let c = Client::at(addr, "sk_test_123");
@@ -202,6 +218,7 @@ async fn an_https_upstream_is_trusted_through_ca_cert_and_refused_without() {
         upstream: url,
         record: record_file("untrusted.json"),
         ca_cert: None,
+        keep_payloads: false,
     })
     .await;
     let refused = Client::at(addr, "sk_test_123").create("k", "v").await;
@@ -220,6 +237,7 @@ async fn a_record_file_that_cannot_be_written_is_refused_at_start() {
         upstream: "http://127.0.0.1:9".into(),
         record: PathBuf::from("/nonexistent-dir/x.json"),
         ca_cert: None,
+        keep_payloads: false,
     })
     .err()
     .unwrap();
@@ -238,6 +256,7 @@ async fn an_answer_that_is_not_json_is_recorded_as_text_and_reported() {
         upstream: format!("http://{upstream}"),
         record: record_file("html.json"),
         ca_cert: None,
+        keep_payloads: false,
     })
     .await;
     // The test client wants JSON; read this answer raw.
@@ -270,6 +289,7 @@ async fn an_exchange_in_flight_at_shutdown_is_finished_and_recorded() {
         upstream: upstream.url(),
         record: record_file("drain.json"),
         ca_cert: None,
+        keep_payloads: false,
     })
     .await;
     let c = Client::at(addr, "sk_test_123");
