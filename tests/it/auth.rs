@@ -84,3 +84,37 @@ async fn an_allow_list_refuses_other_well_formed_keys() {
         "Invalid API Key provided: sk_test_*****9876"
     );
 }
+
+#[tokio::test]
+async fn a_key_of_any_length_past_255_characters_is_a_401_never_a_500() {
+    let (server, _) = start().await;
+    let at_bound = format!("sk_test_{}", "a".repeat(255 - 8));
+    let ok = Client::new(&server, &at_bound)
+        .get("/v1/apps/secrets?scope[type]=account")
+        .await;
+    assert_eq!(ok.status, 200);
+    for key in [
+        format!("{at_bound}a"),
+        format!("sk_test_{}", "a".repeat(60_000)),
+        // A long lowercase "kind": once kept readable, it made the message
+        // break the spec's length and turned the 401 into a 500.
+        format!("{}_test_1234", "a".repeat(60_000)),
+    ] {
+        let res = Client::new(&server, &key)
+            .get("/v1/apps/secrets?scope[type]=account")
+            .await;
+        assert_eq!(res.status, 401, "{}", &res.text[..200.min(res.text.len())]);
+        assert!(res.err("message").starts_with("Invalid API Key provided: "));
+        assert!(res.text.len() < 2_000);
+    }
+    // A Stripe-Account past 255 characters is refused, not a partition.
+    let res = Client::new(&server, "sk_test_123")
+        .account(&format!("acct_{}", "1".repeat(300)))
+        .get("/v1/apps/secrets?scope[type]=account")
+        .await;
+    assert_eq!(res.status, 400);
+    assert_eq!(
+        res.err("message"),
+        "Invalid Stripe-Account header: an account id is at most 255 characters."
+    );
+}

@@ -197,3 +197,36 @@ async fn the_same_faults_and_requests_give_the_same_bytes() {
     }
     assert_eq!(run().await, run().await);
 }
+
+#[tokio::test]
+async fn at_most_1000_faults_wait_at_once() {
+    let (server, _) = start().await;
+    for _ in 0..1_000 {
+        server.inject_fault(Fault::status(500).operation("getAppsSecrets"));
+    }
+    let control = Client::anonymous(&server);
+    let res = control.post("/_mock/faults", "status=500").await;
+    assert_eq!(res.status, 400);
+    assert_eq!(
+        res.err("message"),
+        "Invalid fault: the mock holds at most 1000 pending faults; reset or spend some first."
+    );
+    // The control spec bounds the fields a fault keeps.
+    let long = control
+        .post(
+            "/_mock/faults",
+            &format!("status=500&app={}", "k".repeat(256)),
+        )
+        .await;
+    assert_eq!(long.status, 400);
+    // One spent, one room.
+    let c = Client::new(&server, "sk_test_1");
+    assert_eq!(
+        c.get("/v1/apps/secrets?scope[type]=account").await.status,
+        500
+    );
+    assert_eq!(
+        control.post("/_mock/faults", "status=503").await.status,
+        200
+    );
+}

@@ -175,3 +175,51 @@ async fn conflicting_clocks_are_refused_and_an_explicit_now_wins() {
         .await;
     assert_eq!(server.clock().now(), 5);
 }
+
+#[tokio::test]
+async fn only_regular_files_are_read_as_fixtures_and_never_block() {
+    let dir = std::env::temp_dir().join(format!("fixtures-special-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("a.json");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let zero = dir.join("zero.json");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    for path in [&fifo, &zero, &dir] {
+        let out = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            tokio::process::Command::new(BIN)
+                .arg("check-fixtures")
+                .arg(path)
+                .output(),
+        )
+        .await
+        .expect("check-fixtures does not block on a FIFO or a device")
+        .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("not a regular file"), "{stderr}");
+    }
+    let e = MockServer::builder()
+        .fixtures(&zero)
+        .try_start()
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(e, BuildError::Fixture(_)), "{e}");
+    // A regular file over 16 MiB is refused by its size.
+    let big = dir.join("big.json");
+    std::fs::write(&big, vec![b' '; (16 << 20) + 1]).unwrap();
+    let e = MockServer::builder()
+        .fixtures(&big)
+        .try_start()
+        .await
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("larger than 16777216 bytes"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -2,6 +2,7 @@
 //! Each module is one behaviour of docs/behaviour.md; `support` is the client.
 
 mod auth;
+mod bounds;
 mod browser;
 mod cli;
 mod concurrency;

@@ -301,3 +301,183 @@ async fn an_exchange_in_flight_at_shutdown_is_finished_and_recorded() {
     assert_eq!(t.interactions.len(), 1);
     assert_eq!(t.interactions[0].response.as_ref().unwrap().status, 200);
 }
+
+#[tokio::test]
+async fn a_recording_redacts_every_payload_unless_asked_and_still_verifies() {
+    let upstream = MockServer::start().await;
+    for keep_payloads in [false, true] {
+        let file = record_file(&format!("payloads-{keep_payloads}.json"));
+        let (addr, stop, task) = in_process(ProxyOptions {
+            upstream: upstream.url(),
+            record: file.clone(),
+            ca_cert: None,
+            keep_payloads,
+        })
+        .await;
+        let c = Client::at(addr, "sk_test_123");
+        assert_eq!(c.create("k", "s3cr3t-value").await.status, 200);
+        let found = c
+            .get("/v1/apps/secrets/find?name=k&scope[type]=account&expand[]=payload")
+            .await;
+        assert_eq!(found.body["payload"], "s3cr3t-value", "the client gets it");
+        stop.send(()).unwrap();
+        let t = task.await.unwrap().unwrap();
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(text.contains("s3cr3t-value"), keep_payloads, "{text}");
+        if !keep_payloads {
+            assert_eq!(text.matches("\"[redacted]\"").count(), 2, "{text}");
+        }
+        let fresh = MockServer::start().await;
+        let report = verify(&t, &VerifyOptions::new(fresh.url())).await.unwrap();
+        assert!(report.passed(), "{report}");
+    }
+}
+
+#[tokio::test]
+async fn the_record_file_is_bounded_by_the_bytes_it_writes() {
+    // One answer of under 1 MiB that pretty-printing makes ~100 times
+    // larger: arrays nested 100 deep around 400,000 numbers.
+    let body: &'static str = Box::leak(
+        format!(
+            "{}{}{}",
+            "[".repeat(100),
+            vec!["0"; 400_000].join(","),
+            "]".repeat(100)
+        )
+        .into_boxed_str(),
+    );
+    assert!(body.len() < 1 << 20);
+    let upstream = fake_upstream(body).await;
+    let file = record_file("amplified.json");
+    let (addr, stop, task) = in_process(ProxyOptions {
+        upstream: format!("http://{upstream}"),
+        record: file.clone(),
+        ca_cert: None,
+        keep_payloads: false,
+    })
+    .await;
+    let c = Client::at(addr, "sk_test_123");
+    let mut raw = tokio::net::TcpStream::connect(addr).await.unwrap();
+    raw.write_all(b"GET /v1/apps/secrets HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    raw.read_to_end(&mut answer).await.unwrap();
+    assert!(answer.ends_with(body.as_bytes()), "passed on whole");
+    // The file stays complete JSON within its bound (nothing of the
+    // exchange was written); the exchange is counted as dropped, and the
+    // proxy goes on forwarding.
+    let size = std::fs::metadata(&file).unwrap().len();
+    assert!(size < 4_096, "{size} bytes");
+    let dropped = Transcript::from_json(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(dropped.dropped, 1);
+    assert_eq!(c.get("/v1/unknown").await.status, 200);
+    stop.send(()).unwrap();
+    let t = task.await.unwrap().unwrap();
+    assert_eq!(t.dropped, 2);
+    assert!(t.interactions.is_empty());
+    assert!(std::fs::metadata(&file).unwrap().len() <= 64 << 20);
+}
+
+#[tokio::test]
+async fn a_request_line_that_names_a_host_is_refused_not_forwarded() {
+    let upstream = MockServer::start().await;
+    let (addr, stop, task) = in_process(ProxyOptions {
+        upstream: upstream.url(),
+        record: record_file("absolute.json"),
+        ca_cert: None,
+        keep_payloads: false,
+    })
+    .await;
+    for line in [
+        "GET http://127.0.0.2:9/v1/apps/secrets HTTP/1.1",
+        "OPTIONS * HTTP/1.1",
+    ] {
+        let mut raw = tokio::net::TcpStream::connect(addr).await.unwrap();
+        raw.write_all(format!("{line}\r\nhost: x\r\nconnection: close\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        raw.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 400"), "{line}: {answer}");
+        assert!(
+            answer.contains("only requests for an absolute path"),
+            "{answer}"
+        );
+    }
+    stop.send(()).unwrap();
+    assert!(task.await.unwrap().unwrap().interactions.is_empty());
+    assert!(
+        upstream.received_requests().is_empty(),
+        "nothing was forwarded"
+    );
+}
+
+#[tokio::test]
+async fn a_proxy_whose_stderr_is_never_read_still_stops_on_sigterm() {
+    // Every answer breaks the spec with a long value: a violation line each.
+    let long: &'static str = Box::leak(
+        format!(
+            r#"{{"id": ["{}"], "object": "apps.secret"}}"#,
+            "x".repeat(20_000)
+        )
+        .into_boxed_str(),
+    );
+    let upstream = fake_upstream(long).await;
+    let file = record_file("unread-stderr.json");
+    let mut child = tokio::process::Command::new(BIN)
+        .args([
+            "proxy",
+            "--upstream",
+            &format!("http://{upstream}"),
+            "--port",
+            "0",
+            "--record",
+        ])
+        .arg(&file)
+        .stdout(std::process::Stdio::piped())
+        // A pipe nobody reads: it fills after 64 KiB.
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next_line().await.unwrap().unwrap();
+    let addr: SocketAddr = first
+        .strip_prefix("listening on http://")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let c = Client::at(addr, "sk_test_123");
+    for _ in 0..200 {
+        let res = c
+            .get("/v1/apps/secrets/find?name=a&scope[type]=account")
+            .await;
+        assert_eq!(res.status, 200);
+    }
+    let pid = child.id().unwrap().to_string();
+    tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    let status = tokio::time::timeout(std::time::Duration::from_secs(15), child.wait())
+        .await
+        .expect("the proxy exits after SIGTERM with its stderr unread")
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let mut stderr = Vec::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_end(&mut stderr)
+        .await
+        .unwrap();
+    // Every line it wrote was cut.
+    let text = String::from_utf8_lossy(&stderr);
+    assert!(
+        text.lines().all(|l| l.chars().count() <= 1_003),
+        "a line was not cut"
+    );
+}

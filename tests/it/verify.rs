@@ -238,3 +238,50 @@ async fn interactions_shaped_by_an_injected_fault_are_skipped() {
     );
     assert!(report.to_string().ends_with(&summary), "{report}");
 }
+
+#[tokio::test]
+async fn a_transcript_path_that_would_leave_the_target_is_refused_before_a_byte_is_sent() {
+    // Someone shares a transcript whose path names their host after `@`:
+    // pasted after the base URL it would send the user's key there.
+    let evil = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let evil_addr = evil.local_addr().unwrap();
+    let visited = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = visited.clone();
+    tokio::spawn(async move {
+        while let Ok(_conn) = evil.accept().await {
+            seen.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let target = MockServer::start().await;
+    let mut t = recorded().await;
+    for path in [
+        format!("@{evil_addr}/v1/apps/secrets"),
+        "v1/apps/secrets".to_string(),
+        "/v1/apps/secrets#x".to_string(),
+    ] {
+        t.interactions[3].request.path = path.clone();
+        let e = verify(&t, &VerifyOptions::new(target.url()))
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{path}: verified"));
+        assert!(
+            matches!(e, stripe_secrets_mock::ContractError::Transcript(_)),
+            "{e}"
+        );
+        assert!(e.to_string().contains("interaction 3: "), "{e}");
+        let file = temp_file("verify", "hostile-path.json", &t.to_json().to_string());
+        let key = std::ffi::OsStr::new("sk_test_realkey1234");
+        let (code, stdout, stderr) = cli(&file, &target.url(), &["--api-key".as_ref(), key]).await;
+        assert_eq!(code, 2, "{path}: {stdout}{stderr}");
+        assert!(stderr.contains("it is not replayed"), "{stderr}");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(
+        !visited.load(std::sync::atomic::Ordering::SeqCst),
+        "a request left the target"
+    );
+    assert!(
+        target.received_requests().is_empty(),
+        "nothing was sent at all"
+    );
+}
