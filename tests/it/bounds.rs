@@ -12,29 +12,13 @@ use stripe_secrets_mock::MockServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::Client;
+use crate::support::{closed_within, Client};
 
 /// The HTTP/2 connection preface a client sends first.
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// An empty HTTP/2 SETTINGS frame.
 const H2_SETTINGS: &[u8] = &[0, 0, 0, 4, 0, 0, 0, 0, 0];
-
-/// Reads until the server closes the connection or `limit` passes; true if
-/// it closed.
-async fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
-    let mut buf = [0u8; 4096];
-    tokio::time::timeout(limit, async {
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-        }
-    })
-    .await
-    .is_ok()
-}
 
 async fn serves_within(server: &MockServer, limit: Duration) {
     let client = Client::new(server, "sk_test_other");

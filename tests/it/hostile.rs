@@ -7,7 +7,7 @@ use stripe_secrets_mock::MockServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::Client;
+use crate::support::{closed_within, Client};
 
 /// Sends `request` as raw bytes (half-closing after it when `half_close`)
 /// and returns the status and the JSON body of the answer.
@@ -193,22 +193,6 @@ async fn the_clock_refuses_instants_outside_1970_to_9999() {
         "true"
     );
     assert_eq!(control.get("/_mock/health").await.status, 200);
-}
-
-/// Reads until the server closes the connection or `limit` passes; true if
-/// it closed.
-async fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
-    let mut buf = [0u8; 1024];
-    tokio::time::timeout(limit, async {
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-        }
-    })
-    .await
-    .is_ok()
 }
 
 /// A keep-alive connection that has had one health check answered 200.

@@ -34,6 +34,27 @@ async fn in_process(
     (addr, stop, task)
 }
 
+/// `stripe-secrets-mock proxy` to `upstream`, recording to `file`, with
+/// stdout and stderr piped: the child and the address it listens on.
+async fn cli_proxy(upstream: &str, file: &std::path::Path) -> (tokio::process::Child, SocketAddr) {
+    let mut child = tokio::process::Command::new(BIN)
+        .args(["proxy", "--upstream", upstream, "--port", "0", "--record"])
+        .arg(file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next_line().await.unwrap().unwrap();
+    let addr = first
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("first line: {first}"))
+        .parse()
+        .unwrap();
+    (child, addr)
+}
+
 fn record_file(name: &str) -> PathBuf {
     temp_file("proxy", name, "")
 }
@@ -42,28 +63,7 @@ fn record_file(name: &str) -> PathBuf {
 async fn a_session_recorded_through_the_cli_proxy_verifies_against_a_fresh_mock() {
     let upstream = MockServer::start().await;
     let file = record_file("session.json");
-    let mut child = tokio::process::Command::new(BIN)
-        .args([
-            "proxy",
-            "--upstream",
-            &upstream.url(),
-            "--port",
-            "0",
-            "--record",
-        ])
-        .arg(&file)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next_line().await.unwrap().unwrap();
-    let addr: SocketAddr = first
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("first line: {first}"))
-        .parse()
-        .unwrap();
+    let (mut child, addr) = cli_proxy(&upstream.url(), &file).await;
     let answers = scripted_session_at(addr).await;
 
     // SIGTERM: the file is complete, valid JSON afterwards.
@@ -425,29 +425,8 @@ async fn a_proxy_whose_stderr_is_never_read_still_stops_on_sigterm() {
     );
     let upstream = fake_upstream(long).await;
     let file = record_file("unread-stderr.json");
-    let mut child = tokio::process::Command::new(BIN)
-        .args([
-            "proxy",
-            "--upstream",
-            &format!("http://{upstream}"),
-            "--port",
-            "0",
-            "--record",
-        ])
-        .arg(&file)
-        .stdout(std::process::Stdio::piped())
-        // A pipe nobody reads: it fills after 64 KiB.
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next_line().await.unwrap().unwrap();
-    let addr: SocketAddr = first
-        .strip_prefix("listening on http://")
-        .unwrap()
-        .parse()
-        .unwrap();
+    // Its stderr is a pipe nobody reads: it fills after 64 KiB.
+    let (mut child, addr) = cli_proxy(&format!("http://{upstream}"), &file).await;
     let c = Client::at(addr, "sk_test_123");
     for _ in 0..200 {
         let res = c

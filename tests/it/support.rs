@@ -294,3 +294,20 @@ pub fn pin_text(name: &str, text: &str) {
         insta::assert_snapshot!(name, text);
     });
 }
+
+/// Reads until the server closes the connection or `limit` passes; true if
+/// it closed.
+pub async fn closed_within(stream: &mut TcpStream, limit: std::time::Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 4096];
+    tokio::time::timeout(limit, async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
