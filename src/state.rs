@@ -357,19 +357,29 @@ impl State {
     }
 
     /// [`State::export`] as a listing, each secret rendered as it is
-    /// written.
-    pub fn export_listing(&self) -> Listing<'static> {
+    /// written, from a snapshot of the partitions.
+    pub fn export_listing(&self) -> Listing {
         let (partitions, now) = self.snapshot();
-        let items = partitions.into_iter().flat_map(|(key, p)| {
-            p.secrets()
-                .map(|s| fixtures::export_secret(&key, s))
-                .collect::<Vec<_>>()
-        });
+        let partitions = Arc::new(partitions);
         Listing {
             envelope: fixtures::export_envelope(now),
             field: "secrets",
             item_schema: "fixture_secret",
-            items: Box::new(items),
+            items: Arc::new(move || {
+                let partitions = partitions.clone();
+                // A cursor (partition, seq): it borrows nothing between items.
+                let (mut at, mut seq) = (0, 0);
+                Box::new(std::iter::from_fn(move || loop {
+                    let (key, p) = partitions.get(at)?;
+                    match p.secret_from(seq) {
+                        Some((s, secret)) => {
+                            seq = s + 1;
+                            return Some(fixtures::export_secret(key, secret));
+                        }
+                        None => (at, seq) = (at + 1, 0),
+                    }
+                }))
+            }),
         }
     }
 

@@ -3,6 +3,8 @@
 //! described by `spec/mock_control.openapi.json` and validated like the
 //! Stripe paths; this file is only what they do.
 
+use std::sync::Arc;
+
 use serde_json::{json, Value};
 
 use crate::clock::{ClockError, EARLIEST, LATEST};
@@ -23,7 +25,7 @@ pub(crate) enum Reply {
     /// A whole answer.
     Object(Value),
     /// An envelope and its long array.
-    Listing(Listing<'static>),
+    Listing(Listing),
 }
 
 impl From<Value> for Reply {
@@ -47,7 +49,7 @@ pub(crate) fn dispatch(core: &State, op: &Operation, input: &Value) -> Result<Re
     match op.id.as_str() {
         "mockExportState" => Ok(Reply::Listing(core.export_listing())),
         "mockListRequests" => {
-            let texts = lock(&core.journal).texts(filter());
+            let texts = Arc::new(lock(&core.journal).texts(filter()));
             Ok(Reply::Listing(Listing {
                 envelope: json!({
                     "object": "list",
@@ -57,11 +59,13 @@ pub(crate) fn dispatch(core: &State, op: &Operation, input: &Value) -> Result<Re
                 }),
                 field: "data",
                 item_schema: "mock.request",
-                items: Box::new(
-                    texts
-                        .into_iter()
-                        .map(|t| serde_json::from_str(&t).unwrap_or(Value::Null)),
-                ),
+                items: Arc::new(move || {
+                    let texts = texts.clone();
+                    Box::new(
+                        (0..texts.len())
+                            .map(move |i| serde_json::from_str(&texts[i]).unwrap_or(Value::Null)),
+                    )
+                }),
             }))
         }
         "mockGetTranscript" => {
@@ -72,22 +76,26 @@ pub(crate) fn dispatch(core: &State, op: &Operation, input: &Value) -> Result<Re
                 _ => (false, false),
             };
             let (exchanges, dropped) = lock(&core.journal).exchanges(filter());
+            let exchanges = Arc::new(exchanges);
             let mut envelope = Transcript::new(core.spec.version.clone());
             envelope.dropped = dropped;
             Ok(Reply::Listing(Listing {
                 envelope: envelope.to_json(),
                 field: "interactions",
                 item_schema: "mock.interaction",
-                items: Box::new(exchanges.into_iter().filter_map(move |e| {
-                    let mut i = e.interaction()?;
-                    if payloads {
-                        i.redact_payloads();
-                    }
-                    if keys {
-                        i.mask_keys();
-                    }
-                    serde_json::to_value(i).ok()
-                })),
+                items: Arc::new(move || {
+                    let exchanges = exchanges.clone();
+                    Box::new((0..exchanges.len()).filter_map(move |n| {
+                        let mut i = exchanges[n].interaction()?;
+                        if payloads {
+                            i.redact_payloads();
+                        }
+                        if keys {
+                            i.mask_keys();
+                        }
+                        serde_json::to_value(i).ok()
+                    }))
+                }),
             }))
         }
         _ => answer(core, op, input).map(Reply::from),

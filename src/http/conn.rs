@@ -21,6 +21,8 @@ use std::time::Duration;
 
 use hyper::body::{Body, Bytes, Frame, SizeHint};
 use tokio::sync::{Notify, OwnedSemaphorePermit};
+
+use crate::pipeline::Streamed;
 use tokio::time::Instant;
 
 /// Size of the slices an answer is handed over in.
@@ -121,14 +123,23 @@ impl Handling {
     /// The answer `body`, counted as being sent until hyper has taken it
     /// all (or dropped it).
     pub fn answer(self, body: Bytes) -> Answer {
-        self.answer_holding(body, None)
+        self.answer_holding(body, None, None)
     }
 
-    /// [`Handling::answer`], holding `permit` until the answer is taken.
-    pub fn answer_holding(self, body: Bytes, permit: Option<OwnedSemaphorePermit>) -> Answer {
+    /// An answer of `body`, then of the pieces of `streamed` as they are
+    /// made, holding `permit` until it is all taken.
+    pub fn answer_holding(
+        self,
+        body: Bytes,
+        streamed: Option<Streamed>,
+        permit: Option<OwnedSemaphorePermit>,
+    ) -> Answer {
         self.0.sending.fetch_add(1, Ordering::Relaxed);
+        let left = body.len() + streamed.as_ref().map_or(0, |s| s.len);
         Answer {
             rest: body,
+            pieces: streamed.map(|s| s.pieces),
+            left: left as u64,
             activity: self.0.clone(),
             _permit: permit,
         }
@@ -142,10 +153,16 @@ impl Drop for Handling {
     }
 }
 
-/// A response body in slices of [`SLICE`] bytes (shared, never copied).
+/// A response body in slices of [`SLICE`] bytes (shared, never copied),
+/// then, for a streamed one, its pieces as they are made.
 pub(crate) struct Answer {
-    /// What hyper has not taken yet.
+    /// What hyper has not taken yet of the piece at hand.
     rest: Bytes,
+    /// The pieces not made yet.
+    pieces: Option<Box<dyn Iterator<Item = Bytes> + Send>>,
+    /// Bytes not taken yet, all pieces included (the exact length hyper
+    /// sends as `Content-Length`).
+    left: u64,
     /// Whose progress each slice is.
     activity: Arc<Activity>,
     /// An export's turn, given back when the answer is taken or dropped.
@@ -160,21 +177,28 @@ impl Body for Answer {
         mut self: Pin<&mut Self>,
         _: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        if self.rest.is_empty() {
-            return Poll::Ready(None);
+        while self.rest.is_empty() {
+            match self.pieces.as_mut().and_then(Iterator::next) {
+                Some(piece) => self.rest = piece,
+                None => {
+                    self.pieces = None;
+                    return Poll::Ready(None);
+                }
+            }
         }
         let n = self.rest.len().min(SLICE);
         let slice = self.rest.split_to(n);
+        self.left = self.left.saturating_sub(n as u64);
         self.activity.touch();
         Poll::Ready(Some(Ok(Frame::data(slice))))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.rest.is_empty()
+        self.left == 0
     }
 
     fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.rest.len() as u64)
+        SizeHint::with_exact(self.left)
     }
 }
 

@@ -367,7 +367,7 @@ fn to_hyper(
     handling: Handling,
     permit: Option<OwnedSemaphorePermit>,
 ) -> Response<Answer> {
-    let mut out = Response::new(handling.answer_holding(res.body, permit));
+    let mut out = Response::new(handling.answer_holding(res.body, res.streamed, permit));
     *out.status_mut() =
         hyper::StatusCode::from_u16(res.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     let headers = out.headers_mut();

@@ -52,7 +52,7 @@ use crate::secrets::store::{Partition, PartitionKey};
 use crate::state::{lock, State};
 
 use input::{bad_header, body_text, control_input, decode};
-pub(crate) use request::{BodyError, MockRequest, MockResponse};
+pub(crate) use request::{BodyError, MockRequest, MockResponse, Streamed};
 
 /// What to do before serving a request: from [`plan`].
 #[derive(Default)]
@@ -644,12 +644,12 @@ fn control(state: &State, req: &MockRequest) -> MockResponse {
         Err(e) => (None, Err(e)),
     };
     let mut checked = finish(result);
-    let mut body = check::render(&checked.body);
+    let mut streamed = None;
     if let (Some(listing), false) = (listing, checked.replaced) {
         let item_schema = listing.item_schema;
         let strict = state.config.strict;
         let mut lenient_violation = None;
-        let rendered = check::render_listing(listing, |item| {
+        let measured = check::measure(&listing, |item| {
             let Some(v) = state
                 .control
                 .violations(item_schema, item)
@@ -665,21 +665,25 @@ fn control(state: &State, req: &MockRequest) -> MockResponse {
             lenient_violation.get_or_insert(v);
             Ok(())
         });
-        let violation = match rendered {
-            Ok(text) => {
-                body = text;
+        let violation = match measured {
+            Ok((len, count)) => {
+                streamed = Some(Streamed {
+                    len,
+                    pieces: Box::new(check::chunks(listing, count)),
+                });
                 lenient_violation
             }
             Err(v) => Some(v),
         };
         if let Some(v) = violation {
             let message = format!(
-                "The mock's response does not match the OpenAPI spec ({}, an item of {item_schema}): {v}",
+                "The mock's response does not match the OpenAPI spec ({}, an item of \
+                 {item_schema}): {v}",
                 op.map_or("control", |o| o.id.as_str())
             );
             if strict {
+                streamed = None;
                 checked = finish(Err(ApiError::internal(message.clone())));
-                body = check::render(&checked.body);
             }
             checked.violation = Some(message);
         }
@@ -687,7 +691,13 @@ fn control(state: &State, req: &MockRequest) -> MockResponse {
     if let Some(v) = &checked.violation {
         check::log_violation(&request_id, v);
     }
-    respond(state, req, checked.status, body, request_id, Vec::new())
+    let body = match streamed {
+        Some(_) => String::new(),
+        None => check::render(&checked.body),
+    };
+    let mut response = respond(state, req, checked.status, body, request_id, Vec::new());
+    response.streamed = streamed;
+    response
 }
 
 fn respond(
@@ -707,5 +717,6 @@ fn respond(
             .clone()
             .unwrap_or_else(|| state.spec.version.clone()),
         body: body.into(),
+        streamed: None,
     }
 }

@@ -44,7 +44,6 @@ pub(crate) enum BodyError {
 }
 
 /// A response ready to be written.
-#[derive(Clone, Debug)]
 pub(crate) struct MockResponse {
     /// HTTP status.
     pub status: u16,
@@ -55,8 +54,19 @@ pub(crate) struct MockResponse {
     /// Further headers (`Idempotent-Replayed`, `Original-Request`,
     /// `Stripe-Should-Retry`).
     pub headers: Vec<(&'static str, String)>,
-    /// JSON text (shared with the journal's copy).
+    /// JSON text (shared with the journal's copy); empty when `streamed`.
     pub body: hyper::body::Bytes,
+    /// A body written in pieces as the client takes them (a listing), and
+    /// its length.
+    pub streamed: Option<Streamed>,
+}
+
+/// A body made piece by piece as it is written.
+pub(crate) struct Streamed {
+    /// Its length in bytes, known beforehand.
+    pub len: usize,
+    /// The pieces.
+    pub pieces: Box<dyn Iterator<Item = hyper::body::Bytes> + Send>,
 }
 
 impl Default for MockRequest {

@@ -355,6 +355,16 @@ impl Partition {
         self.index.secrets.values()
     }
 
+    /// The first secret set at or after `seq`, with its seq (a cursor
+    /// over [`Partition::secrets`] that borrows nothing between calls).
+    pub fn secret_from(&self, seq: u64) -> Option<(u64, &Secret)> {
+        self.index
+            .secrets
+            .range(seq..)
+            .next()
+            .map(|(s, secret)| (*s, secret))
+    }
+
     /// How many secrets `scope` holds.
     pub fn count(&self, scope: &Scope) -> usize {
         self.index.count(scope)
