@@ -24,14 +24,16 @@ pub struct Config {
     pub spec_json: Option<String>,
     /// Fixtures that seed the store at startup (and on reset), in order.
     pub fixtures: Vec<FixtureSource>,
-    /// How long a connection may take to send a request's headers, and may
-    /// stay idle between requests, before it is closed.
+    /// How long a connection may take to send a request's headers, have
+    /// nothing in flight (from its accept on, whatever its protocol), or
+    /// leave an answer unread, before it is closed.
     pub header_read_timeout: std::time::Duration,
     /// If set, the `/_mock/` endpoints require `Authorization: Bearer
     /// <token>` (for a mock reachable from other machines).
     pub control_token: Option<String>,
-    /// Connections served at once; more wait in the listen queue until one
-    /// closes (so no client can exhaust the process's file descriptors).
+    /// Connections served at once (so no client can exhaust the process's
+    /// file descriptors); at the cap the one idle longest gives way to a
+    /// new one, and new ones wait only while every one is busy.
     pub max_connections: usize,
 }
 

@@ -437,7 +437,8 @@ pub struct Stats {
     pub saved_bytes: usize,
     /// Journal entries (bounded by 10,000).
     pub journal_entries: usize,
-    /// Bytes counted for them (bounded by 4 MiB).
+    /// Bytes counted for them, as the journal's answers write them (bounded
+    /// by 16 MiB).
     pub journal_bytes: usize,
 }
 

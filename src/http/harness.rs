@@ -239,15 +239,18 @@ impl MockServerBuilder {
         self
     }
 
-    /// How long a connection may take to send its headers, or stay idle
-    /// between requests, before it is closed (default 30 s).
+    /// How long a connection may take to send a request's headers, or have
+    /// nothing in flight (from the moment it is accepted, whatever its
+    /// protocol), or leave an answer unread, before it is closed (default
+    /// 30 s).
     pub fn header_read_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.config.header_read_timeout = timeout;
         self
     }
 
-    /// Connections served at once (default 1,000); more wait to be
-    /// accepted until one closes.
+    /// Connections served at once (default 1,000). At the cap, the one
+    /// idle longest is closed for each new one; new ones wait only while
+    /// every connection has a request in flight.
     pub fn max_connections(mut self, max: usize) -> Self {
         self.config.max_connections = max;
         self
