@@ -281,6 +281,9 @@ async fn respond(
         tokio::time::sleep(plan.delay).await;
     }
     let response = pipeline::serve_guarded(core, &request, &plan).ok_or(Closed)?;
+    // Only a listing keeps its turn while it is written: a refusal (a
+    // wrong control token, say) left unread must not hold one.
+    let permit = permit.filter(|_| response.streamed.is_some());
     Ok(to_hyper(response, handling, permit))
 }
 
