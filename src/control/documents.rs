@@ -42,9 +42,28 @@ enum Body {
     Parsed(Value),
 }
 
-/// Reads every source, in order (folders: their `*.json` by name).
+/// Bytes of fixture text read in all, at most: each file is bounded, and a
+/// folder of many files is bounded by this (the store holds at most
+/// 128 MiB of secrets, and a fixture's text is about what it stores).
+pub(crate) const MAX_FIXTURES_BYTES: usize = 256 << 20;
+
+/// Reads every source, in order (folders: their `*.json` by name), at most
+/// [`MAX_FIXTURES_BYTES`] of them in all.
 pub(crate) fn read(sources: &[FixtureSource]) -> Result<Vec<Doc>, FixtureError> {
     let mut docs = Vec::new();
+    let mut total = 0;
+    let mut push = |doc: Doc, docs: &mut Vec<Doc>| {
+        total += doc.len();
+        if total > MAX_FIXTURES_BYTES {
+            return Err(FixtureError(format!(
+                "{}: the fixtures hold more than {MAX_FIXTURES_BYTES} bytes in all, the most \
+                 that is read",
+                doc.name
+            )));
+        }
+        docs.push(doc);
+        Ok(())
+    };
     for source in sources {
         match source {
             FixtureSource::Path(path) if path.is_dir() => {
@@ -57,14 +76,17 @@ pub(crate) fn read(sources: &[FixtureSource]) -> Result<Vec<Doc>, FixtureError> 
                     .collect();
                 files.sort();
                 for file in files {
-                    docs.push(read_file(&file)?);
+                    push(read_file(&file)?, &mut docs)?;
                 }
             }
-            FixtureSource::Path(path) => docs.push(read_file(path)?),
-            FixtureSource::Inline { name, json } => docs.push(Doc {
-                name: name.clone(),
-                body: Body::Text(json.clone()),
-            }),
+            FixtureSource::Path(path) => push(read_file(path)?, &mut docs)?,
+            FixtureSource::Inline { name, json } => push(
+                Doc {
+                    name: name.clone(),
+                    body: Body::Text(json.clone()),
+                },
+                &mut docs,
+            )?,
         }
     }
     Ok(docs)
@@ -115,6 +137,15 @@ fn read_file(path: &Path) -> Result<Doc, FixtureError> {
 }
 
 impl Doc {
+    /// The bytes of its text (0 for a parsed document: it was bounded
+    /// where it was read).
+    fn len(&self) -> usize {
+        match &self.body {
+            Body::Text(t) => t.len(),
+            Body::Parsed(_) => 0,
+        }
+    }
+
     /// A document already parsed (an import's request body).
     pub fn parsed(name: &str, value: Value) -> Doc {
         Doc {
@@ -309,6 +340,20 @@ mod tests {
             Ok(())
         })?;
         Ok(seen)
+    }
+
+    #[test]
+    fn fixture_text_is_bounded_in_all_not_only_per_file() {
+        let inline = |n: usize| FixtureSource::Inline {
+            name: format!("f{n}"),
+            json: " ".repeat(MAX_FIXTURES_BYTES / 4),
+        };
+        assert_eq!(
+            read(&(0..4).map(inline).collect::<Vec<_>>()).unwrap().len(),
+            4
+        );
+        let e = read(&(0..5).map(inline).collect::<Vec<_>>()).err().unwrap();
+        assert!(e.0.starts_with("f4: the fixtures hold more than"), "{e:?}");
     }
 
     #[test]
