@@ -94,23 +94,26 @@ impl Activity {
     /// or evicted at the cap while idle.
     pub async fn expired(&self, limit: Duration) {
         loop {
-            let deadline = self.last() + limit;
+            let busy = self.handling.load(Ordering::Relaxed) > 0;
+            let due = self.last() + limit;
+            if !busy && Instant::now() >= due {
+                return;
+            }
+            // A request being handled ends by itself (bounded by the body
+            // timeout and the longest delay): look again after a while.
+            let wake = match busy {
+                true => Instant::now() + Duration::from_secs(1).min(limit),
+                false => due,
+            };
+            // Never sooner than a moment from now: this loop cannot spin.
+            let wake = wake.max(Instant::now() + Duration::from_millis(10));
             tokio::select! {
-                () = tokio::time::sleep_until(deadline) => {}
+                () = tokio::time::sleep_until(wake) => {}
                 () = self.evict.notified() => {
                     if self.idle() {
                         return;
                     }
                 }
-            }
-            let busy = self.handling.load(Ordering::Relaxed) > 0;
-            if !busy && Instant::now() >= self.last() + limit {
-                return;
-            }
-            if busy {
-                // A request being handled ends by itself; look again after
-                // a while rather than spinning.
-                tokio::time::sleep(Duration::from_secs(1).min(limit)).await;
             }
         }
     }
@@ -361,8 +364,15 @@ mod tests {
         drop(held);
         assert_eq!(budget.held.load(Ordering::Relaxed), 0);
         let mut h = budget.take(&other, 0).unwrap();
-        h.grow(CONNECTION_BODY_BYTES).unwrap();
+        h.grow(3).unwrap();
+        h.grow(CONNECTION_BODY_BYTES - 3).unwrap();
+        assert_eq!(h.bytes(), CONNECTION_BODY_BYTES);
         assert_eq!(h.grow(1), Err(Over::Connection));
+        assert_eq!(
+            h.bytes(),
+            CONNECTION_BODY_BYTES,
+            "a refusal holds nothing more"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -370,8 +380,16 @@ mod tests {
         let a = Activity::new();
         let idle = Duration::from_secs(30);
         let start = Instant::now();
-        a.expired(idle).await;
+        within_an_hour(a.expired(idle)).await;
         assert_eq!(start.elapsed(), idle);
+    }
+
+    /// Awaits `f`, failing (never hanging) if it takes an hour of the
+    /// paused clock.
+    async fn within_an_hour<T>(f: impl std::future::Future<Output = T>) -> T {
+        tokio::time::timeout(Duration::from_secs(3600), f)
+            .await
+            .expect("resolves within an hour of mock time")
     }
 
     #[tokio::test(start_paused = true)]
@@ -386,7 +404,7 @@ mod tests {
         assert!(!watcher.is_finished());
         drop(guard);
         let start = Instant::now();
-        watcher.await.unwrap();
+        within_an_hour(watcher).await.unwrap();
         assert!(start.elapsed() <= Duration::from_secs(3));
     }
 
@@ -412,8 +430,74 @@ mod tests {
         // Taken whole but not yet dropped (still being written): the write
         // timeout runs from the last slice.
         let start = Instant::now();
-        watcher.await.unwrap();
+        within_an_hour(watcher).await.unwrap();
         assert_eq!(start.elapsed(), idle);
+    }
+
+    /// Takes every frame of `answer`, checking its size hint and end as it
+    /// goes: what it writes.
+    fn take_all(mut answer: Answer) -> Vec<u8> {
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let mut out = Vec::new();
+        loop {
+            let left = answer.size_hint().exact().expect("an exact length");
+            assert_eq!(answer.is_end_stream(), left == 0);
+            match Pin::new(&mut answer).poll_frame(&mut cx) {
+                Poll::Ready(Some(Ok(frame))) => {
+                    let data = frame.into_data().unwrap();
+                    // What is left shrinks by exactly what was taken.
+                    assert_eq!(answer.size_hint().exact(), Some(left - data.len() as u64));
+                    out.extend_from_slice(&data);
+                }
+                Poll::Ready(None) => break,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(answer.size_hint().exact(), Some(0));
+        out
+    }
+
+    #[test]
+    fn an_answer_writes_its_body_then_its_pieces_with_an_exact_length() {
+        let a = Activity::new();
+        let body = Bytes::from(vec![b'a'; SLICE + 1]);
+        let pieces: Vec<Bytes> = vec![
+            Bytes::from_static(b"bc"),
+            Bytes::new(),
+            Bytes::from_static(b"d"),
+        ];
+        let streamed = Streamed {
+            len: 3,
+            pieces: Box::new(pieces.into_iter()),
+        };
+        let answer = a.handling().answer_holding(body, Some(streamed), None);
+        assert_eq!(answer.size_hint().exact(), Some(SLICE as u64 + 4));
+        assert!(!answer.is_end_stream());
+        let written = take_all(answer);
+        assert_eq!(written.len(), SLICE + 4);
+        assert!(written.ends_with(b"abcd"));
+        let empty = a.handling().answer(Bytes::new());
+        assert!(empty.is_end_stream());
+    }
+
+    #[test]
+    fn a_connection_whose_answer_is_gone_is_idle_again_and_its_registration_goes_too() {
+        let registry = Arc::new(Registry::default());
+        let a = Activity::new();
+        let registered = registry.add(a.clone());
+        let answer = a.handling().answer(Bytes::from_static(b"{}"));
+        assert!(
+            !registry.evict_one(Duration::ZERO),
+            "an answer is in flight"
+        );
+        drop(answer);
+        assert!(
+            registry.evict_one(Duration::ZERO),
+            "idle once the answer is gone"
+        );
+        drop(registered);
+        assert!(!registry.evict_one(Duration::ZERO), "no longer registered");
     }
 
     #[tokio::test(start_paused = true)]
