@@ -78,13 +78,19 @@ pub(crate) fn target_uri(base: &str, path: &str, query: &str) -> Result<hyper::U
         .parse()
         .map_err(|_| format!("{:?} does not parse as a URL", crate::log::cut(&text, 80)))?;
     let base: hyper::Uri = base.parse().map_err(|_| "the base URL does not parse")?;
-    if uri.scheme() != base.scheme() || uri.authority() != base.authority() {
+    if !same_origin(&uri, &base) {
         return Err(format!(
             "the path {:?} would leave the base URL's host",
             crate::log::cut(path, 80)
         ));
     }
     Ok(uri)
+}
+
+/// Whether `a` and `b` name the same scheme and host (and port): checked
+/// once more on every URL built, whatever the path rules above let through.
+fn same_origin(a: &hyper::Uri, b: &hyper::Uri) -> bool {
+    a.scheme() == b.scheme() && a.authority() == b.authority()
 }
 
 /// A response, read whole.
@@ -203,6 +209,11 @@ mod tests {
             let e = target_uri(base, path, query).unwrap_err();
             assert!(e.contains(why), "{path:?} {query:?}: {e}");
         }
+        let uri = |s: &str| s.parse::<hyper::Uri>().unwrap();
+        assert!(same_origin(&uri("http://h:1/a"), &uri("http://h:1/b")));
+        assert!(!same_origin(&uri("http://h:1/a"), &uri("https://h:1/a")));
+        assert!(!same_origin(&uri("http://h:1/a"), &uri("http://g:1/a")));
+        assert!(!same_origin(&uri("http://h:1/a"), &uri("http://h:2/a")));
         let prefixed = target_uri("http://h/prefix", "/v1", "").unwrap();
         assert_eq!(prefixed.to_string(), "http://h/prefix/v1");
     }

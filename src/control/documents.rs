@@ -343,6 +343,23 @@ mod tests {
     }
 
     #[test]
+    fn a_fixture_file_of_16_mib_is_read_and_one_byte_more_is_refused() {
+        let dir = std::env::temp_dir().join(format!("fixture-size-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let at = dir.join("at.json");
+        std::fs::write(&at, vec![b' '; MAX_FIXTURE_BYTES as usize]).unwrap();
+        assert_eq!(read_file(&at).unwrap().len(), 16 << 20);
+        let over = dir.join("over.json");
+        std::fs::write(&over, vec![b' '; MAX_FIXTURE_BYTES as usize + 1]).unwrap();
+        let e = read_file(&over).err().unwrap();
+        assert!(
+            e.0.ends_with("larger than 16777216 bytes, the most a fixture file may hold"),
+            "{e:?}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn fixture_text_is_bounded_in_all_not_only_per_file() {
         let inline = |n: usize| FixtureSource::Inline {
             name: format!("f{n}"),
