@@ -422,17 +422,17 @@ impl Journal {
 /// pretty-printed as serde_json does, starting `depth` levels deep (two
 /// spaces a level): computed in one pass, without parsing.
 pub(crate) fn pretty_len(text: &str, depth: usize) -> usize {
-    let bytes = text.as_bytes();
-    let mut len = bytes.len();
+    let mut len = text.len();
     let mut d = depth;
     let mut in_string = false;
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        i += 1;
+    // Byte by byte through an iterator: no index to get wrong.
+    let mut bytes = text.bytes().peekable();
+    while let Some(b) = bytes.next() {
         if in_string {
             match b {
-                b'\\' => i += 1,
+                b'\\' => {
+                    bytes.next();
+                }
                 b'"' => in_string = false,
                 _ => {}
             }
@@ -440,14 +440,11 @@ pub(crate) fn pretty_len(text: &str, depth: usize) -> usize {
         }
         match b {
             b'"' => in_string = true,
+            // `{}` and `[]` are written as they are.
+            b'{' | b'[' if bytes.next_if(|n| matches!(n, b'}' | b']')).is_some() => {}
             b'{' | b'[' => {
-                if matches!(bytes.get(i), Some(b'}' | b']')) {
-                    // `{}` and `[]` are written as they are.
-                    i += 1;
-                } else {
-                    d += 1;
-                    len += 1 + 2 * d;
-                }
+                d += 1;
+                len += 1 + 2 * d;
             }
             b'}' | b']' => {
                 d = d.saturating_sub(1);
@@ -573,6 +570,81 @@ mod tests {
 
     fn kept(v: &Value) -> Value {
         serde_json::from_str(params_json(v).get()).unwrap()
+    }
+
+    /// The bytes `e`'s interaction adds to a transcript as written: after
+    /// the first item, `,` and a line break, then the interaction indented
+    /// four spaces (it sits two levels deep).
+    fn written(e: &Exchange) -> usize {
+        let v = serde_json::to_value(e.interaction().unwrap()).unwrap();
+        let pretty = serde_json::to_string_pretty(&v).unwrap();
+        6 + pretty.len() + 4 * pretty.matches('\n').count()
+    }
+
+    fn exchange(
+        params: Value,
+        headers: &[(&'static str, &str)],
+        body: Value,
+        fault: Option<&str>,
+    ) -> Exchange {
+        let half = json!({
+            "operation": "postAppsSecrets",
+            "request": {
+                "method": "POST",
+                "path": "/v1/apps/secrets",
+                "headers": {"authorization": "Bearer sk_test_\"q\\"},
+                "params": params,
+            },
+        });
+        Exchange {
+            request: serde_json::to_string(&half).unwrap().into(),
+            response: Some(Answered {
+                status: 200,
+                headers: headers.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+                body: Bytes::from(crate::pipeline::check::render(&body)),
+            }),
+            fault: fault.map(String::from),
+        }
+    }
+
+    #[test]
+    fn an_exchange_counts_at_least_what_its_interaction_writes() {
+        let nested =
+            json!({"scope": {"type": "user", "user": {"a": {"b": ["x", "y"]}}}, "name": "k"});
+        let typical = exchange(
+            nested.clone(),
+            &[("request-id", "req_1"), ("stripe-version", "2023-10-16")],
+            json!({"id": "appsecret_1", "scope": {"type": "account"}, "list": [1, 2, {"a": null}]}),
+            None,
+        );
+        // Strings that JSON escapes: each control byte is written as six.
+        let control = "\u{1}".repeat(300);
+        let escaped = exchange(
+            json!({"name": control.clone()}),
+            &[
+                ("request-id", &"\"\\".repeat(100)),
+                ("idempotency-key", &control),
+            ],
+            json!({"error": {"message": control.clone()}}),
+            Some(&control),
+        );
+        let mut closed = exchange(nested, &[], json!({}), Some("close"));
+        closed.response = None;
+        for (what, e) in [
+            ("typical", &typical),
+            ("escaped", &escaped),
+            ("closed", &closed),
+        ] {
+            assert!(
+                e.size() >= written(e),
+                "{what}: counted {} < written {}",
+                e.size(),
+                written(e)
+            );
+        }
+        // The count itself, pinned: a change to it must be deliberate (the
+        // README's journal bound is this count).
+        assert_eq!((typical.size(), written(&typical)), (1240, 890));
     }
 
     proptest::proptest! {

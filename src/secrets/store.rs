@@ -568,6 +568,16 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_costs_its_name_payload_and_user_as_written_plus_its_overhead() {
+        let user = Scope::User("usr_\u{1}".into());
+        assert_eq!(
+            strings_cost("n", "p\"", &user),
+            1 + 3 + 10 + SECRET_OVERHEAD
+        );
+        assert_eq!(strings_cost("", "", &Scope::Account), SECRET_OVERHEAD);
+    }
+
+    #[test]
     fn strings_count_as_json_writes_them() {
         for s in [
             "",
