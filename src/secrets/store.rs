@@ -518,10 +518,12 @@ impl Partition {
             return;
         }
         let index = self.index_mut();
-        while let Some(&(at, seq)) = index.expiry.first() {
-            if at > through {
+        // Each due entry is taken off the expiry set first, so the loop
+        // ends whatever removing its secret does.
+        while index.expiry.first().is_some_and(|&(at, _)| at <= through) {
+            let Some((_, seq)) = index.expiry.pop_first() else {
                 break;
-            }
+            };
             index.remove(seq);
         }
     }
