@@ -55,6 +55,16 @@ async fn cli_proxy(upstream: &str, file: &std::path::Path) -> (tokio::process::C
     (child, addr)
 }
 
+/// What most tests proxy with: no extra CA, payloads redacted.
+fn options(upstream: impl Into<String>, record: PathBuf) -> ProxyOptions {
+    ProxyOptions {
+        upstream: upstream.into(),
+        record,
+        ca_cert: None,
+        keep_payloads: false,
+    }
+}
+
 fn record_file(name: &str) -> PathBuf {
     temp_file("proxy", name, "")
 }
@@ -161,13 +171,7 @@ async fn fake_upstream(body: &'static str) -> SocketAddr {
 async fn answers_that_break_the_spec_are_passed_on_reported_and_counted() {
     let upstream = fake_upstream(r#"{"id": 5, "object": "apps.secret"}"#).await;
     let file = record_file("broken.json");
-    let (addr, stop, task) = in_process(ProxyOptions {
-        upstream: format!("http://{upstream}"),
-        record: file.clone(),
-        ca_cert: None,
-        keep_payloads: false,
-    })
-    .await;
+    let (addr, stop, task) = in_process(options(format!("http://{upstream}"), file.clone())).await;
     let c = Client::at(addr, "sk_test_123");
     let found = c
         .get("/v1/apps/secrets/find?name=a&scope[type]=account")
@@ -214,13 +218,7 @@ async fn an_https_upstream_is_trusted_through_ca_cert_and_refused_without() {
     stop.send(()).unwrap();
     assert_eq!(task.await.unwrap().unwrap().interactions.len(), 1);
 
-    let (addr, _stop, _task) = in_process(ProxyOptions {
-        upstream: url,
-        record: record_file("untrusted.json"),
-        ca_cert: None,
-        keep_payloads: false,
-    })
-    .await;
+    let (addr, _stop, _task) = in_process(options(url, record_file("untrusted.json"))).await;
     let refused = Client::at(addr, "sk_test_123").create("k", "v").await;
     assert_eq!(refused.status, 502);
     assert_eq!(refused.err("type"), "api_error");
@@ -233,12 +231,10 @@ async fn an_https_upstream_is_trusted_through_ca_cert_and_refused_without() {
 
 #[tokio::test]
 async fn a_record_file_that_cannot_be_written_is_refused_at_start() {
-    let e = Proxy::new(ProxyOptions {
-        upstream: "http://127.0.0.1:9".into(),
-        record: PathBuf::from("/nonexistent-dir/x.json"),
-        ca_cert: None,
-        keep_payloads: false,
-    })
+    let e = Proxy::new(options(
+        "http://127.0.0.1:9",
+        PathBuf::from("/nonexistent-dir/x.json"),
+    ))
     .err()
     .unwrap();
     assert!(matches!(e, ContractError::Record { .. }), "{e:?}");
@@ -252,12 +248,10 @@ async fn a_record_file_that_cannot_be_written_is_refused_at_start() {
 #[tokio::test]
 async fn an_answer_that_is_not_json_is_recorded_as_text_and_reported() {
     let upstream = fake_upstream("<html>maintenance</html>").await;
-    let (addr, stop, task) = in_process(ProxyOptions {
-        upstream: format!("http://{upstream}"),
-        record: record_file("html.json"),
-        ca_cert: None,
-        keep_payloads: false,
-    })
+    let (addr, stop, task) = in_process(options(
+        format!("http://{upstream}"),
+        record_file("html.json"),
+    ))
     .await;
     // The test client wants JSON; read this answer raw.
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -285,13 +279,7 @@ async fn an_exchange_in_flight_at_shutdown_is_finished_and_recorded() {
     // The upstream takes a second to answer; the proxy is told to stop
     // while the exchange is under way.
     upstream.inject_fault(stripe_secrets_mock::Fault::delay(1_000));
-    let (addr, stop, task) = in_process(ProxyOptions {
-        upstream: upstream.url(),
-        record: record_file("drain.json"),
-        ca_cert: None,
-        keep_payloads: false,
-    })
-    .await;
+    let (addr, stop, task) = in_process(options(upstream.url(), record_file("drain.json"))).await;
     let c = Client::at(addr, "sk_test_123");
     let pending = tokio::spawn(async move { c.create("k", "v").await });
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -349,13 +337,7 @@ async fn the_record_file_is_bounded_by_the_bytes_it_writes() {
     assert!(body.len() < 1 << 20);
     let upstream = fake_upstream(body).await;
     let file = record_file("amplified.json");
-    let (addr, stop, task) = in_process(ProxyOptions {
-        upstream: format!("http://{upstream}"),
-        record: file.clone(),
-        ca_cert: None,
-        keep_payloads: false,
-    })
-    .await;
+    let (addr, stop, task) = in_process(options(format!("http://{upstream}"), file.clone())).await;
     let c = Client::at(addr, "sk_test_123");
     let mut raw = tokio::net::TcpStream::connect(addr).await.unwrap();
     raw.write_all(b"GET /v1/apps/secrets HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
@@ -382,13 +364,8 @@ async fn the_record_file_is_bounded_by_the_bytes_it_writes() {
 #[tokio::test]
 async fn a_request_line_that_names_a_host_is_refused_not_forwarded() {
     let upstream = MockServer::start().await;
-    let (addr, stop, task) = in_process(ProxyOptions {
-        upstream: upstream.url(),
-        record: record_file("absolute.json"),
-        ca_cert: None,
-        keep_payloads: false,
-    })
-    .await;
+    let (addr, stop, task) =
+        in_process(options(upstream.url(), record_file("absolute.json"))).await;
     for line in [
         "GET http://127.0.0.2:9/v1/apps/secrets HTTP/1.1",
         "OPTIONS * HTTP/1.1",
