@@ -6,7 +6,10 @@
 //! code, `request_log_url` from the request id and mode), so no handler writes
 //! an error body by hand.
 
+use hyper::StatusCode;
 use serde_json::{json, Map, Value};
+
+use crate::outcome::{Outcome, Reason};
 
 /// Stripe's error `type` values that the mock produces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,7 +36,7 @@ impl ErrorType {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ApiError {
     /// HTTP status of the response.
-    pub status: u16,
+    pub status: StatusCode,
     /// Stripe's error `type`.
     pub kind: ErrorType,
     /// Stripe's machine-readable `code`, when Stripe gives one.
@@ -42,9 +45,9 @@ pub(crate) struct ApiError {
     pub message: String,
     /// The request parameter at fault, in bracket notation (`scope[type]`).
     pub param: Option<String>,
-    /// Which of the mock's outcomes this is (`scope_full`), for coverage;
-    /// never sent. Without one, coverage names the error by code or type.
-    pub outcome: Option<&'static str>,
+    /// Why, as coverage names it; never sent. Without one, coverage names
+    /// the error by its code or type ([`ApiError::outcome`]).
+    pub reason: Option<Reason>,
 }
 
 /// Stripe shows long strings as their first and last ten characters; the
@@ -83,32 +86,33 @@ impl ApiError {
     /// A 400 `invalid_request_error` with no code.
     pub fn invalid(message: impl Into<String>, param: Option<String>) -> Self {
         ApiError {
-            status: 400,
+            status: StatusCode::BAD_REQUEST,
             kind: ErrorType::InvalidRequest,
             code: None,
             message: message.into(),
             param,
-            outcome: None,
+            reason: None,
         }
     }
 
-    /// Names the outcome for coverage (builder style).
-    pub fn outcome(mut self, outcome: &'static str) -> Self {
-        self.outcome = Some(outcome);
+    /// Names why (builder style); a reason that always has one status sets
+    /// it, so the two cannot disagree.
+    pub fn because(mut self, reason: Reason) -> Self {
+        if let Some(status) = reason.status() {
+            self.status = status;
+        }
+        self.reason = Some(reason);
         self
     }
 
-    /// The outcome as coverage counts it: `STATUS NAME`, where the name is
-    /// the outcome's, else the code, else the type; a missing parameter
-    /// names it (`400 parameter_missing (name)`).
-    pub fn outcome_key(&self) -> String {
-        let name = self.outcome.or(self.code).unwrap_or(self.kind.as_str());
-        match (&self.param, self.code) {
-            (Some(p), Some("parameter_missing")) if self.outcome.is_none() => {
-                format!("{} {name} ({p})", self.status)
-            }
-            _ => format!("{} {name}", self.status),
-        }
+    /// What the request came to, for coverage: the reason given, else one
+    /// named by the code or type.
+    pub fn outcome(&self) -> Outcome {
+        let reason = self
+            .reason
+            .clone()
+            .unwrap_or(Reason::Other(self.code.unwrap_or(self.kind.as_str())));
+        Outcome::Refused(self.status, reason)
     }
 
     /// Sets the code (builder style).
@@ -117,8 +121,9 @@ impl ApiError {
         self
     }
 
-    /// Sets the status (builder style).
-    pub fn with_status(mut self, status: u16) -> Self {
+    /// Sets the status (builder style), for an error whose reason does not
+    /// fix one.
+    pub fn with_status(mut self, status: StatusCode) -> Self {
         self.status = status;
         self
     }
@@ -131,6 +136,7 @@ impl ApiError {
             Some(param.into()),
         )
         .with_code("parameter_missing")
+        .because(Reason::ParameterMissing(param.into()))
     }
 
     /// `Received unknown parameter: X`
@@ -141,13 +147,15 @@ impl ApiError {
             Some(param.into()),
         )
         .with_code("parameter_unknown")
+        .because(Reason::ParameterUnknown)
     }
 
-    /// `No such secret: 'X'` (404 on find/delete, 400 for list cursors).
-    pub fn no_such_secret(what: &str, param: &str, status: u16) -> Self {
+    /// `No such secret: 'X'`: `reason` says which (a 404 on find and
+    /// delete, a 400 for a list cursor).
+    pub fn no_such_secret(what: &str, param: &str, reason: Reason) -> Self {
         Self::invalid(format!("No such secret: '{what}'"), Some(param.into()))
             .with_code("resource_missing")
-            .with_status(status)
+            .because(reason)
     }
 
     /// A 500 `api_error`: the mock broke its own contract.
@@ -162,25 +170,26 @@ impl ApiError {
             message.push_str("...");
         }
         ApiError {
-            status: 500,
+            status: StatusCode::INTERNAL_SERVER_ERROR,
             kind: ErrorType::Api,
             code: None,
             message,
             param: None,
-            outcome: None,
+            reason: None,
         }
     }
 
-    /// An `idempotency_error` with `status`.
-    pub fn idempotency(status: u16, message: impl Into<String>) -> Self {
+    /// An `idempotency_error`, its status from `reason`.
+    pub fn idempotency(reason: Reason, message: impl Into<String>) -> Self {
         ApiError {
-            status,
+            status: StatusCode::BAD_REQUEST,
             kind: ErrorType::Idempotency,
             code: None,
             message: message.into(),
             param: None,
-            outcome: None,
+            reason: None,
         }
+        .because(reason)
     }
 
     /// `You may only specify one of these parameters: a, b.` (names sorted).
@@ -215,7 +224,7 @@ impl ApiError {
             ),
             None,
         )
-        .with_status(404)
+        .with_status(StatusCode::NOT_FOUND)
     }
 
     /// Renders Stripe's `{"error": {...}}` body, fields in alphabetical

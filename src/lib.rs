@@ -48,11 +48,14 @@ mod http;
 mod ids;
 mod log;
 mod openapi;
+mod ops;
+mod outcome;
 mod pipeline;
 #[cfg(test)]
 mod properties;
 mod secrets;
 mod state;
+mod sync;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -15,10 +15,12 @@
 //!   journal entry is forgotten, so keys that come and go cost nothing.
 //!
 //! Lock order, always: gate → partition map → one partition → idempotency →
-//! journal → coverage → faults. No lock is held across an `.await`.
+//! journal → coverage → faults → id streams ([`Level`]); every lock is taken
+//! in this file, and a debug build checks the order as it is taken
+//! (`sync`). No lock is held across an `.await`.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::Arc;
 
 use serde_json::{json, Value};
 
@@ -27,16 +29,19 @@ use crate::config::Config;
 use crate::contract::coverage;
 use crate::contract::transcript::Transcript;
 use crate::control::documents::{self, Doc};
-use crate::control::faults::Faults;
+use crate::control::faults::{Fault, Faults};
 use crate::control::fixtures;
-use crate::control::journal::{self, Filter, Journal, RecordedRequest};
+use crate::control::journal::{self, Exchange, Filter, Journal, Record, RecordedRequest};
+use crate::error::ApiError;
 use crate::error::{BuildError, FixtureError};
 use crate::ids::IdGen;
 use crate::openapi::spec::{Spec, SpecRef};
+use crate::outcome::Outcome;
 use crate::pipeline::check::Listing;
 use crate::secrets::auth;
-use crate::secrets::idempotency::Idempotency;
+use crate::secrets::idempotency::{Idempotency, Saved};
 use crate::secrets::store::{Partition, PartitionKey, Totals, MAX_SECRETS, MAX_STORED_BYTES};
+use crate::sync::{Gate, GateGuard, Level, Ordered};
 
 /// Answers that grow with what the mock holds (the journal, a transcript,
 /// the state export) written at once, at most; more wait their turn. Each
@@ -44,55 +49,48 @@ use crate::secrets::store::{Partition, PartitionKey, Totals, MAX_SECRETS, MAX_ST
 pub(crate) const EXPORTS: usize = 2;
 
 /// One partition's lock.
-pub(crate) type PartitionCell = Arc<Mutex<Partition>>;
+type PartitionCell = Arc<Ordered<Partition>>;
 
 /// Partitions by key, in key order (export order; an app's partitions are
 /// one range).
 type PartitionMap = BTreeMap<PartitionKey, Partition>;
 
-/// Locks `m`, whatever a panic elsewhere left behind: every change under
-/// these locks is applied in one step or undone, so the data is never
-/// half-changed.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// Everything a running mock holds.
 pub(crate) struct State {
     /// The Stripe OpenAPI document.
-    pub spec: SpecRef,
+    spec: SpecRef,
     /// The control document.
-    pub control: SpecRef,
+    control: SpecRef,
     /// Options fixed at start.
-    pub config: Config,
+    config: Config,
     /// The injected clock.
-    pub clock: Clock,
+    clock: Clock,
     /// The clock's start instant, restored by a full reset.
     start: i64,
     /// The partitions as the fixtures seeded them, restored by reset.
     initial: PartitionMap,
     /// Shared by requests, exclusive for wholesale changes.
-    gate: RwLock<()>,
+    gate: Gate,
     /// The live partitions.
-    partitions: Mutex<BTreeMap<PartitionKey, PartitionCell>>,
+    partitions: Ordered<BTreeMap<PartitionKey, PartitionCell>>,
     /// Saved idempotent answers and keys in flight.
-    pub idempotency: Mutex<Idempotency>,
+    idempotency: Ordered<Idempotency>,
     /// Requests served on the Stripe paths.
-    pub journal: Mutex<Journal>,
+    journal: Ordered<Journal>,
     /// Faults waiting for matching requests.
-    pub faults: Mutex<Faults>,
+    faults: Ordered<Faults>,
     /// Outcomes and parameters exercised, per operation.
-    pub coverage: Mutex<coverage::Counts>,
+    coverage: Ordered<coverage::Counts>,
     /// Request ids for requests that belong to no app (no or bad key).
-    anonymous: Mutex<IdGen>,
+    anonymous: Ordered<IdGen>,
     /// Request ids for the control endpoints, apart from every app's stream.
-    control_ids: Mutex<IdGen>,
+    control_ids: Ordered<IdGen>,
     /// What all partitions hold, for the store-wide bound: kept by
     /// [`State::change`] around every change to a partition.
-    pub totals: Totals,
+    totals: Totals,
     /// One permit per export being written ([`EXPORTS`]), held until its
     /// client has taken the answer.
-    pub exports: Arc<tokio::sync::Semaphore>,
+    exports: Arc<tokio::sync::Semaphore>,
 }
 
 impl State {
@@ -141,47 +139,84 @@ impl State {
             spec,
             control,
             start,
-            partitions: Mutex::new(cells(&initial)),
+            partitions: Ordered::new(Level::Partitions, cells(&initial)),
             initial,
             clock,
             config,
-            gate: RwLock::new(()),
-            idempotency: Mutex::default(),
-            journal: Mutex::default(),
-            coverage: Mutex::default(),
-            faults: Mutex::default(),
-            anonymous: Mutex::new(IdGen::new(seed, &["<anonymous>"])),
-            control_ids: Mutex::new(IdGen::new(seed, &["<control>"])),
+            gate: Gate::default(),
+            idempotency: Ordered::new(Level::Idempotency, Idempotency::default()),
+            journal: Ordered::new(Level::Journal, Journal::default()),
+            coverage: Ordered::new(Level::Coverage, coverage::Counts::default()),
+            faults: Ordered::new(Level::Faults, Faults::default()),
+            anonymous: Ordered::new(Level::Ids, IdGen::new(seed, &["<anonymous>"])),
+            control_ids: Ordered::new(Level::Ids, IdGen::new(seed, &["<control>"])),
         })
     }
 
+    /// The Stripe OpenAPI document served.
+    pub fn spec(&self) -> &Spec {
+        &self.spec
+    }
+
+    /// The control document.
+    pub fn control(&self) -> &Spec {
+        &self.control
+    }
+
+    /// Options fixed at start.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// What the whole store holds, for its bound.
+    pub fn totals(&self) -> &Totals {
+        &self.totals
+    }
+
+    /// The permits for exports being written ([`EXPORTS`]).
+    pub fn exports(&self) -> Arc<tokio::sync::Semaphore> {
+        self.exports.clone()
+    }
+
     /// Shared access for one request.
-    pub fn enter(&self) -> RwLockReadGuard<'_, ()> {
-        self.gate.read().unwrap_or_else(|e| e.into_inner())
+    pub fn enter(&self) -> GateGuard<'_> {
+        self.gate.shared()
     }
 
     /// Exclusive access, for wholesale changes.
-    fn exclusive(&self) -> RwLockWriteGuard<'_, ()> {
-        self.gate.write().unwrap_or_else(|e| e.into_inner())
+    fn exclusive(&self) -> GateGuard<'_> {
+        self.gate.exclusive()
+    }
+
+    /// Runs `f` on the partition for `key` (created empty on first use),
+    /// locked, and accounts what it changed in the store-wide [`Totals`].
+    pub fn in_partition<R>(&self, key: &PartitionKey, f: impl FnOnce(&mut Partition) -> R) -> R {
+        let cell = self.partition(key);
+        self.change(&cell, f)
     }
 
     /// The partition for `key`, created empty on first use.
-    pub fn partition(&self, key: &PartitionKey) -> PartitionCell {
-        let mut map = lock(&self.partitions);
+    fn partition(&self, key: &PartitionKey) -> PartitionCell {
+        let mut map = self.partitions.lock();
         if let Some(cell) = map.get(key) {
             return cell.clone();
         }
         let account = key.account.as_deref().unwrap_or("");
         let fresh = Partition::new(IdGen::new(self.config.seed, &[&key.key, account]));
-        let cell = Arc::new(Mutex::new(fresh));
+        let cell = Arc::new(Ordered::new(Level::Partition, fresh));
         map.insert(key.clone(), cell.clone());
         cell
     }
 
     /// Runs `f` on the partition in `cell`, locked, and accounts what it
     /// changed in the store-wide [`Totals`].
-    pub fn change<R>(&self, cell: &PartitionCell, f: impl FnOnce(&mut Partition) -> R) -> R {
-        let mut p = lock(cell);
+    fn change<R>(&self, cell: &PartitionCell, f: impl FnOnce(&mut Partition) -> R) -> R {
+        let mut p = cell.lock();
         let before = p.footprint();
         let out = f(&mut p);
         self.totals.apply(before, p.footprint());
@@ -191,9 +226,9 @@ impl State {
     /// Counts the totals again from every partition, after a wholesale
     /// change (under the exclusive gate).
     fn recount(&self) {
-        let map = lock(&self.partitions);
+        let map = self.partitions.lock();
         let (secrets, bytes) = map.values().fold((0, 0), |(n, b), cell| {
-            let (pn, pb) = lock(cell).footprint();
+            let (pn, pb) = cell.lock().footprint();
             (n + pn, b + pb)
         });
         self.totals.reset(secrets, bytes);
@@ -207,15 +242,15 @@ impl State {
         if keys.is_empty() {
             return;
         }
-        let mut map = lock(&self.partitions);
+        let mut map = self.partitions.lock();
         for key in keys {
             let Some(cell) = map.get(&key) else { continue };
             // Requests take their clone under the map's lock, which we hold.
-            if Arc::strong_count(cell) > 1 || !lock(cell).is_empty() {
+            if Arc::strong_count(cell) > 1 || !cell.lock().is_empty() {
                 continue;
             }
-            let idem = lock(&self.idempotency);
-            if idem.count(&key) > 0 || idem.busy(&key) || lock(&self.journal).count(&key) > 0 {
+            let idem = self.idempotency.lock();
+            if idem.count(&key) > 0 || idem.busy(&key) || self.journal.lock().count(&key) > 0 {
                 continue;
             }
             drop(idem);
@@ -226,14 +261,14 @@ impl State {
     /// What the state holds, in counts and counted bytes.
     pub fn stats(&self) -> Stats {
         let (saved_answers, saved_bytes) = {
-            let idem = lock(&self.idempotency);
+            let idem = self.idempotency.lock();
             (idem.len(), idem.bytes())
         };
         let (journal_entries, journal_bytes) = {
-            let journal = lock(&self.journal);
+            let journal = self.journal.lock();
             (journal.len(), journal.bytes())
         };
-        let partitions = lock(&self.partitions).len();
+        let partitions = self.partitions.lock().len();
         Stats {
             partitions,
             secrets: self.secret_count(|_| true),
@@ -246,12 +281,12 @@ impl State {
 
     /// A request id for a request that belongs to no app.
     pub fn anonymous_request_id(&self) -> String {
-        lock(&self.anonymous).request_id()
+        self.anonymous.lock().request_id()
     }
 
     /// A request id for a control endpoint.
     pub fn control_request_id(&self) -> String {
-        lock(&self.control_ids).request_id()
+        self.control_ids.lock().request_id()
     }
 
     /// Moves the fake clock. What the move passes stays expired even if the
@@ -265,14 +300,14 @@ impl State {
     /// account of it if `account` is given; `""` names the platform).
     pub fn reset(&self, app: Option<&str>, account: Option<&str>) -> Value {
         let _gate = self.exclusive();
-        lock(&self.faults).clear(app);
+        self.faults.lock().clear(app);
         let Some(key) = app else {
-            let removed = lock(&self.journal).len();
-            lock(&self.journal).clear();
-            lock(&self.coverage).clear();
-            *lock(&self.idempotency) = Idempotency::default();
-            *lock(&self.partitions) = cells(&self.initial);
-            *lock(&self.anonymous) = IdGen::new(self.config.seed, &["<anonymous>"]);
+            let removed = self.journal.lock().len();
+            self.journal.lock().clear();
+            self.coverage.lock().clear();
+            *self.idempotency.lock() = Idempotency::default();
+            *self.partitions.lock() = cells(&self.initial);
+            *self.anonymous.lock() = IdGen::new(self.config.seed, &["<anonymous>"]);
             self.recount();
             self.clock.reset(self.start);
             return json!({
@@ -284,7 +319,7 @@ impl State {
         let matches =
             |k: &PartitionKey| k.key == key && account.as_ref().is_none_or(|a| &k.account == a);
         {
-            let mut map = lock(&self.partitions);
+            let mut map = self.partitions.lock();
             let doomed: Vec<PartitionKey> = app_range(&map, key)
                 .filter(|(k, _)| matches(k))
                 .map(|(k, _)| k.clone())
@@ -293,12 +328,15 @@ impl State {
                 map.remove(&k);
             }
             for (k, p) in app_range(&self.initial, key).filter(|(k, _)| matches(k)) {
-                map.insert(k.clone(), Arc::new(Mutex::new(p.clone())));
+                map.insert(
+                    k.clone(),
+                    Arc::new(Ordered::new(Level::Partition, p.clone())),
+                );
             }
         }
         self.recount();
-        lock(&self.idempotency).forget(matches);
-        let removed = lock(&self.journal).remove(matches);
+        self.idempotency.lock().forget(matches);
+        let removed = self.journal.lock().remove(matches);
         json!({
             "object": "mock.reset",
             "app": auth::mask(key),
@@ -323,7 +361,7 @@ impl State {
         )?;
         let (count, bytes) = footprint(loaded.partitions.values());
         check_bound(count, bytes)?;
-        *lock(&self.partitions) = cells(&loaded.partitions);
+        *self.partitions.lock() = cells(&loaded.partitions);
         self.totals.reset(count, bytes);
         let now = loaded.clock.unwrap_or_else(|| self.clock.now());
         self.clock.reset(now);
@@ -332,12 +370,12 @@ impl State {
 
     /// What the requests so far exercised, against the spec.
     pub fn coverage(&self) -> coverage::Coverage {
-        lock(&self.coverage).report(&self.spec)
+        self.coverage.lock().report(&self.spec)
     }
 
     /// The journal's interactions that `filter` keeps, as a transcript.
     pub fn transcript(&self, filter: Filter<'_>) -> Transcript {
-        let (exchanges, dropped) = lock(&self.journal).exchanges(filter);
+        let (exchanges, dropped) = self.journal.lock().exchanges(filter);
         let mut t = Transcript::new(self.spec.version.clone());
         t.dropped = dropped;
         t.interactions = exchanges.iter().filter_map(|e| e.interaction()).collect();
@@ -346,7 +384,7 @@ impl State {
 
     /// Every journal entry, oldest first.
     pub fn received_requests(&self) -> Vec<RecordedRequest> {
-        let texts = lock(&self.journal).texts(Filter::default());
+        let texts = self.journal.lock().texts(Filter::default());
         journal::requests(&texts)
     }
 
@@ -389,7 +427,9 @@ impl State {
     fn snapshot(&self) -> (Vec<(PartitionKey, Partition)>, i64) {
         let _gate = self.exclusive();
         let through = self.clock.high_water();
-        let cells: Vec<(PartitionKey, PartitionCell)> = lock(&self.partitions)
+        let cells: Vec<(PartitionKey, PartitionCell)> = self
+            .partitions
+            .lock()
             .iter()
             .map(|(k, cell)| (k.clone(), cell.clone()))
             .collect();
@@ -406,10 +446,90 @@ impl State {
         (partitions, self.clock.now())
     }
 
+    /// Takes one use of the first fault that applies to a request for
+    /// `operation` by `key`.
+    pub fn take_fault(&self, operation: Option<&str>, key: Option<&str>) -> Option<Fault> {
+        self.faults.lock().take(operation, key)
+    }
+
+    /// Adds a fault behind those waiting; refused past the bound.
+    pub fn push_fault(&self, fault: Fault) -> Result<(), String> {
+        self.faults.lock().push(fault)
+    }
+
+    /// The faults waiting, in order.
+    pub fn faults(&self) -> Vec<Fault> {
+        self.faults.lock().list().to_vec()
+    }
+
+    /// Marks (partition, `Idempotency-Key`) in flight; `false` if it already
+    /// was.
+    pub fn hold_in_flight(&self, key: &PartitionKey, idem: &str) -> bool {
+        self.idempotency.lock().hold(key, idem)
+    }
+
+    /// Releases what [`State::hold_in_flight`] marked.
+    pub fn release_in_flight(&self, key: &PartitionKey, idem: &str) {
+        self.idempotency.lock().release(key, idem);
+    }
+
+    /// The idempotency rules for a keyed POST (expired answers dropped
+    /// first): the saved answer to replay, or the error that stops it.
+    pub fn check_idempotency(
+        &self,
+        key: &PartitionKey,
+        idem: &str,
+        fingerprint: u64,
+        held: bool,
+        through: i64,
+    ) -> Result<Option<Saved>, ApiError> {
+        let mut store = self.idempotency.lock();
+        store.purge(through);
+        store.check(key, idem, fingerprint, held)
+    }
+
+    /// Saves a keyed POST's answer. Returns the partitions that lost their
+    /// last saved answer to the bound.
+    pub fn save_answer(&self, key: &PartitionKey, idem: &str, saved: Saved) -> Vec<PartitionKey> {
+        let mut store = self.idempotency.lock();
+        store.save(key, idem, saved);
+        store.take_released()
+    }
+
+    /// Journals a request and counts its outcome for coverage. Returns the
+    /// partitions that lost their last journal entry to the bound.
+    pub fn record(
+        &self,
+        entry: Record<'_>,
+        outcome: Outcome,
+        sent: &[String],
+    ) -> Vec<PartitionKey> {
+        let op = entry.operation;
+        let released = {
+            let mut journal = self.journal.lock();
+            journal.record(entry);
+            journal.take_released()
+        };
+        self.coverage.lock().count(op, outcome, sent);
+        released
+    }
+
+    /// The journal entries `filter` keeps, as JSON text, oldest first.
+    pub fn journal_texts(&self, filter: Filter<'_>) -> Vec<Arc<str>> {
+        self.journal.lock().texts(filter)
+    }
+
+    /// The exchanges `filter` keeps, and how many were dropped for the
+    /// bound.
+    pub fn journal_exchanges(&self, filter: Filter<'_>) -> (Vec<Arc<Exchange>>, u64) {
+        self.journal.lock().exchanges(filter)
+    }
+
     /// How many live secrets the partitions `matches` selects hold.
     pub fn secret_count(&self, matches: impl Fn(&PartitionKey) -> bool) -> usize {
         let through = self.clock.high_water();
-        lock(&self.partitions)
+        self.partitions
+            .lock()
             .iter()
             .filter(|(k, _)| matches(k))
             .map(|(_, cell)| {
@@ -465,7 +585,12 @@ fn check_bound(secrets: usize, bytes: usize) -> Result<(), FixtureError> {
 fn cells(partitions: &PartitionMap) -> BTreeMap<PartitionKey, PartitionCell> {
     partitions
         .iter()
-        .map(|(k, p)| (k.clone(), Arc::new(Mutex::new(p.clone()))))
+        .map(|(k, p)| {
+            (
+                k.clone(),
+                Arc::new(Ordered::new(Level::Partition, p.clone())),
+            )
+        })
         .collect()
 }
 

@@ -13,8 +13,13 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::Value;
 
+use hyper::StatusCode;
+
 use crate::openapi::schema::follow;
 use crate::openapi::spec::{Operation, Spec};
+use crate::ops::OpKind;
+use crate::outcome::{Outcome, Reason};
+use crate::secrets::api;
 
 /// Counts per operation id ([`UNROUTED`]: requests no operation routed).
 #[derive(Debug, Default)]
@@ -28,14 +33,14 @@ const UNROUTED: &str = "";
 #[derive(Debug, Default)]
 struct OpCounts {
     requests: u64,
-    outcomes: HashMap<String, u64>,
+    outcomes: HashMap<Outcome, u64>,
     parameters: HashMap<String, u64>,
 }
 
 impl Counts {
     /// Counts one request to `op` that came to `outcome`, having sent the
     /// parameters `sent` (from [`sent_parameters`]).
-    pub fn count(&mut self, op: Option<&str>, outcome: String, sent: &[String]) {
+    pub fn count(&mut self, op: Option<&str>, outcome: Outcome, sent: &[String]) {
         let op = op.unwrap_or(UNROUTED);
         if !self.ops.contains_key(op) {
             self.ops.insert(op.to_string(), OpCounts::default());
@@ -153,76 +158,31 @@ fn join(prefix: &str, key: &str) -> String {
     }
 }
 
-/// The mock's outcomes for `op`, with what each means: the behaviour of
-/// docs/behaviour.md, named. Which apply follows from the spec (a POST takes
-/// an `Idempotency-Key`; a `scope` parameter brings the scope rules; the
-/// required parameters can each be missing) and from the operation the mock
-/// dispatches to.
-fn outcomes(op: &Operation) -> Vec<(String, &'static str)> {
-    let mut out: Vec<(String, &'static str)> = vec![("200".into(), "success")];
-    match op.id.as_str() {
-        "postAppsSecrets" => out.extend([
-            (
-                "400 scope_full".into(),
-                "a new name in a scope already at its limit",
-            ),
-            ("400 expires_at_past".into(), "expires_at not in the future"),
-            (
-                "400 expires_at_too_far".into(),
-                "expires_at more than 100 years ahead",
-            ),
-        ]),
-        "getAppsSecretsFind" | "postAppsSecretsDelete" => out.push((
-            "404 secret_not_found".into(),
-            "no secret of that name in the scope",
-        )),
-        "getAppsSecrets" => out.extend([
-            ("200 has_more".into(), "a page with more secrets after it"),
-            (
-                "400 cursor_not_found".into(),
-                "starting_after or ending_before names no secret",
-            ),
-            (
-                "400 cursors_conflict".into(),
-                "both starting_after and ending_before",
-            ),
-        ]),
-        _ => {}
+/// The mock's outcomes for `op`, in the order the report lists them: the
+/// behaviour of docs/behaviour.md, named. Which apply follows from the spec
+/// (a POST takes an `Idempotency-Key`; a `scope` parameter brings the scope
+/// rules; the required parameters can each be missing) and from the
+/// operation the mock runs ([`api::outcomes`]). Outcomes that need a
+/// suite to break a bound (a full store, too many parameters, too many
+/// bodies at once) or the mock to break (a spec violation) are not listed:
+/// they show among the others seen when they happen.
+fn outcomes(op: &Operation) -> Vec<Outcome> {
+    let mut out = vec![Outcome::Success];
+    if let Some(OpKind::Api(kind)) = op.kind {
+        out.extend(api::outcomes(kind));
     }
+    let mut reasons = Vec::new();
     let props = op.request_schema.get("properties");
     if props.is_some_and(|p| p.get("scope").is_some()) {
-        out.extend([
-            (
-                "400 scope_user_missing".into(),
-                "scope[type]=user without scope[user]",
-            ),
-            (
-                "400 scope_user_unexpected".into(),
-                "scope[user] with scope[type]=account",
-            ),
-        ]);
+        reasons.extend([Reason::ScopeUserMissing, Reason::ScopeUserUnexpected]);
     }
     if !op.expandable.is_empty() {
-        out.push((
-            "400 expand_invalid".into(),
-            "an expand[] value not expandable here",
-        ));
+        reasons.push(Reason::ExpandInvalid);
     }
+    out.extend(reasons.drain(..).filter_map(Outcome::refused));
     if op.method == "POST" {
-        out.extend([
-            (
-                "200 replayed".into(),
-                "a retried Idempotency-Key answered from the saved response",
-            ),
-            (
-                "400 idempotency_key_reused".into(),
-                "an Idempotency-Key reused with other parameters",
-            ),
-            (
-                "409 idempotency_key_in_use".into(),
-                "an Idempotency-Key still in flight",
-            ),
-        ]);
+        out.push(Outcome::Replayed(StatusCode::OK));
+        reasons.extend([Reason::IdempotencyKeyReused, Reason::IdempotencyKeyInUse]);
     }
     for name in op
         .request_schema
@@ -232,23 +192,15 @@ fn outcomes(op: &Operation) -> Vec<(String, &'static str)> {
         .flatten()
         .filter_map(Value::as_str)
     {
-        out.push((
-            format!("400 parameter_missing ({name})"),
-            "a required parameter left out",
-        ));
+        reasons.push(Reason::ParameterMissing(name.into()));
     }
-    out.extend([
-        (
-            "400 parameter_unknown".into(),
-            "a parameter the spec does not define",
-        ),
-        ("400 parameter_invalid".into(), "a value the spec refuses"),
-        ("401 api_key_missing".into(), "no API key"),
-        (
-            "401 api_key_invalid".into(),
-            "a malformed or unaccepted API key",
-        ),
+    reasons.extend([
+        Reason::ParameterUnknown,
+        Reason::ParameterInvalid,
+        Reason::ApiKeyMissing,
+        Reason::ApiKeyInvalid,
     ]);
+    out.extend(reasons.into_iter().filter_map(Outcome::refused));
     out
 }
 
@@ -322,18 +274,18 @@ impl Counts {
             let expected = outcomes(op);
             let mut outcome_items: Vec<CoverageItem> = expected
                 .iter()
-                .map(|(name, what)| CoverageItem {
-                    name: name.clone(),
-                    description: Some((*what).to_string()),
-                    count: c.outcomes.get(name).copied().unwrap_or(0),
+                .map(|outcome| CoverageItem {
+                    name: outcome.to_string(),
+                    description: outcome.description().map(String::from),
+                    count: c.outcomes.get(outcome).copied().unwrap_or(0),
                 })
                 .collect();
             let mut others: Vec<CoverageItem> = c
                 .outcomes
                 .iter()
-                .filter(|(name, _)| !expected.iter().any(|(e, _)| e == *name))
-                .map(|(name, n)| CoverageItem {
-                    name: name.clone(),
+                .filter(|(outcome, _)| !expected.contains(outcome))
+                .map(|(outcome, n)| CoverageItem {
+                    name: outcome.to_string(),
                     description: None,
                     count: *n,
                 })
@@ -507,14 +459,21 @@ mod tests {
         let mut counts = Counts::default();
         counts.count(
             Some("getAppsSecretsFind"),
-            "404 secret_not_found".into(),
+            Outcome::refused(Reason::SecretNotFound).unwrap(),
             &[
                 "name".into(),
                 "scope[type]".into(),
                 "scope[type]=account".into(),
             ],
         );
-        counts.count(None, "404 invalid_request_error".into(), &[]);
+        counts.count(
+            None,
+            Outcome::Refused(
+                StatusCode::NOT_FOUND,
+                Reason::Other("invalid_request_error"),
+            ),
+            &[],
+        );
         let report = counts.report(Spec::bundled());
         assert_eq!(report.requests, 2);
         assert_eq!(report.unrouted, 1);

@@ -41,7 +41,7 @@ use crate::http::server::{read_body, Acceptor};
 use crate::openapi::form;
 use crate::openapi::spec::Spec;
 use crate::pipeline::check;
-use crate::state::lock;
+use crate::sync::lock;
 
 /// At most this many interactions are recorded; later ones are forwarded
 /// and counted in `dropped`.
@@ -378,7 +378,7 @@ impl Shared {
                 crate::log::line(format!("stripe-secrets-mock proxy: upstream: {e}"));
                 return self.error(
                     ApiError::internal(format!("The proxy could not reach the upstream: {e}"))
-                        .with_status(502),
+                        .with_status(hyper::StatusCode::BAD_GATEWAY),
                 );
             }
         };
@@ -480,8 +480,7 @@ impl Shared {
         let now = crate::clock::Clock::system().now();
         let body = check::render(&e.body(&id, false, now));
         let mut out = Response::new(Bytes::from(body));
-        *out.status_mut() =
-            hyper::StatusCode::from_u16(e.status).unwrap_or(hyper::StatusCode::BAD_GATEWAY);
+        *out.status_mut() = e.status;
         out.headers_mut()
             .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if let Ok(v) = HeaderValue::from_str(&id) {

@@ -14,7 +14,7 @@ use crate::control::journal::Filter;
 use crate::error::ApiError;
 use crate::openapi::spec::Operation;
 use crate::pipeline::check::Listing;
-use crate::state::{lock, State};
+use crate::state::State;
 
 /// The path prefix reserved for control endpoints.
 pub(crate) const PREFIX: &str = "/_mock/";
@@ -49,7 +49,7 @@ pub(crate) fn dispatch(core: &State, op: &Operation, input: &Value) -> Result<Re
     match op.id.as_str() {
         "mockExportState" => Ok(Reply::Listing(core.export_listing())),
         "mockListRequests" => {
-            let texts = Arc::new(lock(&core.journal).texts(filter()));
+            let texts = Arc::new(core.journal_texts(filter()));
             Ok(Reply::Listing(Listing {
                 envelope: json!({
                     "object": "list",
@@ -75,9 +75,9 @@ pub(crate) fn dispatch(core: &State, op: &Operation, input: &Value) -> Result<Re
                 Some("all") => (true, true),
                 _ => (false, false),
             };
-            let (exchanges, dropped) = lock(&core.journal).exchanges(filter());
+            let (exchanges, dropped) = core.journal_exchanges(filter());
             let exchanges = Arc::new(exchanges);
-            let mut envelope = Transcript::new(core.spec.version.clone());
+            let mut envelope = Transcript::new(core.spec().version.clone());
             envelope.dropped = dropped;
             Ok(Reply::Listing(Listing {
                 envelope: envelope.to_json(),
@@ -109,7 +109,7 @@ fn answer(core: &State, op: &Operation, input: &Value) -> Result<Value, ApiError
         "mockHealth" => Ok(json!({
             "object": "mock.health",
             "status": "ok",
-            "spec_version": core.spec.version,
+            "spec_version": core.spec().version,
         })),
         "mockReset" => {
             let account = str_of("account");
@@ -124,7 +124,7 @@ fn answer(core: &State, op: &Operation, input: &Value) -> Result<Value, ApiError
             let advance = input.get("advance").and_then(Value::as_i64);
             let target = match (now, advance) {
                 (Some(t), None) => t,
-                (None, Some(d)) => core.clock.now().saturating_add(d),
+                (None, Some(d)) => core.clock().now().saturating_add(d),
                 (Some(_), Some(_)) => return Err(ApiError::only_one_of(&["advance", "now"])),
                 (None, None) => {
                     return Err(ApiError::invalid(
@@ -159,14 +159,13 @@ fn answer(core: &State, op: &Operation, input: &Value) -> Result<Value, ApiError
         "mockAddFault" => {
             let fault = fault_from(input)?;
             let shown = fault.to_json();
-            lock(&core.faults)
-                .push(fault)
+            core.push_fault(fault)
                 .map_err(|e| ApiError::invalid(format!("Invalid fault: {e}."), None))?;
             Ok(shown)
         }
         "mockListFaults" => Ok(json!({
             "object": "list",
-            "data": lock(&core.faults).list().iter().map(Fault::to_json).collect::<Vec<_>>(),
+            "data": core.faults().iter().map(Fault::to_json).collect::<Vec<_>>(),
             "has_more": false,
             "url": op.path,
         })),
@@ -210,7 +209,7 @@ fn fault_from(input: &Value) -> Result<Fault, ApiError> {
 fn clock(core: &State) -> Value {
     json!({
         "object": "mock.clock",
-        "now": core.clock.now(),
-        "kind": if core.config.system_clock { "system" } else { "fake" },
+        "now": core.clock().now(),
+        "kind": if core.config().system_clock { "system" } else { "fake" },
     })
 }

@@ -7,6 +7,7 @@
 use serde_json::{json, Value};
 
 use crate::error::{ApiError, ErrorType};
+use crate::outcome::Reason;
 
 /// What an injected fault does to the response.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -204,8 +205,9 @@ impl Fault {
                 None,
             ),
         };
-        e.status = status;
-        e.outcome = Some("injected_fault");
+        e.status =
+            hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+        e.reason = Some(Reason::InjectedFault);
         if status >= 500 {
             e.kind = ErrorType::Api;
         }

@@ -22,7 +22,7 @@ use std::time::Duration;
 use hyper::body::{Body, Bytes, Frame, SizeHint};
 use tokio::sync::{Notify, OwnedSemaphorePermit};
 
-use crate::pipeline::Streamed;
+use crate::pipeline::{Over, Streamed};
 use tokio::time::Instant;
 
 /// Size of the slices an answer is handed over in.
@@ -226,7 +226,7 @@ impl Registry {
     /// Registers `activity` until the returned guard drops.
     pub fn add(self: &Arc<Self>, activity: Arc<Activity>) -> Registered {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        crate::state::lock(&self.open).insert(id, activity);
+        crate::sync::lock(&self.open).insert(id, activity);
         Registered {
             registry: self.clone(),
             id,
@@ -238,7 +238,7 @@ impl Registry {
     /// request yet); `false` if none has. Walks the open connections (at
     /// most the cap), only when the cap is reached.
     pub fn evict_one(&self, grace: Duration) -> bool {
-        let open = crate::state::lock(&self.open);
+        let open = crate::sync::lock(&self.open);
         let now = Instant::now();
         let oldest = open
             .values()
@@ -262,7 +262,7 @@ pub(crate) struct Registered {
 
 impl Drop for Registered {
     fn drop(&mut self) {
-        crate::state::lock(&self.registry.open).remove(&self.id);
+        crate::sync::lock(&self.registry.open).remove(&self.id);
     }
 }
 
@@ -283,15 +283,6 @@ impl Budget {
         held.grow(n)?;
         Ok(held)
     }
-}
-
-/// Which bound on held body bytes a request would break.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Over {
-    /// This connection's ([`CONNECTION_BODY_BYTES`]).
-    Connection,
-    /// The server's ([`SERVER_BODY_BYTES`]).
-    Server,
 }
 
 /// Body bytes held for one request; given back on drop.

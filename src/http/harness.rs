@@ -20,7 +20,7 @@ use crate::control::faults::Fault;
 use crate::control::journal::{Filter, RecordedRequest};
 use crate::error::{BuildError, FixtureError};
 use crate::http::server;
-use crate::state::{lock, State, Stats};
+use crate::state::{State, Stats};
 
 /// A running mock server.
 ///
@@ -152,10 +152,7 @@ impl MockServer {
     /// If the fault is inconsistent (a non-error status, a zero count), or
     /// 1,000 faults are already pending.
     pub fn inject_fault(&self, fault: Fault) {
-        if let Err(e) = fault
-            .check()
-            .and_then(|()| lock(&self.core.faults).push(fault))
-        {
+        if let Err(e) = fault.check().and_then(|()| self.core.push_fault(fault)) {
             panic!("invalid fault: {e}");
         }
     }
@@ -301,7 +298,7 @@ pub struct MockClock {
 impl MockClock {
     /// The current instant in Unix seconds.
     pub fn now(&self) -> i64 {
-        self.core.clock.now()
+        self.core.clock().now()
     }
 
     /// Moves the clock to `unix_seconds`.

@@ -84,8 +84,9 @@ fn rewrite(head: &[u8], state: &State) -> Option<Vec<u8>> {
     let empty = lines.any(|l| l.eq_ignore_ascii_case("content-length: 0"));
     let message = message(status).filter(|_| empty)?;
     let request_id = state.anonymous_request_id();
-    let error = ApiError::invalid(message, None).with_status(status);
-    let body = render(&error.body(&request_id, false, state.clock.now()));
+    let error = ApiError::invalid(message, None)
+        .with_status(hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::BAD_REQUEST));
+    let body = render(&error.body(&request_id, false, state.clock().now()));
     let reason = match status {
         400 => "Bad Request",
         414 => "URI Too Long",
@@ -95,7 +96,7 @@ fn rewrite(head: &[u8], state: &State) -> Option<Vec<u8>> {
         "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
          request-id: {request_id}\r\nstripe-version: {}\r\nconnection: close\r\n",
         body.len(),
-        state.spec.version
+        state.spec().version
     );
     for (name, value) in super::server::EVERY_RESPONSE {
         out.push_str(&format!("{name}: {value}\r\n"));

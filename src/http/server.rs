@@ -76,7 +76,7 @@ pub(crate) async fn serve(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(core.config.header_read_timeout)
+        .header_read_timeout(core.config().header_read_timeout)
         .max_headers(MAX_HEADERS)
         .max_buf_size(MAX_HEAD);
     builder
@@ -90,10 +90,10 @@ pub(crate) async fn serve(
         .keep_alive_timeout(H2_PING_TIMEOUT);
     let graceful = GracefulShutdown::new();
     let budget = Arc::new(Budget::default());
-    let idle = core.config.header_read_timeout;
+    let idle = core.config().header_read_timeout;
     let mut acceptor = Acceptor::new(
         listener,
-        core.config.max_connections,
+        core.config().max_connections,
         idle,
         "stripe-secrets-mock",
     );
@@ -273,7 +273,7 @@ async fn respond(
     // An answer that grows with what the mock holds waits for its turn,
     // and keeps it until its client has taken the answer.
     let permit = match request.method == "GET" && EXPORT_PATHS.contains(&request.path.as_str()) {
-        true => core.exports.clone().acquire_owned().await.ok(),
+        true => core.exports().acquire_owned().await.ok(),
         false => None,
     };
     let plan = pipeline::plan(core, &request);
@@ -371,8 +371,7 @@ fn to_hyper(
     permit: Option<OwnedSemaphorePermit>,
 ) -> Response<Answer> {
     let mut out = Response::new(handling.answer_holding(res.body, res.streamed, permit));
-    *out.status_mut() =
-        hyper::StatusCode::from_u16(res.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    *out.status_mut() = res.status;
     let headers = out.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     for (name, value) in EVERY_RESPONSE {

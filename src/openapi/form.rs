@@ -13,6 +13,7 @@ use serde_json::{Map, Number, Value};
 
 use crate::error::{abbreviate, echo, param_label, ApiError};
 use crate::openapi::schema;
+use crate::outcome::Reason;
 
 /// How many `[…]` segments one key may have. Stripe's deepest parameters
 /// have a handful; the bound keeps decoding (which recurses) safe from
@@ -41,7 +42,7 @@ pub(crate) fn decode(inputs: &[&str]) -> Result<Map<String, Value>, ApiError> {
             ),
             None,
         )
-        .outcome("too_many_parameters"));
+        .because(Reason::TooManyParameters));
     }
     let mut map = Map::new();
     for input in inputs {

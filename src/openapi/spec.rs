@@ -16,6 +16,7 @@ use serde_json::{json, Map, Value};
 
 use crate::openapi::compiled::{Compiler, Lazy};
 use crate::openapi::schema;
+use crate::ops::OpKind;
 
 /// The OpenAPI document embedded in the binary.
 pub const BUNDLED_SPEC: &str = include_str!("../../spec/apps_secrets.openapi.json");
@@ -73,8 +74,11 @@ pub(crate) struct Violation {
 
 /// One operation of the document, compiled.
 pub(crate) struct Operation {
-    /// `operationId`: what the server dispatches on.
+    /// `operationId`.
     pub id: String,
+    /// What the mock does for it, resolved from `id` once, at load
+    /// (`None`: an operation the mock does not implement).
+    pub kind: Option<OpKind>,
     /// Upper-case HTTP method.
     pub method: String,
     /// The path template (this API has no path parameters).
@@ -215,6 +219,7 @@ impl Spec {
                     .map(|s| expandable_fields(&raw, &s))
                     .unwrap_or_default();
                 operations.push(Operation {
+                    kind: OpKind::resolve(&id),
                     id,
                     method: method.to_ascii_uppercase(),
                     path: path.clone(),
@@ -501,6 +506,23 @@ fn expandable_fields(raw: &Value, s: &Value) -> BTreeSet<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every operation of both bundled documents is one the mock
+    /// implements, and every row of the table names one of them.
+    #[test]
+    fn the_operation_table_and_the_bundled_documents_agree() {
+        let ops: Vec<&Operation> = [Spec::bundled(), Spec::control()]
+            .into_iter()
+            .flat_map(|s| &s.operations)
+            .collect();
+        for op in &ops {
+            assert!(op.kind.is_some(), "{} is not implemented", op.id);
+        }
+        for (id, _) in crate::ops::TABLE {
+            assert!(ops.iter().any(|o| o.id == id), "{id} is in no document");
+        }
+        assert_eq!(ops.len(), crate::ops::TABLE.len());
+    }
 
     #[test]
     fn every_validator_of_both_bundled_documents_compiles() {

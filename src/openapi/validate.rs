@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::error::{abbreviate, param_label, ApiError};
 use crate::openapi::form;
 use crate::openapi::spec::Operation;
+use crate::outcome::Reason;
 
 /// Coerces decoded input by the operation's schema, in place, and validates
 /// it; the first error by rank is the one reported.
@@ -30,7 +31,7 @@ pub(crate) fn check(op: &Operation, input: &mut Value) -> Result<(), ApiError> {
         {
             Err(e)
         }
-        Some((_, e)) => Err(e.outcome("parameter_invalid")),
+        Some((_, e)) => Err(e.because(Reason::ParameterInvalid)),
         None => Ok(()),
     }
 }

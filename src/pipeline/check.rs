@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use hyper::body::Bytes;
+use hyper::StatusCode;
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -14,7 +15,7 @@ use crate::openapi::spec::{Operation, Spec};
 /// A result, rendered and checked.
 pub(crate) struct Checked {
     /// The status to send.
-    pub status: u16,
+    pub status: StatusCode,
     /// The body to send.
     pub body: Value,
     /// How the rendered result broke the spec, if it did (logged).
@@ -37,11 +38,11 @@ pub(crate) fn finish(
     now: i64,
 ) -> Checked {
     let (status, body) = match result {
-        Ok(v) => (200, v),
+        Ok(v) => (StatusCode::OK, v),
         Err(e) => (e.status, e.body(request_id, livemode, now)),
     };
     let check = match op {
-        Some(op) => op.validate_response(status, &body),
+        Some(op) => op.validate_response(status.as_u16(), &body),
         None => spec.validate_error(&body),
     };
     let Err(violation) = check else {
@@ -54,7 +55,8 @@ pub(crate) fn finish(
     };
     let what = op.map_or("error", |o| o.id.as_str());
     let message = format!(
-        "The mock's response does not match the OpenAPI spec ({what}, status {status}): {violation}"
+        "The mock's response does not match the OpenAPI spec ({what}, status {}): {violation}",
+        status.as_u16()
     );
     if !strict {
         return Checked {
@@ -65,7 +67,7 @@ pub(crate) fn finish(
         };
     }
     Checked {
-        status: 500,
+        status: StatusCode::INTERNAL_SERVER_ERROR,
         body: ApiError::internal(message.clone()).body(request_id, livemode, now),
         violation: Some(message),
         replaced: true,

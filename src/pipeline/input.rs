@@ -3,13 +3,14 @@
 //! control request's JSON body, and the errors for each (docs/behaviour.md
 //! §1).
 
+use hyper::StatusCode;
 use serde_json::Value;
 
 use crate::error::{echo, ApiError};
-use crate::http::conn::Over;
 use crate::openapi::form;
 use crate::openapi::spec::Operation;
-use crate::pipeline::request::{BodyError, MockRequest};
+use crate::outcome::Reason;
+use crate::pipeline::request::{BodyError, MockRequest, Over};
 
 /// Query string and form body decoded into one object.
 pub(super) fn decode(query: &str, body: &str) -> Result<Value, ApiError> {
@@ -62,12 +63,12 @@ impl BodyError {
                 "Request body too large: the mock accepts at most 1 MiB.",
                 None,
             )
-            .with_status(413),
+            .with_status(StatusCode::PAYLOAD_TOO_LARGE),
             BodyError::TimedOut => ApiError::invalid(
                 "Invalid request: the request body did not arrive within 10 seconds.",
                 None,
             )
-            .with_status(408),
+            .with_status(StatusCode::REQUEST_TIMEOUT),
             BodyError::Broken(why) => ApiError::invalid(
                 format!(
                     "Invalid request: the request body could not be read ({}); it may be \
@@ -92,9 +93,8 @@ impl BodyError {
                 ),
                 None,
             )
-            .with_status(429)
             .with_code("rate_limit")
-            .outcome("rate_limit"),
+            .because(Reason::RateLimit),
         }
     }
 }

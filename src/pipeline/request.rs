@@ -40,13 +40,23 @@ pub(crate) enum BodyError {
     /// Cut short or malformed: what the HTTP layer said (400).
     Broken(String),
     /// Holding it would break a bound on body bytes held at once (429).
-    Busy(crate::http::conn::Over),
+    Busy(Over),
+}
+
+/// Which bound on held body bytes a request would break (the bounds live
+/// in `http::conn`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Over {
+    /// One connection's (4 MiB).
+    Connection,
+    /// The server's (64 MiB).
+    Server,
 }
 
 /// A response ready to be written.
 pub(crate) struct MockResponse {
     /// HTTP status.
-    pub status: u16,
+    pub status: hyper::StatusCode,
     /// `Request-Id` header.
     pub request_id: String,
     /// `Stripe-Version` header.

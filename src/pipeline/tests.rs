@@ -11,11 +11,18 @@ use crate::control::faults::Fault;
 use crate::control::journal::{JOURNAL_BYTES, JOURNAL_ENTRIES};
 use crate::openapi::spec::BUNDLED_SPEC;
 use crate::secrets::idempotency::SAVED_BYTES;
-use crate::state::{lock, State};
+use crate::state::State;
 
 /// A path that panics inside `run`, with the partition lock held (only in
 /// unit tests).
 pub(super) const PANIC_PATH: &str = "/v1/__test_panic";
+
+/// Called by `steps::run` in unit tests only: panics for [`PANIC_PATH`].
+pub(super) fn panic_if_asked(req: &MockRequest) {
+    if req.path == PANIC_PATH {
+        panic!("test-only trigger: a panic with the partition lock held");
+    }
+}
 
 fn state(config: Config) -> Arc<State> {
     Arc::new(State::new(config).expect("state builds"))
@@ -50,7 +57,10 @@ fn create_request(name: &str, idem: Option<&str>) -> MockRequest {
 fn send(state: &Arc<State>, req: &MockRequest) -> (u16, Value) {
     let plan = plan(state, req);
     let res = serve(state, req, &plan).expect("an answer");
-    (res.status, serde_json::from_slice(&res.body).expect("JSON"))
+    (
+        res.status.as_u16(),
+        serde_json::from_slice(&res.body).expect("JSON"),
+    )
 }
 
 fn create(state: &Arc<State>, key: &str, name: &str) -> (u16, Value) {
@@ -88,7 +98,7 @@ fn a_replay_is_served_before_a_pending_fault() {
     let s = state(Config::default());
     let req = create_request("n", Some("retry-1"));
     let (first, body) = send(&s, &req);
-    lock(&s.faults).push(Fault::status(503)).unwrap();
+    s.push_fault(Fault::status(503)).unwrap();
     let (again, replayed) = send(&s, &req);
     assert_eq!((first, again), (200, 200));
     assert_eq!(body, replayed);
@@ -193,7 +203,7 @@ fn a_panic_answers_500_for_that_request_and_the_server_goes_on() {
     assert_eq!(res.status, 500);
     let body: Value = serde_json::from_slice(&res.body).unwrap();
     assert_eq!(body["error"]["type"], "api_error");
-    assert!(s.spec.validate_error(&body).is_ok());
+    assert!(s.spec().validate_error(&body).is_ok());
     // The partition's lock was poisoned; the same app is served normally.
     assert_eq!(find(&s, "sk_test_1", "before"), 200);
     assert_eq!(create(&s, "sk_test_1", "after").0, 200);

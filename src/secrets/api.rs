@@ -3,10 +3,13 @@
 //! already enforced from the spec; what is here is the behaviour the spec
 //! cannot express (docs/behaviour.md §3–4).
 
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
 use crate::openapi::spec::{Operation, HIDDEN_UNLESS_EXPANDED};
+use crate::ops::ApiOp;
+use crate::outcome::{Outcome, Reason};
 use crate::secrets::store::{
     Cursor, Limits, Partition, Scope, ScopeError, Secret, SetError, Totals, Undo, MAX_SECRETS,
     MAX_STORED_BYTES,
@@ -29,10 +32,13 @@ pub(crate) struct Ctx<'a> {
     pub totals: &'a Totals,
 }
 
-/// An operation's answer, and how to take back the change it made.
+/// An operation's answer, what it came to, and how to take back the change
+/// it made.
 pub(crate) struct Done {
     /// The response object.
     pub body: Value,
+    /// [`Outcome::Success`], or [`Outcome::HasMore`] for a page with more.
+    pub outcome: Outcome,
     /// The change, to undo if the response breaks the spec.
     pub undo: Undo,
 }
@@ -41,73 +47,127 @@ impl From<Value> for Done {
     fn from(body: Value) -> Self {
         Done {
             body,
+            outcome: Outcome::Success,
             undo: Undo::default(),
         }
     }
 }
 
-/// Runs the operation `op` on validated `input`.
-pub(crate) fn dispatch(op: &Operation, input: &Value, ctx: Ctx<'_>) -> Result<Done, ApiError> {
-    let expand = expansions(op, input)?;
-    match op.id.as_str() {
-        "postAppsSecrets" => set(input, &expand, ctx),
-        "getAppsSecretsFind" => find(input, &expand, ctx),
-        "postAppsSecretsDelete" => delete(input, &expand, ctx),
-        "getAppsSecrets" => list(op, input, &expand, ctx),
-        other => Err(ApiError::internal(format!(
-            "The mock does not implement the operation {other}."
-        ))),
+/// The outcomes operation `op` can come to of its own (besides those every
+/// operation shares), in the order the coverage report lists them.
+pub(crate) fn outcomes(op: ApiOp) -> Vec<Outcome> {
+    let reasons = match op {
+        ApiOp::Set => vec![
+            Reason::ScopeFull,
+            Reason::ExpiresAtPast,
+            Reason::ExpiresAtTooFar,
+        ],
+        ApiOp::Find | ApiOp::Delete => vec![Reason::SecretNotFound],
+        ApiOp::List => vec![Reason::CursorNotFound, Reason::CursorsConflict],
+    };
+    let pages = (op == ApiOp::List).then_some(Outcome::HasMore);
+    pages
+        .into_iter()
+        .chain(reasons.into_iter().filter_map(Outcome::refused))
+        .collect()
+}
+
+/// Runs operation `op` (the spec's `spec`) on validated `input`.
+pub(crate) fn dispatch(
+    op: ApiOp,
+    spec: &Operation,
+    input: &Value,
+    ctx: Ctx<'_>,
+) -> Result<Done, ApiError> {
+    let expand = expansions(spec, input)?;
+    match op {
+        ApiOp::Set => set(params(input)?, &expand, ctx),
+        ApiOp::Find => find(params(input)?, &expand, ctx),
+        ApiOp::Delete => delete(params(input)?, &expand, ctx),
+        ApiOp::List => list(spec, params(input)?, &expand, ctx),
     }
+}
+
+/// `scope[type]` and `scope[user]`, as sent.
+#[derive(Deserialize)]
+struct ScopeIn {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    user: Option<String>,
+}
+
+/// The parameters of a set.
+#[derive(Deserialize)]
+struct SetIn {
+    name: String,
+    payload: String,
+    scope: ScopeIn,
+    expires_at: Option<i64>,
+}
+
+/// The parameters of a find or a delete.
+#[derive(Deserialize)]
+struct NamedIn {
+    name: String,
+    scope: ScopeIn,
+}
+
+/// The parameters of a list.
+#[derive(Deserialize)]
+struct ListIn {
+    scope: ScopeIn,
+    limit: Option<u64>,
+    starting_after: Option<String>,
+    ending_before: Option<String>,
+}
+
+/// The operation's parameters, from input the spec has already validated
+/// (every length, enum and required field was checked there).
+fn params<T: serde::de::DeserializeOwned>(input: &Value) -> Result<T, ApiError> {
+    T::deserialize(input).map_err(|e| {
+        ApiError::internal(format!(
+            "The validated parameters do not fit the operation ({e}): the spec and the mock \
+             disagree."
+        ))
+    })
 }
 
 /// The validated `expand[]` values; each must be expandable on this
 /// operation's result.
 fn expansions(op: &Operation, input: &Value) -> Result<Vec<String>, ApiError> {
-    let values: Vec<String> = input
-        .get("expand")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default();
+    #[derive(Deserialize)]
+    struct ExpandIn {
+        #[serde(default)]
+        expand: Vec<String>,
+    }
+    let values = params::<ExpandIn>(input)?.expand;
     if let Some(bad) = values.iter().find(|v| !op.expandable.contains(*v)) {
         return Err(ApiError::invalid(
             format!("This property cannot be expanded ({bad})."),
             Some("expand".into()),
         )
-        .outcome("expand_invalid"));
+        .because(Reason::ExpandInvalid));
     }
     Ok(values)
 }
 
-fn str_of<'a>(input: &'a Value, key: &str) -> &'a str {
-    input.get(key).and_then(Value::as_str).unwrap_or_default()
-}
-
-/// `scope[type]` and `scope[user]` as a [`Scope`].
-fn scope(input: &Value) -> Result<Scope, ApiError> {
-    let scope = &input["scope"];
-    Scope::parse(
-        scope["type"].as_str(),
-        scope.get("user").and_then(Value::as_str),
-    )
-    .map_err(|e| match e {
-        ScopeError::MissingUser => ApiError::missing("scope[user]").outcome("scope_user_missing"),
+/// The sent scope as a [`Scope`].
+fn scope(scope: &ScopeIn) -> Result<Scope, ApiError> {
+    Scope::parse(scope.kind.as_deref(), scope.user.as_deref()).map_err(|e| match e {
+        ScopeError::MissingUser => {
+            ApiError::missing("scope[user]").because(Reason::ScopeUserMissing)
+        }
         ScopeError::UnexpectedUser => ApiError::invalid(
             "You cannot specify `scope[user]` unless `scope[type]` is `user`.",
             Some("scope[user]".into()),
         )
-        .outcome("scope_user_unexpected"),
+        .because(Reason::ScopeUserUnexpected),
     })
 }
 
-fn set(input: &Value, expand: &[String], ctx: Ctx<'_>) -> Result<Done, ApiError> {
-    let scope = scope(input)?;
-    let expires_at = input.get("expires_at").and_then(Value::as_i64);
-    if let Some(at) = expires_at {
+fn set(input: SetIn, expand: &[String], ctx: Ctx<'_>) -> Result<Done, ApiError> {
+    let scope = scope(&input.scope)?;
+    if let Some(at) = input.expires_at {
         if at <= ctx.now {
             return Err(ApiError::invalid(
                 format!(
@@ -116,30 +176,29 @@ fn set(input: &Value, expand: &[String], ctx: Ctx<'_>) -> Result<Done, ApiError>
                 ),
                 Some("expires_at".into()),
             )
-            .outcome("expires_at_past"));
+            .because(Reason::ExpiresAtPast));
         }
         if at.saturating_sub(ctx.now) > MAX_EXPIRY_AHEAD {
             return Err(ApiError::invalid(
                 "Invalid timestamp: can be no more than 100 years in the future.",
                 Some("expires_at".into()),
             )
-            .outcome("expires_at_too_far"));
+            .because(Reason::ExpiresAtTooFar));
         }
     }
-    let name = str_of(input, "name").to_string();
-    let payload = str_of(input, "payload").to_string();
+    let limits = Limits {
+        per_scope: ctx.max_per_scope,
+        store: ctx.totals,
+    };
     let (secret, undo) = ctx
         .partition
         .set(
             scope,
-            name,
-            payload,
-            expires_at,
+            input.name,
+            input.payload,
+            input.expires_at,
             ctx.now,
-            Limits {
-                per_scope: ctx.max_per_scope,
-                store: ctx.totals,
-            },
+            limits,
         )
         .map_err(|e| match e {
             SetError::ScopeFull(max) => ApiError::invalid(
@@ -149,7 +208,7 @@ fn set(input: &Value, expand: &[String], ctx: Ctx<'_>) -> Result<Done, ApiError>
                 ),
                 Some("name".into()),
             )
-            .outcome("scope_full"),
+            .because(Reason::ScopeFull),
             SetError::StoreFull => ApiError::invalid(
                 format!(
                     "The mock's store is full: it holds at most {MAX_SECRETS} secrets and \
@@ -159,78 +218,81 @@ fn set(input: &Value, expand: &[String], ctx: Ctx<'_>) -> Result<Done, ApiError>
                 ),
                 None,
             )
-            .outcome("store_full"),
+            .because(Reason::StoreFull),
         })?;
     Ok(Done {
         body: render(&secret, ctx.livemode, &show(expand, ""), false),
+        outcome: Outcome::Success,
         undo,
     })
 }
 
-fn find(input: &Value, expand: &[String], ctx: Ctx<'_>) -> Result<Done, ApiError> {
-    let scope = scope(input)?;
-    let name = str_of(input, "name");
+fn find(input: NamedIn, expand: &[String], ctx: Ctx<'_>) -> Result<Done, ApiError> {
+    let scope = scope(&input.scope)?;
+    let name = &input.name;
     let secret = ctx
         .partition
         .find(&scope, name)
-        .ok_or_else(|| ApiError::no_such_secret(name, "name", 404).outcome("secret_not_found"))?;
+        .ok_or_else(|| ApiError::no_such_secret(name, "name", Reason::SecretNotFound))?;
     Ok(render(secret, ctx.livemode, &show(expand, ""), false).into())
 }
 
-fn delete(input: &Value, expand: &[String], ctx: Ctx<'_>) -> Result<Done, ApiError> {
-    let scope = scope(input)?;
-    let name = str_of(input, "name");
+fn delete(input: NamedIn, expand: &[String], ctx: Ctx<'_>) -> Result<Done, ApiError> {
+    let scope = scope(&input.scope)?;
+    let name = &input.name;
     let (secret, undo) = ctx
         .partition
         .delete(&scope, name)
-        .ok_or_else(|| ApiError::no_such_secret(name, "name", 404).outcome("secret_not_found"))?;
+        .ok_or_else(|| ApiError::no_such_secret(name, "name", Reason::SecretNotFound))?;
     Ok(Done {
         body: render(&secret, ctx.livemode, &show(expand, ""), true),
+        outcome: Outcome::Success,
         undo,
     })
 }
 
-fn list(op: &Operation, input: &Value, expand: &[String], ctx: Ctx<'_>) -> Result<Done, ApiError> {
-    let scope = scope(input)?;
-    let after = input.get("starting_after").and_then(Value::as_str);
-    let before = input.get("ending_before").and_then(Value::as_str);
-    let cursor = match (after, before) {
+fn list(op: &Operation, input: ListIn, expand: &[String], ctx: Ctx<'_>) -> Result<Done, ApiError> {
+    let scope = scope(&input.scope)?;
+    let (after, before) = (
+        input.starting_after.as_deref(),
+        input.ending_before.as_deref(),
+    );
+    let (cursor, param) = match (after, before) {
         (Some(_), Some(_)) => {
             return Err(ApiError::only_one_of(&["ending_before", "starting_after"])
-                .outcome("cursors_conflict"))
+                .because(Reason::CursorsConflict))
         }
-        (Some(id), None) => Some(Cursor::StartingAfter(id)),
-        (None, Some(id)) => Some(Cursor::EndingBefore(id)),
-        (None, None) => None,
-    };
-    let param = if after.is_some() {
-        "starting_after"
-    } else {
-        "ending_before"
+        (Some(id), None) => (Some(Cursor::StartingAfter(id)), "starting_after"),
+        (None, Some(id)) => (Some(Cursor::EndingBefore(id)), "ending_before"),
+        (None, None) => (None, "ending_before"),
     };
     let default_limit = op.request_schema["properties"]["limit"]["default"]
         .as_u64()
         .unwrap_or(10);
-    let limit = input
-        .get("limit")
-        .and_then(Value::as_u64)
-        .unwrap_or(default_limit) as usize;
+    let limit = input.limit.unwrap_or(default_limit) as usize;
     let (page, has_more) = ctx
         .partition
         .page(&scope, limit, cursor)
-        .map_err(|id| ApiError::no_such_secret(id, param, 400).outcome("cursor_not_found"))?;
+        .map_err(|id| ApiError::no_such_secret(id, param, Reason::CursorNotFound))?;
     let shown = show(expand, "data.");
     let data: Vec<Value> = page
         .into_iter()
         .map(|s| render(s, ctx.livemode, &shown, false))
         .collect();
-    Ok(json!({
-        "object": "list",
-        "data": data,
-        "has_more": has_more,
-        "url": op.path,
+    Ok(Done {
+        body: json!({
+            "object": "list",
+            "data": data,
+            "has_more": has_more,
+            "url": op.path,
+        }),
+        outcome: if has_more {
+            Outcome::HasMore
+        } else {
+            Outcome::Success
+        },
+        undo: Undo::default(),
     })
-    .into())
 }
 
 /// The hidden fields that `expand` asks to show, for objects at `prefix`.

@@ -4,6 +4,7 @@
 use base64::Engine;
 
 use crate::error::ApiError;
+use crate::outcome::Reason;
 
 /// An authenticated caller.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,9 +24,7 @@ https://stripe.com/docs/api#authentication for details, or we can help at https:
 pub(crate) fn authenticate(header: Option<&str>, allow: &[String]) -> Result<App, ApiError> {
     let key = header.and_then(key_from_header).filter(|k| !k.is_empty());
     let Some(key) = key else {
-        return Err(ApiError::invalid(NO_KEY, None)
-            .with_status(401)
-            .outcome("api_key_missing"));
+        return Err(ApiError::invalid(NO_KEY, None).because(Reason::ApiKeyMissing));
     };
     let livemode = match mode(&key) {
         Some(live) if allow.is_empty() || allow.contains(&key) => live,
@@ -34,8 +33,7 @@ pub(crate) fn authenticate(header: Option<&str>, allow: &[String]) -> Result<App
                 format!("Invalid API Key provided: {}", mask(&key)),
                 None,
             )
-            .with_status(401)
-            .outcome("api_key_invalid"))
+            .because(Reason::ApiKeyInvalid))
         }
     };
     Ok(App { key, livemode })

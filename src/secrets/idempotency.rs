@@ -15,6 +15,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::error::{abbreviate, ApiError};
+use crate::outcome::Reason;
 use crate::secrets::store::PartitionKey;
 
 /// How long an idempotent result is kept, in mock seconds (24 hours).
@@ -38,7 +39,7 @@ pub(crate) struct Saved {
     /// Hash of method, path and normalised parameters; a retry must match.
     pub fingerprint: u64,
     /// The status that was answered.
-    pub status: u16,
+    pub status: hyper::StatusCode,
     /// The body that was answered, as sent.
     pub body: Arc<str>,
     /// The `id` of the object answered, for the journal of a replay.
@@ -104,7 +105,7 @@ impl Idempotency {
         let slot = (key.clone(), idem.to_string());
         if !held && self.in_flight.contains(&slot) {
             return Err(ApiError::idempotency(
-                409,
+                Reason::IdempotencyKeyInUse,
                 format!(
                     "There is currently another in-progress request using this Idempotent Key \
                      (that probably means you submitted twice, and the other request is still \
@@ -112,22 +113,20 @@ impl Idempotency {
                     abbreviate(idem)
                 ),
             )
-            .with_code("idempotency_key_in_use")
-            .outcome("idempotency_key_in_use"));
+            .with_code("idempotency_key_in_use"));
         }
         match self.saved.get(&slot) {
             None => Ok(None),
             Some((saved, _)) if saved.fingerprint == fingerprint => Ok(Some(saved.clone())),
             Some(_) => Err(ApiError::idempotency(
-                400,
+                Reason::IdempotencyKeyReused,
                 format!(
                     "Keys for idempotent requests can only be used with the same parameters \
                      they were first used with. Try using a key other than '{}' if you meant \
                      to execute a different request.",
                     abbreviate(idem)
                 ),
-            )
-            .outcome("idempotency_key_reused")),
+            )),
         }
     }
 
@@ -297,7 +296,7 @@ mod tests {
     fn saved(at: i64, body: &str) -> Saved {
         Saved {
             fingerprint: 7,
-            status: 200,
+            status: hyper::StatusCode::OK,
             body: body.into(),
             object_id: None,
             request_id: "req_1".into(),
@@ -354,7 +353,10 @@ mod tests {
         assert!(idem.hold(&key("k"), "i"));
         assert!(!idem.hold(&key("k"), "i"));
         let e = idem.check(&key("k"), "i", 7, false).unwrap_err();
-        assert_eq!((e.status, e.code), (409, Some("idempotency_key_in_use")));
+        assert_eq!(
+            (e.status.as_u16(), e.code),
+            (409, Some("idempotency_key_in_use"))
+        );
         assert!(idem.check(&key("k"), "i", 7, true).is_ok());
         idem.release(&key("k"), "i");
         assert!(idem.check(&key("k"), "i", 7, false).is_ok());

@@ -1,0 +1,88 @@
+//! Step 2 of an API request: everything worked out from the request alone,
+//! before any lock is taken.
+
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use crate::contract::coverage;
+use crate::control::journal::params_json;
+use crate::error::ApiError;
+use crate::openapi::spec::Operation;
+use crate::openapi::validate;
+use crate::secrets::auth::App;
+use crate::secrets::idempotency::fingerprint;
+use crate::secrets::store::PartitionKey;
+
+use super::exchange;
+use super::input::{body_text, decode};
+use super::request::MockRequest;
+use super::Route;
+
+/// An API request's inputs, ready for the locked steps.
+pub(super) struct Call<'a> {
+    /// The request.
+    pub req: &'a MockRequest,
+    /// The operation the spec routes it to.
+    pub op: Option<&'a Operation>,
+    /// The caller, or the 401 it gets.
+    pub app: &'a Result<App, ApiError>,
+    /// The caller's partition.
+    pub partition: Option<&'a PartitionKey>,
+    /// From the API key.
+    pub livemode: bool,
+    /// Decoded, coerced and validated input, or the first error.
+    pub input: Result<Value, ApiError>,
+    /// `Idempotency-Key` of a POST.
+    pub idempotency_key: Option<&'a str>,
+    /// Fingerprint of method, path and parameters, for a keyed POST.
+    pub fingerprint: u64,
+    /// The parameters as the journal keeps them.
+    pub params: Option<Box<RawValue>>,
+    /// The request half of its transcript interaction, as JSON text.
+    pub request_half: Box<str>,
+    /// The parameters as coverage names them (valid input only).
+    pub covered: Vec<String>,
+}
+
+impl<'a> Call<'a> {
+    /// Decodes and validates `req`, routed by `route`.
+    pub fn new(req: &'a MockRequest, route: &'a Route<'a>) -> Self {
+        let op = route.op;
+        let idempotency_key = req
+            .idempotency_key
+            .as_deref()
+            .filter(|_| req.method == "POST");
+        let decoded = body_text(req).and_then(|body| decode(&req.query, body));
+        let fingerprint = match idempotency_key {
+            Some(_) => fingerprint(&req.method, &req.path, decoded.as_ref().ok()),
+            None => 0,
+        };
+        let params = decoded.as_ref().ok().map(params_json);
+        let sent = decoded
+            .as_ref()
+            .ok()
+            .and_then(|v| serde_json::value::to_raw_value(v).ok());
+        let request_half = exchange::request_text(req, op.map(|o| o.id.as_str()), sent.as_deref());
+        let input = match op {
+            Some(op) => decoded.and_then(|mut v| validate::check(op, &mut v).map(|()| v)),
+            None => decoded,
+        };
+        let covered = match (op, &input) {
+            (Some(op), Ok(v)) => coverage::sent_parameters(op, v),
+            _ => Vec::new(),
+        };
+        Call {
+            req,
+            op,
+            app: &route.app,
+            partition: route.partition.as_ref(),
+            livemode: route.app.as_ref().is_ok_and(|a| a.livemode),
+            input,
+            idempotency_key,
+            fingerprint,
+            params,
+            request_half,
+            covered,
+        }
+    }
+}
