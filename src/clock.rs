@@ -36,7 +36,8 @@ pub(crate) fn wall_nanos() -> u128 {
         .map_or(0, |d| d.as_nanos())
 }
 
-/// Why the clock refused to move.
+/// Why the clock refused to move; its text is the one wording every
+/// caller (control API, harness, start-up) gives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ClockError {
     /// It is the system clock.
@@ -44,6 +45,24 @@ pub(crate) enum ClockError {
     /// The instant is outside [`EARLIEST`]..=[`LATEST`].
     OutOfRange,
 }
+
+impl std::fmt::Display for ClockError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClockError::System => f.write_str(
+                "the mock runs on the system clock, which cannot be moved (start it without \
+                 --system-clock to control time)",
+            ),
+            ClockError::OutOfRange => write!(
+                f,
+                "the mock's clock runs from {EARLIEST} (1970-01-01) to {LATEST} \
+                 (9999-12-31T23:59:59Z)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ClockError {}
 
 /// A fake clock's current second and the latest it has shown.
 #[derive(Debug)]

@@ -9,6 +9,7 @@
 use hyper::StatusCode;
 use serde_json::{json, Map, Value};
 
+use crate::clock::ClockError;
 use crate::outcome::{Outcome, Reason};
 
 /// Stripe's error `type` values that the mock produces.
@@ -258,16 +259,33 @@ impl ApiError {
 }
 
 /// Why a mock could not be built or started.
+///
+/// ```
+/// use stripe_secrets_mock::{BuildError, Config, Mock};
+///
+/// let config = Config { now: Some(-1), ..Config::default() };
+/// let Err(BuildError::Clock { start, .. }) = Mock::new(config) else { panic!() };
+/// assert_eq!(start, -1);
+/// ```
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum BuildError {
     /// The OpenAPI document is not JSON, not OpenAPI 3.0, or does not compile.
-    Spec(String),
+    Spec(SpecError),
     /// A fixture is unreadable or invalid.
     Fixture(FixtureError),
     /// The listening socket could not be bound.
-    Bind(std::io::Error),
+    Bind {
+        /// The address asked for.
+        addr: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
     /// The clock's start is outside 1970-01-01 to 9999-12-31.
-    Clock(i64),
+    Clock {
+        /// The start asked for.
+        start: i64,
+    },
 }
 
 impl std::fmt::Display for BuildError {
@@ -275,17 +293,39 @@ impl std::fmt::Display for BuildError {
         match self {
             BuildError::Spec(e) => write!(f, "the OpenAPI document cannot be served: {e}"),
             BuildError::Fixture(e) => e.fmt(f),
-            BuildError::Bind(e) => write!(f, "cannot bind 127.0.0.1:0: {e}"),
-            BuildError::Clock(t) => write!(
+            BuildError::Bind { addr, source } => write!(f, "cannot bind {addr}: {source}"),
+            BuildError::Clock { start } => write!(
                 f,
-                "the clock cannot start at {t}: it runs from 0 (1970-01-01) to 253402300799 \
-                 (9999-12-31T23:59:59Z)"
+                "the clock cannot start at {start}: {}",
+                ClockError::OutOfRange
             ),
         }
     }
 }
 
-impl std::error::Error for BuildError {}
+impl std::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BuildError::Spec(e) => Some(e),
+            BuildError::Fixture(e) => Some(e),
+            BuildError::Bind { source, .. } => Some(source),
+            BuildError::Clock { .. } => None,
+        }
+    }
+}
+
+/// Why an OpenAPI document cannot be served: not JSON, not OpenAPI 3.0, a
+/// construct the mock does not support, or a schema that does not compile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpecError(pub(crate) String);
+
+impl std::fmt::Display for SpecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SpecError {}
 
 /// Why a contract check (reading a transcript, `verify`, the proxy) could
 /// not run. A step that fails is not an error: it is in the report.

@@ -70,7 +70,7 @@ pub use contract::verify::{verify, Outcome, Step, VerifyOptions, VerifyReport};
 pub use control::documents::FixtureSource;
 pub use control::faults::{Fault, FaultKind};
 pub use control::journal::RecordedRequest;
-pub use error::{BuildError, ContractError, FixtureError};
+pub use error::{BuildError, ContractError, FixtureError, SpecError};
 pub use http::harness::{self, MockClock, MockServer, MockServerBuilder};
 pub use openapi::spec::{BUNDLED_SPEC, CONTROL_SPEC};
 pub use state::Stats;

@@ -33,7 +33,7 @@ use crate::control::faults::{Fault, Faults};
 use crate::control::fixtures;
 use crate::control::journal::{self, Exchange, Filter, Journal, Record, RecordedRequest};
 use crate::error::ApiError;
-use crate::error::{BuildError, FixtureError};
+use crate::error::{BuildError, FixtureError, SpecError};
 use crate::ids::IdGen;
 use crate::openapi::spec::{Spec, SpecRef};
 use crate::outcome::Outcome;
@@ -100,7 +100,8 @@ impl State {
         Spec::warm_up();
         let spec = match &config.spec_json {
             Some(text) => {
-                SpecRef::Custom(Arc::new(Spec::from_json(text).map_err(BuildError::Spec)?))
+                let spec = Spec::from_json(text).map_err(|e| BuildError::Spec(SpecError(e)))?;
+                SpecRef::Custom(Arc::new(spec))
             }
             None => SpecRef::Bundled(Spec::bundled),
         };
@@ -120,7 +121,7 @@ impl State {
         };
         let start = config.now.or(loaded.clock).unwrap_or(DEFAULT_NOW);
         if !clock::in_range(start) {
-            return Err(BuildError::Clock(start));
+            return Err(BuildError::Clock { start });
         }
         let clock = if config.system_clock {
             Clock::system()

@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use crate::clock::{ClockError, EARLIEST, LATEST};
+use crate::clock::ClockError;
 use crate::contract::transcript::Transcript;
 use crate::control::faults::Fault;
 use crate::control::journal::Filter;
 use crate::error::ApiError;
 use crate::openapi::spec::Operation;
+use crate::ops::{ControlOp, OpKind};
 use crate::pipeline::check::Listing;
 use crate::state::State;
 
@@ -46,133 +47,134 @@ pub(crate) fn dispatch(core: &State, op: &Operation, input: &Value) -> Result<Re
         app: str_of("app"),
         account: str_of("account"),
     };
-    match op.id.as_str() {
-        "mockExportState" => Ok(Reply::Listing(core.export_listing())),
-        "mockListRequests" => {
-            let texts = Arc::new(core.journal_texts(filter()));
-            Ok(Reply::Listing(Listing {
-                envelope: json!({
-                    "object": "list",
-                    "data": [],
-                    "has_more": false,
-                    "url": op.path,
-                }),
-                field: "data",
-                item_schema: "mock.request",
-                items: Arc::new(move || {
-                    let texts = texts.clone();
-                    Box::new(
-                        (0..texts.len())
-                            .map(move |i| serde_json::from_str(&texts[i]).unwrap_or(Value::Null)),
-                    )
-                }),
-            }))
-        }
-        "mockGetTranscript" => {
-            let (payloads, keys) = match str_of("redact") {
-                Some("payload") => (true, false),
-                Some("keys") => (false, true),
-                Some("all") => (true, true),
-                _ => (false, false),
-            };
-            let (exchanges, dropped) = core.journal_exchanges(filter());
-            let exchanges = Arc::new(exchanges);
-            let mut envelope = Transcript::new(core.spec().version.clone());
-            envelope.dropped = dropped;
-            Ok(Reply::Listing(Listing {
-                envelope: envelope.to_json(),
-                field: "interactions",
-                item_schema: "mock.interaction",
-                items: Arc::new(move || {
-                    let exchanges = exchanges.clone();
-                    Box::new((0..exchanges.len()).filter_map(move |n| {
-                        let mut i = exchanges[n].interaction()?;
-                        if payloads {
-                            i.redact_payloads();
-                        }
-                        if keys {
-                            i.mask_keys();
-                        }
-                        serde_json::to_value(i).ok()
-                    }))
-                }),
-            }))
-        }
-        _ => answer(core, op, input).map(Reply::from),
-    }
-}
-
-/// The operations answered with one object.
-fn answer(core: &State, op: &Operation, input: &Value) -> Result<Value, ApiError> {
-    let str_of = |k: &str| input.get(k).and_then(Value::as_str);
-    match op.id.as_str() {
-        "mockHealth" => Ok(json!({
+    let Some(OpKind::Control(kind)) = op.kind else {
+        return Err(ApiError::internal(format!(
+            "The mock does not implement the control operation {}.",
+            op.id
+        )));
+    };
+    Ok(match kind {
+        ControlOp::ExportState => Reply::Listing(core.export_listing()),
+        ControlOp::ListRequests => Reply::Listing(requests(core, op, filter())),
+        ControlOp::GetTranscript => Reply::Listing(transcript(core, filter(), str_of("redact"))),
+        ControlOp::Health => Reply::from(json!({
             "object": "mock.health",
             "status": "ok",
             "spec_version": core.spec().version,
         })),
-        "mockReset" => {
+        ControlOp::Reset => {
             let account = str_of("account");
             if account.is_some() && str_of("app").is_none() {
                 return Err(ApiError::missing("app"));
             }
-            Ok(core.reset(str_of("app"), account))
+            Reply::from(core.reset(str_of("app"), account))
         }
-        "mockGetClock" => Ok(clock(core)),
-        "mockSetClock" => {
-            let now = input.get("now").and_then(Value::as_i64);
-            let advance = input.get("advance").and_then(Value::as_i64);
-            let target = match (now, advance) {
-                (Some(t), None) => t,
-                (None, Some(d)) => core.clock().now().saturating_add(d),
-                (Some(_), Some(_)) => return Err(ApiError::only_one_of(&["advance", "now"])),
-                (None, None) => {
-                    return Err(ApiError::invalid(
-                        "You must specify one of these parameters: advance, now.",
-                        None,
-                    ))
-                }
-            };
-            match core.move_clock(target) {
-                Ok(()) => Ok(clock(core)),
-                Err(ClockError::System) => Err(ApiError::invalid(
-                    "The mock runs on the system clock, which cannot be moved. Start it \
-                     without --system-clock to control time.",
-                    None,
-                )),
-                Err(ClockError::OutOfRange) => Err(ApiError::invalid(
-                    format!(
-                        "Invalid {}: the mock's clock runs from {EARLIEST} (1970-01-01) to \
-                         {LATEST} (9999-12-31T23:59:59Z).",
-                        if now.is_some() { "now" } else { "advance" }
-                    ),
-                    Some(if now.is_some() { "now" } else { "advance" }.into()),
-                )),
-            }
-        }
-        "mockImportState" => {
+        ControlOp::GetClock => Reply::from(clock(core)),
+        ControlOp::SetClock => Reply::from(set_clock(core, input)?),
+        ControlOp::ImportState => {
             let count = core
                 .import(input)
                 .map_err(|e| ApiError::invalid(format!("Invalid fixture: {e}"), None))?;
-            Ok(json!({ "object": "mock.state_import", "secrets": count }))
+            Reply::from(json!({ "object": "mock.state_import", "secrets": count }))
         }
-        "mockAddFault" => {
+        ControlOp::AddFault => {
             let fault = fault_from(input)?;
             let shown = fault.to_json();
             core.push_fault(fault)
                 .map_err(|e| ApiError::invalid(format!("Invalid fault: {e}."), None))?;
-            Ok(shown)
+            Reply::from(shown)
         }
-        "mockListFaults" => Ok(json!({
+        ControlOp::ListFaults => Reply::from(json!({
             "object": "list",
             "data": core.faults().iter().map(Fault::to_json).collect::<Vec<_>>(),
             "has_more": false,
             "url": op.path,
         })),
-        "mockGetCoverage" => Ok(core.coverage().to_json()),
-        other => Err(ApiError::internal(format!(
-            "The mock does not implement the control operation {other}."
-        ))),
+        ControlOp::GetCoverage => Reply::from(core.coverage().to_json()),
+    })
+}
+
+/// `GET /_mock/requests`: the journal entries `filter` keeps.
+fn requests(core: &State, op: &Operation, filter: Filter<'_>) -> Listing {
+    let texts = Arc::new(core.journal_texts(filter));
+    Listing {
+        envelope: json!({
+            "object": "list",
+            "data": [],
+            "has_more": false,
+            "url": op.path,
+        }),
+        field: "data",
+        item_schema: "mock.request",
+        items: Arc::new(move || {
+            let texts = texts.clone();
+            Box::new(
+                (0..texts.len())
+                    .map(move |i| serde_json::from_str(&texts[i]).unwrap_or(Value::Null)),
+            )
+        }),
+    }
+}
+
+/// `GET /_mock/transcript`: the interactions `filter` keeps, redacted as
+/// `redact` says.
+fn transcript(core: &State, filter: Filter<'_>, redact: Option<&str>) -> Listing {
+    let (payloads, keys) = match redact {
+        Some("payload") => (true, false),
+        Some("keys") => (false, true),
+        Some("all") => (true, true),
+        _ => (false, false),
+    };
+    let (exchanges, dropped) = core.journal_exchanges(filter);
+    let exchanges = Arc::new(exchanges);
+    let mut envelope = Transcript::new(core.spec().version.clone());
+    envelope.dropped = dropped;
+    Listing {
+        envelope: envelope.to_json(),
+        field: "interactions",
+        item_schema: "mock.interaction",
+        items: Arc::new(move || {
+            let exchanges = exchanges.clone();
+            Box::new((0..exchanges.len()).filter_map(move |n| {
+                let mut i = exchanges[n].interaction()?;
+                if payloads {
+                    i.redact_payloads();
+                }
+                if keys {
+                    i.mask_keys();
+                }
+                serde_json::to_value(i).ok()
+            }))
+        }),
+    }
+}
+
+/// `POST /_mock/clock`: to `now`, or `advance` seconds on.
+fn set_clock(core: &State, input: &Value) -> Result<Value, ApiError> {
+    let now = input.get("now").and_then(Value::as_i64);
+    let advance = input.get("advance").and_then(Value::as_i64);
+    let target = match (now, advance) {
+        (Some(t), None) => t,
+        (None, Some(d)) => core.clock().now().saturating_add(d),
+        (Some(_), Some(_)) => return Err(ApiError::only_one_of(&["advance", "now"])),
+        (None, None) => {
+            return Err(ApiError::invalid(
+                "You must specify one of these parameters: advance, now.",
+                None,
+            ))
+        }
+    };
+    let param = if now.is_some() { "now" } else { "advance" };
+    match core.move_clock(target) {
+        Ok(()) => Ok(clock(core)),
+        Err(e @ ClockError::System) => Err(ApiError::invalid(
+            format!("The clock cannot be moved: {e}."),
+            None,
+        )),
+        Err(e @ ClockError::OutOfRange) => Err(ApiError::invalid(
+            format!("Invalid {param}: {e}."),
+            Some(param.into()),
+        )),
     }
 }
 

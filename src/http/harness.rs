@@ -10,7 +10,6 @@ use tokio::sync::watch;
 
 use serde_json::Value;
 
-use crate::clock::ClockError;
 use crate::config::Config;
 use crate::contract::coverage::Coverage;
 use crate::contract::expect::{Expectation, Unmet};
@@ -270,10 +269,12 @@ impl MockServerBuilder {
     /// fixture error reads `FILE: POINTER: RULE`).
     pub async fn try_start(self) -> Result<MockServer, BuildError> {
         let core = Arc::new(State::new(self.config)?);
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(BuildError::Bind)?;
-        let addr = listener.local_addr().map_err(BuildError::Bind)?;
+        let bind = |source| BuildError::Bind {
+            addr: "127.0.0.1:0".into(),
+            source,
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").await.map_err(bind)?;
+        let addr = listener.local_addr().map_err(bind)?;
         let (tx, mut rx) = watch::channel(());
         let shutdown = async move {
             // Resolves when the sender (the MockServer) is dropped.
@@ -307,15 +308,8 @@ impl MockClock {
     /// On a server started with the system clock, which cannot be moved, and
     /// for an instant outside 1970-01-01 to 9999-12-31 (0 to 253402300799).
     pub fn set(&self, unix_seconds: i64) {
-        match self.core.move_clock(unix_seconds) {
-            Ok(()) => {}
-            Err(ClockError::System) => {
-                panic!("the system clock cannot be set; start the server without system_clock()")
-            }
-            Err(ClockError::OutOfRange) => panic!(
-                "the mock's clock runs from 0 (1970-01-01) to 253402300799 (9999-12-31), not \
-                 {unix_seconds}"
-            ),
+        if let Err(e) = self.core.move_clock(unix_seconds) {
+            panic!("the clock cannot be set to {unix_seconds}: {e}");
         }
     }
 
