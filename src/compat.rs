@@ -7,7 +7,7 @@
 //! rather than silently ignored.
 
 /// Rewrites stripe-mock flags in `args` (without the program name).
-pub fn translate(args: Vec<String>) -> Result<Vec<String>, String> {
+pub(crate) fn translate(args: Vec<String>) -> Result<Vec<String>, String> {
     let mut out = Vec::with_capacity(args.len());
     let mut iter = args.into_iter();
     while let Some(arg) = iter.next() {

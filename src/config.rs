@@ -1,6 +1,6 @@
 //! The options a server runs with, shared by the CLI and the library builder.
 
-use crate::control::documents::FixtureSource;
+use std::path::PathBuf;
 
 /// Everything that shapes a mock server's behaviour (not where it listens).
 #[derive(Clone, Debug)]
@@ -53,4 +53,18 @@ impl Default for Config {
             max_connections: 1_000,
         }
     }
+}
+
+/// Where a fixture comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FixtureSource {
+    /// A JSON file, or a folder whose `*.json` files are read in name order.
+    Path(PathBuf),
+    /// JSON text, named for error messages.
+    Inline {
+        /// Shown in error messages in place of a file name.
+        name: String,
+        /// The fixture document.
+        json: String,
+    },
 }

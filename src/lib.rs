@@ -2,32 +2,15 @@
 //! the bundled OpenAPI document: every request and every response is validated
 //! against it.
 //!
-//! # Layout
-//! Dependencies run one way: `http` → `pipeline` → {`openapi`, `secrets`,
-//! `control`, `state`} → leaves (`error`, `clock`, `ids`). In `contract`,
-//! `transcript` and `coverage` are data the journal and the pipeline fill
-//! (they depend only on `openapi` and `secrets::auth`); `verify`, `proxy`
-//! and `client` sit beside `http` at the edge and use the pipeline's
-//! response check.
-//! - [`harness`] (`http::harness`): `MockServer`, the library entry point for
-//!   Rust tests; `http::server`: the hyper edge (accept loop, graceful
-//!   shutdown, the one conversion to and from owned types).
-//! - `pipeline`: the socket-free steps of one request (prepare outside any
-//!   lock, run under the request's partition lock, check the response).
-//! - `openapi`: the documents compiled once per process, their schema
-//!   dialect, Stripe's bracket-notation inputs and their errors.
-//! - `secrets`: API keys, the indexed store, the four operations,
-//!   `Idempotency-Key`.
-//! - `control`: the `/_mock/` endpoints, fixtures, the journal, faults.
-//! - `contract`: contract checks: the transcript format, `verify` (replay a
-//!   transcript against any server), the recording proxy, coverage,
-//!   expectations, and the HTTP(S) client the first two use.
-//! - `state`: everything a running mock holds, and its locks.
-//! - `clock`: the fake clock; `ids`: seeded ids; `error`: the one error
-//!   type, Stripe's error body, and the setup errors; `log`: stderr lines
-//!   that never block serving.
+//! - [`MockServer`]: a mock on `127.0.0.1` for a Rust test, with its clock,
+//!   faults, journal and coverage at hand.
+//! - [`Mock`] and [`Config`]: what the binary builds and serves.
+//! - [`contract`]: transcripts, `verify`, the recording proxy, coverage and
+//!   expectations.
 //!
-//! The behaviour it implements is described in `docs/behaviour.md`.
+//! The behaviour it implements is described in `docs/behaviour.md`; how
+//! the crate is laid out (and the check that keeps it so) in
+//! `docs/architecture.md`.
 //!
 //! # Example
 //! ```
@@ -38,12 +21,13 @@
 //! # }
 //! ```
 
+mod body;
 mod clock;
-pub mod compat;
 mod config;
-mod contract;
+pub mod contract;
 mod control;
 mod error;
+mod harness;
 mod http;
 mod ids;
 mod log;
@@ -53,6 +37,7 @@ mod outcome;
 mod pipeline;
 #[cfg(test)]
 mod properties;
+mod record;
 mod secrets;
 mod state;
 mod sync;
@@ -61,18 +46,12 @@ use std::future::Future;
 use std::sync::Arc;
 
 pub use clock::DEFAULT_NOW;
-pub use config::Config;
-pub use contract::coverage::{Coverage, CoverageItem, OperationCoverage};
-pub use contract::expect::{Expectation, Unmet};
-pub use contract::proxy::{Proxy, ProxyOptions};
-pub use contract::transcript::{Interaction, Transcript, TranscriptRequest, TranscriptResponse};
-pub use contract::verify::{verify, Outcome, Step, VerifyOptions, VerifyReport};
-pub use control::documents::FixtureSource;
-pub use control::faults::{Fault, FaultKind};
-pub use control::journal::RecordedRequest;
-pub use error::{BuildError, ContractError, FixtureError, SpecError};
-pub use http::harness::{self, MockClock, MockServer, MockServerBuilder};
+pub use config::{Config, FixtureSource};
+pub use error::{BuildError, FixtureError, SpecError};
+pub use harness::{MockClock, MockServer, MockServerBuilder};
 pub use openapi::spec::{BUNDLED_SPEC, CONTROL_SPEC};
+pub use record::journal::RecordedRequest;
+pub use state::faults::{Fault, FaultKind};
 pub use state::Stats;
 
 /// The README's Rust examples, compiled and run as doctests so they stay true.

@@ -1,12 +1,12 @@
 //! The standalone mock: parse flags, bind, print the address, serve.
 
-use clap::Parser;
+mod compat;
+
 use std::path::PathBuf;
 
-use clap::Subcommand;
-use stripe_secrets_mock::{
-    Config, FixtureSource, Mock, Proxy, ProxyOptions, Transcript, VerifyOptions,
-};
+use clap::{Parser, Subcommand};
+use stripe_secrets_mock::contract::{Proxy, ProxyOptions, Transcript, VerifyOptions};
+use stripe_secrets_mock::{Config, FixtureSource, Mock};
 
 /// A deterministic, stateful mock of Stripe's Apps Secret Store API.
 #[derive(Parser, Debug)]
@@ -111,7 +111,7 @@ async fn main() {
     let raw: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let translated = match stripe_secrets_mock::compat::translate(raw[1..].to_vec()) {
+    let translated = match compat::translate(raw[1..].to_vec()) {
         Ok(rest) => rest,
         Err(e) => {
             eprintln!("stripe-secrets-mock: {e}");
@@ -223,7 +223,7 @@ async fn verify(path: &std::path::Path, options: &VerifyOptions) -> i32 {
             return 2;
         }
     };
-    match stripe_secrets_mock::verify(&transcript, options).await {
+    match stripe_secrets_mock::contract::verify(&transcript, options).await {
         Ok(report) => {
             println!("{report}");
             if report.passed() {

@@ -7,9 +7,8 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use crate::contract::client::Received;
-use crate::contract::transcript::{Interaction, REDACTED};
-use crate::contract::verify::Outcome;
 use crate::openapi::spec::Spec;
+use crate::record::transcript::{Interaction, REDACTED};
 
 /// Response body fields whose values differ between any two servers: only
 /// their JSON type is compared.
@@ -84,6 +83,17 @@ impl IdMap {
         }
         out
     }
+}
+
+/// How one step went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The answer matched.
+    Passed,
+    /// It did not; what differed, one line each.
+    Failed(Vec<String>),
+    /// Not replayed, and why.
+    Skipped(String),
 }
 
 /// Checks the target's answer `got` against the recorded one.

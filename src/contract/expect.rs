@@ -4,8 +4,8 @@
 
 use std::fmt;
 
-use crate::contract::transcript::REDACTED;
-use crate::contract::transcript::{form_pairs, Interaction};
+use crate::record::transcript::REDACTED;
+use crate::record::transcript::{form_pairs, Interaction};
 use crate::secrets::auth;
 
 /// How many matching requests an [`Expectation`] wants.
@@ -21,7 +21,8 @@ enum Times {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// use stripe_secrets_mock::{Expectation, MockServer};
+/// use stripe_secrets_mock::contract::Expectation;
+/// use stripe_secrets_mock::MockServer;
 ///
 /// let server = MockServer::start().await;
 /// // ... the code under test talks to server.url() ...

@@ -30,17 +30,16 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 
 use crate::contract::client::{base_url, target_uri, HttpClient, Received};
-use crate::contract::transcript::{
-    mask_authorization, Interaction, Transcript, TranscriptRequest, TranscriptResponse,
-    REQUEST_HEADERS, RESPONSE_HEADERS, TRANSCRIPT_OBJECT, TRANSCRIPT_VERSION,
-};
 use crate::control::endpoints::PREFIX;
 use crate::error::{ApiError, ContractError};
 use crate::http::conn::{Activity, Budget};
 use crate::http::server::{read_body, Acceptor};
 use crate::openapi::form;
 use crate::openapi::spec::Spec;
-use crate::pipeline::check;
+use crate::record::transcript::{
+    mask_authorization, Interaction, Transcript, TranscriptRequest, TranscriptResponse,
+    REQUEST_HEADERS, RESPONSE_HEADERS, TRANSCRIPT_OBJECT, TRANSCRIPT_VERSION,
+};
 use crate::sync::lock;
 
 /// At most this many interactions are recorded; later ones are forwarded
@@ -91,7 +90,8 @@ pub struct ProxyOptions {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// use stripe_secrets_mock::{MockServer, Proxy, ProxyOptions};
+/// use stripe_secrets_mock::contract::{Proxy, ProxyOptions};
+/// use stripe_secrets_mock::MockServer;
 ///
 /// let upstream = MockServer::start().await; // real use: https://api.stripe.com
 /// let record = std::env::temp_dir().join("proxy-doc-example.json");
@@ -478,7 +478,7 @@ impl Shared {
         let n = self.request_ids.fetch_add(1, Ordering::Relaxed);
         let id = format!("req_proxy{n:010}");
         let now = crate::clock::Clock::system().now();
-        let body = check::render(&e.body(&id, false, now));
+        let body = crate::body::render(&e.body(&id, false, now));
         let mut out = Response::new(Bytes::from(body));
         *out.status_mut() = e.status;
         out.headers_mut()

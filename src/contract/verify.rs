@@ -13,10 +13,11 @@ use hyper::body::Bytes;
 use hyper::Request;
 
 use crate::contract::client::{base_url, target_uri, HttpClient};
+pub use crate::contract::compare::Outcome;
 use crate::contract::compare::{check, IdMap};
-use crate::contract::transcript::{form_pairs, Interaction, Transcript};
 use crate::error::ContractError;
 use crate::openapi::spec::Spec;
+use crate::record::transcript::{form_pairs, Interaction, Transcript};
 use crate::secrets::auth;
 
 /// Where and how to replay.
@@ -41,17 +42,6 @@ impl VerifyOptions {
             ..VerifyOptions::default()
         }
     }
-}
-
-/// How one step went.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// The answer matched.
-    Passed,
-    /// It did not; what differed, one line each.
-    Failed(Vec<String>),
-    /// Not replayed, and why.
-    Skipped(String),
 }
 
 /// One replayed interaction.
@@ -127,7 +117,8 @@ impl fmt::Display for VerifyReport {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// use stripe_secrets_mock::{verify, MockServer, VerifyOptions};
+/// use stripe_secrets_mock::contract::{verify, VerifyOptions};
+/// use stripe_secrets_mock::MockServer;
 ///
 /// let recorded_against = MockServer::start().await;
 /// // ... the code under test talks to recorded_against.url() ...

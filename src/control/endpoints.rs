@@ -7,14 +7,14 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
+use crate::body::Listing;
 use crate::clock::ClockError;
-use crate::contract::transcript::Transcript;
-use crate::control::faults::Fault;
-use crate::control::journal::Filter;
 use crate::error::ApiError;
 use crate::openapi::spec::Operation;
 use crate::ops::{ControlOp, OpKind};
-use crate::pipeline::check::Listing;
+use crate::record::journal::Filter;
+use crate::record::transcript::Transcript;
+use crate::state::faults::Fault;
 use crate::state::State;
 
 /// The path prefix reserved for control endpoints.

@@ -1,9 +1,4 @@
-//! The mock's own surface: the `/_mock/` endpoints (`endpoints`), fixtures
-//! (`documents` reads them, `fixtures` checks, loads and exports them), the
-//! request journal (`journal`) and injected faults (`faults`).
+//! The `/_mock/` endpoints: what each control operation does, once the
+//! pipeline has validated its input against the control spec.
 
-pub mod documents;
 pub(crate) mod endpoints;
-pub mod faults;
-pub mod fixtures;
-pub mod journal;

@@ -18,9 +18,28 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use crate::body::render;
 use crate::error::ApiError;
-use crate::pipeline::check::render;
 use crate::state::State;
+
+/// Headers on every response, as Stripe sends them (docs/behaviour.md §6):
+/// no caching, and CORS open to any origin so browser code can call the
+/// mock.
+pub(crate) const EVERY_RESPONSE: &[(&str, &str)] = &[
+    ("cache-control", "no-cache, no-store"),
+    ("access-control-allow-origin", "*"),
+    ("access-control-allow-credentials", "true"),
+    (
+        "access-control-allow-methods",
+        "GET, HEAD, PUT, PATCH, POST, DELETE",
+    ),
+    (
+        "access-control-expose-headers",
+        "Request-Id, Stripe-Manage-Version, X-Stripe-External-Auth-Required, \
+         X-Stripe-Privileged-Session-Required",
+    ),
+    ("access-control-max-age", "300"),
+];
 
 /// Request headers hyper accepts; more is a 431.
 pub(crate) const MAX_HEADERS: usize = 100;
@@ -98,7 +117,7 @@ fn rewrite(head: &[u8], state: &State) -> Option<Vec<u8>> {
         body.len(),
         state.spec().version
     );
-    for (name, value) in super::server::EVERY_RESPONSE {
+    for (name, value) in EVERY_RESPONSE {
         out.push_str(&format!("{name}: {value}\r\n"));
     }
     out.push_str("\r\n");

@@ -1,7 +1,7 @@
-//! The HTTP edge (`server`: accept loop, graceful shutdown, hyper ⇄ owned
-//! types) and the Rust test harness built on it (`harness`).
+//! The HTTP edge: the accept loop and graceful shutdown, hyper ⇄ owned
+//! types (`server`), the bounds on connections and bodies (`conn`), and
+//! hyper's own error answers rewritten as Stripe errors (`json_errors`).
 
 pub(crate) mod conn;
-pub mod harness;
 pub(crate) mod json_errors;
 pub(crate) mod server;

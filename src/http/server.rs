@@ -20,28 +20,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::control::endpoints::EXPORT_PATHS;
 use crate::http::conn::{Activity, Answer, Budget, Handling, Held, Registered, Registry};
-use crate::http::json_errors::{JsonErrors, MAX_HEAD, MAX_HEADERS};
+use crate::http::json_errors::{JsonErrors, EVERY_RESPONSE, MAX_HEAD, MAX_HEADERS};
 use crate::pipeline::{self, BodyError, MockRequest, MockResponse};
 use crate::state::State;
-
-/// Headers on every response, as Stripe sends them (docs/behaviour.md §6):
-/// no caching, and CORS open to any origin so browser code can call the
-/// mock.
-pub(crate) const EVERY_RESPONSE: &[(&str, &str)] = &[
-    ("cache-control", "no-cache, no-store"),
-    ("access-control-allow-origin", "*"),
-    ("access-control-allow-credentials", "true"),
-    (
-        "access-control-allow-methods",
-        "GET, HEAD, PUT, PATCH, POST, DELETE",
-    ),
-    (
-        "access-control-expose-headers",
-        "Request-Id, Stripe-Manage-Version, X-Stripe-External-Auth-Required, \
-         X-Stripe-Privileged-Session-Required",
-    ),
-    ("access-control-max-age", "300"),
-];
 
 /// Bodies larger than this get a 413.
 const MAX_BODY: usize = 1 << 20;

@@ -4,11 +4,11 @@
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::contract::coverage;
-use crate::control::journal::params_json;
 use crate::error::ApiError;
 use crate::openapi::spec::Operation;
 use crate::openapi::validate;
+use crate::record::coverage;
+use crate::record::journal::params_json;
 use crate::secrets::auth::App;
 use crate::secrets::idempotency::fingerprint;
 use crate::secrets::store::PartitionKey;

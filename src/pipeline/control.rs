@@ -10,7 +10,9 @@ use crate::openapi::spec::Operation;
 use crate::openapi::validate;
 use crate::state::State;
 
-use super::check::{self, Listing};
+use crate::body::{self, Listing};
+
+use super::check;
 use super::input::{bad_header, control_input};
 use super::request::{MockRequest, MockResponse, Streamed};
 use super::respond;
@@ -58,7 +60,7 @@ pub(super) fn serve(state: &State, req: &MockRequest) -> MockResponse {
     }
     let body = match streamed {
         Some(_) => String::new(),
-        None => check::render(&checked.body),
+        None => body::render(&checked.body),
     };
     let mut response = respond(state, req, checked.status, body, request_id, Vec::new());
     response.streamed = streamed;
@@ -84,7 +86,7 @@ fn stream(state: &State, op: &str, listing: Listing) -> Result<(Streamed, Option
     let item_schema = listing.item_schema;
     let strict = state.config().strict;
     let mut lenient = None;
-    let measured = check::measure(&listing, |item| {
+    let measured = body::measure(&listing, |item| {
         let Some(v) = state
             .control()
             .violations(item_schema, item)
@@ -107,7 +109,7 @@ fn stream(state: &State, op: &str, listing: Listing) -> Result<(Streamed, Option
         )
     };
     let (len, count) = measured.map_err(say)?;
-    let pieces = Box::new(check::chunks(listing, count));
+    let pieces = Box::new(body::chunks(listing, count));
     Ok((Streamed { len, pieces }, lenient.map(say)))
 }
 

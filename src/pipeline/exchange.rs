@@ -1,7 +1,7 @@
 //! The request half of a transcript interaction (the shape of
-//! `contract::transcript::Interaction`), written as JSON text before any
+//! `record::transcript::Interaction`), written as JSON text before any
 //! lock is taken. Under the lock the journal only stores it beside the
-//! answer's parts (`control::journal::Exchange`); the whole interaction is
+//! answer's parts (`record::journal::Exchange`); the whole interaction is
 //! put together when a transcript is asked for.
 
 use std::borrow::Cow;
@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::contract::transcript::REQUEST_HEADERS;
 use crate::pipeline::request::MockRequest;
+use crate::record::transcript::REQUEST_HEADERS;
 
 /// Longest raw query or body kept (bytes) when the parameters could not be
 /// decoded; past it the text is cut and a note says how much was left out.

@@ -36,11 +36,11 @@ use hyper::body::Bytes;
 use hyper::StatusCode;
 
 use crate::control::endpoints::PREFIX;
-use crate::control::faults::{Fault, FaultKind};
 use crate::error::ApiError;
 use crate::openapi::spec::Operation;
 use crate::secrets::auth::{self, App};
 use crate::secrets::store::PartitionKey;
+use crate::state::faults::{Fault, FaultKind};
 use crate::state::State;
 
 pub(crate) use request::{BodyError, MockRequest, MockResponse, Over, Streamed};
@@ -165,7 +165,7 @@ pub(crate) fn serve_guarded(state: &State, req: &MockRequest, plan: &Plan) -> Op
             "The mock failed while serving this request (a bug in the mock; its stderr has the \
              details). It goes on serving other requests.",
         );
-        let body = check::render(&error.body(&request_id, false, state.clock().now()));
+        let body = crate::body::render(&error.body(&request_id, false, state.clock().now()));
         let status = StatusCode::INTERNAL_SERVER_ERROR;
         Some(respond(state, req, status, body, request_id, Vec::new()))
     })

@@ -6,16 +6,16 @@ use hyper::body::Bytes;
 use hyper::StatusCode;
 use serde_json::Value;
 
-use crate::control::faults::{Fault, FaultKind};
-use crate::control::journal::{shorten, Answered, Exchange, Record};
 use crate::error::ApiError;
 use crate::openapi::spec::Operation;
 use crate::ops::OpKind;
 use crate::outcome::{Outcome, Reason};
+use crate::record::journal::{shorten, Answered, Exchange, Record};
 use crate::secrets::api::{self, Ctx, Done};
 use crate::secrets::auth;
 use crate::secrets::idempotency::Saved;
 use crate::secrets::store::{Partition, PartitionKey};
+use crate::state::faults::{Fault, FaultKind};
 use crate::state::State;
 
 use super::call::Call;
@@ -274,7 +274,7 @@ fn checked(
         .flatten();
     Answer {
         status: Some(c.status),
-        body: Bytes::from(check::render(&c.body)),
+        body: Bytes::from(crate::body::render(&c.body)),
         headers: Vec::new(),
         outcome,
         object_id,

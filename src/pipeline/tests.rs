@@ -7,10 +7,10 @@ use serde_json::Value;
 
 use super::{plan, serve, serve_guarded, BodyError, MockRequest};
 use crate::config::Config;
-use crate::control::faults::Fault;
-use crate::control::journal::{JOURNAL_BYTES, JOURNAL_ENTRIES};
 use crate::openapi::spec::BUNDLED_SPEC;
+use crate::record::journal::{JOURNAL_BYTES, JOURNAL_ENTRIES};
 use crate::secrets::idempotency::SAVED_BYTES;
+use crate::state::faults::Fault;
 use crate::state::State;
 
 /// A path that panics inside `run`, with the partition lock held (only in

@@ -1,7 +1,8 @@
 //! Expectations on what the mock received, with failure messages that show
 //! the closest requests (pinned).
 
-use stripe_secrets_mock::{Expectation, MockServer};
+use stripe_secrets_mock::contract::Expectation;
+use stripe_secrets_mock::MockServer;
 
 use crate::support::pin_text;
 use crate::transcript::scripted_session;

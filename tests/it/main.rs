@@ -20,6 +20,7 @@ mod hostile;
 mod idempotency;
 mod isolation;
 mod journal;
+mod layers;
 mod list;
 mod proxy;
 mod set;

@@ -6,9 +6,10 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use stripe_secrets_mock::{
-    verify, ContractError, MockServer, Proxy, ProxyOptions, Transcript, VerifyOptions,
+use stripe_secrets_mock::contract::{
+    verify, ContractError, Proxy, ProxyOptions, Transcript, VerifyOptions,
 };
+use stripe_secrets_mock::MockServer;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -115,16 +116,17 @@ async fn a_session_recorded_through_the_cli_proxy_verifies_against_a_fresh_mock(
         let r = rec.response.as_ref().unwrap();
         assert_eq!(r.status, resp.status);
         let mut got = Transcript::new("x");
-        got.interactions.push(stripe_secrets_mock::Interaction {
-            operation: None,
-            request: rec.request.clone(),
-            response: Some(stripe_secrets_mock::TranscriptResponse {
-                body: resp.body.clone(),
-                ..r.clone()
-            }),
-            fault: None,
-            violations: Vec::new(),
-        });
+        got.interactions
+            .push(stripe_secrets_mock::contract::Interaction {
+                operation: None,
+                request: rec.request.clone(),
+                response: Some(stripe_secrets_mock::contract::TranscriptResponse {
+                    body: resp.body.clone(),
+                    ..r.clone()
+                }),
+                fault: None,
+                violations: Vec::new(),
+            });
         got.redact_payloads();
         assert_eq!(r.body, got.interactions[0].response.as_ref().unwrap().body);
         assert_eq!(Some(r), up.response.as_ref());

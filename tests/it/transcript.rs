@@ -2,7 +2,8 @@
 //! through GET /_mock/transcript (docs/behaviour.md §9).
 
 use serde_json::Value;
-use stripe_secrets_mock::{MockServer, Transcript};
+use stripe_secrets_mock::contract::Transcript;
+use stripe_secrets_mock::MockServer;
 
 use crate::support::{pin_text, Client, Resp};
 

@@ -1,7 +1,8 @@
 //! Verify: a transcript replayed against another server (docs/behaviour.md
 //! §9), through the library and the CLI, over HTTP and HTTPS.
 
-use stripe_secrets_mock::{verify, MockServer, Outcome, Transcript, VerifyOptions, VerifyReport};
+use stripe_secrets_mock::contract::{verify, Outcome, Transcript, VerifyOptions, VerifyReport};
+use stripe_secrets_mock::MockServer;
 
 use crate::support::{pin_text, temp_file, tls_front, Client, BIN};
 use crate::transcript::scripted_session;
@@ -265,7 +266,10 @@ async fn a_transcript_path_that_would_leave_the_target_is_refused_before_a_byte_
             .err()
             .unwrap_or_else(|| panic!("{path}: verified"));
         assert!(
-            matches!(e, stripe_secrets_mock::ContractError::Transcript(_)),
+            matches!(
+                e,
+                stripe_secrets_mock::contract::ContractError::Transcript(_)
+            ),
             "{e}"
         );
         assert!(e.to_string().contains("interaction 3: "), "{e}");

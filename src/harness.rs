@@ -11,14 +11,14 @@ use tokio::sync::watch;
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::contract::coverage::Coverage;
-use crate::contract::expect::{Expectation, Unmet};
-use crate::contract::transcript::Transcript;
-use crate::control::documents::FixtureSource;
-use crate::control::faults::Fault;
-use crate::control::journal::{Filter, RecordedRequest};
+use crate::config::FixtureSource;
+use crate::contract::{Expectation, Unmet};
 use crate::error::{BuildError, FixtureError};
 use crate::http::server;
+use crate::record::coverage::Coverage;
+use crate::record::journal::{Filter, RecordedRequest};
+use crate::record::transcript::Transcript;
+use crate::state::faults::Fault;
 use crate::state::{State, Stats};
 
 /// A running mock server.

@@ -19,29 +19,32 @@
 //! in this file, and a debug build checks the order as it is taken
 //! (`sync`). No lock is held across an `.await`.
 
+pub(crate) mod documents;
+pub(crate) mod faults;
+pub(crate) mod fixtures;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
 
+use crate::body::Listing;
 use crate::clock::{self, Clock, ClockError, DEFAULT_NOW};
 use crate::config::Config;
-use crate::contract::coverage;
-use crate::contract::transcript::Transcript;
-use crate::control::documents::{self, Doc};
-use crate::control::faults::{Fault, Faults};
-use crate::control::fixtures;
-use crate::control::journal::{self, Exchange, Filter, Journal, Record, RecordedRequest};
 use crate::error::ApiError;
 use crate::error::{BuildError, FixtureError, SpecError};
 use crate::ids::IdGen;
 use crate::openapi::spec::{Spec, SpecRef};
 use crate::outcome::Outcome;
-use crate::pipeline::check::Listing;
+use crate::record::coverage;
+use crate::record::journal::{self, Exchange, Filter, Journal, Record, RecordedRequest};
+use crate::record::transcript::Transcript;
 use crate::secrets::auth;
 use crate::secrets::idempotency::{Idempotency, Saved};
 use crate::secrets::store::{Partition, PartitionKey, Totals, MAX_SECRETS, MAX_STORED_BYTES};
 use crate::sync::{Gate, GateGuard, Level, Ordered};
+use documents::Doc;
+use faults::{Fault, Faults};
 
 /// Answers that grow with what the mock holds (the journal, a transcript,
 /// the state export) written at once, at most; more wait their turn. Each

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use hyper::body::Bytes;
 use serde::Deserialize;
 
-use crate::contract::transcript::{Interaction, TranscriptRequest, TranscriptResponse, REDACTED};
+use crate::record::transcript::{Interaction, TranscriptRequest, TranscriptResponse, REDACTED};
 use crate::secrets::store::PartitionKey;
 
 /// The journal keeps at most this many requests.
@@ -601,7 +601,7 @@ mod tests {
             response: Some(Answered {
                 status: 200,
                 headers: headers.iter().map(|(k, v)| (*k, v.to_string())).collect(),
-                body: Bytes::from(crate::pipeline::check::render(&body)),
+                body: Bytes::from(crate::body::render(&body)),
             }),
             fault: fault.map(String::from),
         }

@@ -24,13 +24,13 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::{json, Map, Value};
 
 use crate::clock::DEFAULT_NOW;
-use crate::control::documents::Doc;
 use crate::error::FixtureError;
 use crate::ids::IdGen;
 use crate::openapi::spec::Spec;
 use crate::secrets::api;
 use crate::secrets::auth;
 use crate::secrets::store::{Partition, PartitionKey, Scope, ScopeError, Secret};
+use crate::state::documents::Doc;
 
 /// What loading produced: the seeded partitions and the clock's start, if a
 /// fixture set it.

@@ -12,21 +12,8 @@ use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, SeqAccess, V
 use serde::Deserializer;
 use serde_json::{json, Map, Value};
 
+use crate::config::FixtureSource;
 use crate::error::FixtureError;
-
-/// Where a fixture comes from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum FixtureSource {
-    /// A JSON file, or a folder whose `*.json` files are read in name order.
-    Path(PathBuf),
-    /// JSON text, named for error messages.
-    Inline {
-        /// Shown in error messages in place of a file name.
-        name: String,
-        /// The fixture document.
-        json: String,
-    },
-}
 
 /// One fixture document and the name its errors carry.
 pub(crate) struct Doc {

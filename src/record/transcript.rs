@@ -26,7 +26,7 @@ pub const TRANSCRIPT_VERSION: u32 = 1;
 
 /// Request headers a transcript keeps (lower case): the ones that change
 /// what Stripe does.
-pub(crate) const REQUEST_HEADERS: [&str; 5] = [
+pub const REQUEST_HEADERS: [&str; 5] = [
     "authorization",
     "content-type",
     "idempotency-key",
@@ -35,7 +35,7 @@ pub(crate) const REQUEST_HEADERS: [&str; 5] = [
 ];
 
 /// Response headers a transcript keeps (lower case).
-pub(crate) const RESPONSE_HEADERS: [&str; 6] = [
+pub const RESPONSE_HEADERS: [&str; 6] = [
     "idempotency-key",
     "idempotent-replayed",
     "original-request",
@@ -49,7 +49,8 @@ pub(crate) const RESPONSE_HEADERS: [&str; 6] = [
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// use stripe_secrets_mock::{MockServer, Transcript};
+/// use stripe_secrets_mock::contract::Transcript;
+/// use stripe_secrets_mock::MockServer;
 ///
 /// let server = MockServer::start().await;
 /// // ... the code under test talks to server.url() ...
