@@ -90,7 +90,7 @@ async fn reset_restores_the_startup_state_and_clears_the_journal() {
     assert_eq!(res.body["requests_removed"], 2);
     assert_eq!(server.clock().now(), 1_700_000_000);
     assert!(server.received_requests().is_empty());
-    let list = app.get("/v1/apps/secrets?scope[type]=account").await;
+    let list = app.list().await;
     let names = list.names();
     assert_eq!(names, ["third-party-api-key"]);
     // Id streams restart too: the same request gets the same id again.
@@ -114,26 +114,10 @@ async fn resetting_one_app_leaves_the_others_alone() {
     let journal = server.received_requests();
     assert_eq!(journal.len(), 1);
     assert_eq!(journal[0].app.as_deref(), Some("sk_test_*ther"));
-    assert_eq!(
-        app.get("/v1/apps/secrets/find?name=mine&scope[type]=account")
-            .await
-            .status,
-        404
-    );
+    assert_eq!(app.find("mine").await.status, 404);
     // The app's fixture secrets are back; the other app kept its secret.
-    assert_eq!(
-        app.get("/v1/apps/secrets/find?name=third-party-api-key&scope[type]=account")
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        other
-            .get("/v1/apps/secrets/find?name=theirs&scope[type]=account")
-            .await
-            .status,
-        200
-    );
+    assert_eq!(app.find("third-party-api-key").await.status, 200);
+    assert_eq!(other.find("theirs").await.status, 200);
 }
 
 #[tokio::test]
@@ -145,19 +129,8 @@ async fn resetting_one_account_of_an_app() {
     control
         .post("/_mock/reset", "app=sk_test_123&account=acct_example")
         .await;
-    assert_eq!(
-        connected
-            .get("/v1/apps/secrets/find?name=extra&scope[type]=account")
-            .await
-            .status,
-        404
-    );
-    assert_eq!(
-        app.get("/v1/apps/secrets/find?name=platform-extra&scope[type]=account")
-            .await
-            .status,
-        200
-    );
+    assert_eq!(connected.find("extra").await.status, 404);
+    assert_eq!(app.find("platform-extra").await.status, 200);
     let missing_app = control.post("/_mock/reset", "account=acct_example").await;
     assert_eq!(missing_app.err("message"), "Missing required param: app.");
 }
@@ -245,7 +218,7 @@ async fn an_invalid_import_changes_nothing() {
         .send("POST", "/_mock/state", "{", Some("application/json"))
         .await;
     assert_eq!(not_json.status, 400);
-    let list = app.get("/v1/apps/secrets?scope[type]=account").await;
+    let list = app.list().await;
     assert_eq!(list.body["data"][0]["name"], "third-party-api-key");
     assert_eq!(list.body["data"].as_array().unwrap().len(), 1);
 }
@@ -259,12 +232,9 @@ async fn unknown_control_paths_are_404_and_stripe_paths_are_untouched() {
         .err("message")
         .starts_with("Unrecognized request URL (GET: /_mock/nope)."));
     // Stripe paths still want a key.
-    let res = control.get("/v1/apps/secrets?scope[type]=account").await;
+    let res = control.list().await;
     assert_eq!(res.status, 401);
-    assert_eq!(
-        app.get("/v1/apps/secrets?scope[type]=account").await.status,
-        200
-    );
+    assert_eq!(app.list().await.status, 200);
 }
 
 #[tokio::test]

@@ -27,11 +27,9 @@ async fn a_secret_exists_until_the_clock_reaches_expires_at() {
     let res = client.get(FIND).await;
     assert_eq!(res.status, 404);
     assert_eq!(res.err("message"), "No such secret: 'k'");
-    let delete = client
-        .post("/v1/apps/secrets/delete", "name=k&scope[type]=account")
-        .await;
+    let delete = client.delete("k").await;
     assert_eq!(delete.status, 404);
-    let list = client.get("/v1/apps/secrets?scope[type]=account").await;
+    let list = client.list().await;
     assert_eq!(list.body["data"].as_array().unwrap().len(), 0);
 }
 

@@ -6,9 +6,7 @@ use crate::support::{snap, start};
 async fn find_returns_the_secret_and_payload_only_when_expanded() {
     let (_server, client) = start().await;
     let created = client.create("k", "v").await;
-    let plain = client
-        .get("/v1/apps/secrets/find?name=k&scope[type]=account")
-        .await;
+    let plain = client.find("k").await;
     assert_eq!(plain.status, 200);
     assert_eq!(plain.body["id"], created.body["id"]);
     assert!(plain.body.get("payload").is_none());
@@ -22,9 +20,7 @@ async fn find_returns_the_secret_and_payload_only_when_expanded() {
 async fn expanding_scope_is_accepted_and_changes_nothing() {
     let (_server, client) = start().await;
     client.create("k", "v").await;
-    let plain = client
-        .get("/v1/apps/secrets/find?name=k&scope[type]=account")
-        .await;
+    let plain = client.find("k").await;
     let with_scope = client
         .get("/v1/apps/secrets/find?name=k&scope[type]=account&expand[]=scope")
         .await;
@@ -50,9 +46,7 @@ async fn expanding_anything_else_is_refused() {
 #[tokio::test]
 async fn finding_a_missing_secret_is_a_404_naming_it() {
     let (_server, client) = start().await;
-    let res = client
-        .get("/v1/apps/secrets/find?name=nope&scope[type]=account")
-        .await;
+    let res = client.find("nope").await;
     assert_eq!(res.status, 404);
     assert_eq!(res.err("code"), "resource_missing");
     assert_eq!(res.err("message"), "No such secret: 'nope'");
@@ -74,22 +68,16 @@ async fn a_secret_in_another_scope_is_not_found() {
 async fn delete_returns_the_deleted_secret_and_it_is_gone() {
     let (_server, client) = start().await;
     let created = client.create("k", "v").await;
-    let deleted = client
-        .post("/v1/apps/secrets/delete", "name=k&scope[type]=account")
-        .await;
+    let deleted = client.delete("k").await;
     assert_eq!(deleted.status, 200);
     assert_eq!(deleted.body["deleted"], true);
     assert_eq!(deleted.body["id"], created.body["id"]);
     assert!(deleted.body.get("payload").is_none());
     snap!("delete_account_scope", deleted);
-    let again = client
-        .post("/v1/apps/secrets/delete", "name=k&scope[type]=account")
-        .await;
+    let again = client.delete("k").await;
     assert_eq!(again.status, 404);
     assert_eq!(again.err("message"), "No such secret: 'k'");
-    let find = client
-        .get("/v1/apps/secrets/find?name=k&scope[type]=account")
-        .await;
+    let find = client.find("k").await;
     assert_eq!(find.status, 404);
 }
 

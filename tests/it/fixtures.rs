@@ -33,9 +33,7 @@ async fn the_example_fixture_seeds_secrets_per_app_account_and_scope() {
         .await;
     assert_eq!(connected.body["payload"], "connected-account-value");
     // Another app sees none of it.
-    let other = Client::new(&server, "sk_test_other")
-        .get("/v1/apps/secrets?scope[type]=account")
-        .await;
+    let other = Client::new(&server, "sk_test_other").list().await;
     assert_eq!(other.body["data"].as_array().unwrap().len(), 0);
 }
 
@@ -147,9 +145,7 @@ async fn a_folder_loads_every_json_file_in_name_order() {
         .fixtures(a.parent().unwrap())
         .start()
         .await;
-    let list = Client::new(&server, "sk_test_1")
-        .get("/v1/apps/secrets?scope[type]=account")
-        .await;
+    let list = Client::new(&server, "sk_test_1").list().await;
     let names = list.names();
     // Same `created`: the later-loaded one is newer.
     assert_eq!(names, ["second", "first"]);

@@ -189,7 +189,7 @@ async fn the_clock_refuses_instants_outside_1970_to_9999() {
     let keyed = Client::new(&server, "sk_test_h").header("idempotency-key", "k1");
     assert_eq!(keyed.create("k", "v").await.status, 200);
     assert_eq!(
-        keyed.create("k", "v").await.header("idempotent-replayed"),
+        keyed.create("k", "v").await.must("idempotent-replayed"),
         "true"
     );
     assert_eq!(control.get("/_mock/health").await.status, 200);
@@ -311,12 +311,9 @@ async fn at_the_cap_the_connection_idle_longest_gives_way_and_busy_ones_do_not()
     let mut second = TcpStream::connect(server.address()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1_000)).await;
     let client = Client::new(&server, "sk_test_123");
-    let listed = tokio::time::timeout(
-        Duration::from_secs(5),
-        client.get("/v1/apps/secrets?scope[type]=account"),
-    )
-    .await
-    .expect("served at the cap");
+    let listed = tokio::time::timeout(Duration::from_secs(5), client.list())
+        .await
+        .expect("served at the cap");
     assert_eq!(listed.status, 200);
     assert!(closed_within(&mut first, Duration::from_secs(5)).await);
     drop(second.write_all(b"x").await);
@@ -334,8 +331,7 @@ async fn at_the_cap_the_connection_idle_longest_gives_way_and_busy_ones_do_not()
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     let client = Client::new(&server, "sk_test_123");
-    let waiting =
-        tokio::spawn(async move { client.get("/v1/apps/secrets?scope[type]=account").await });
+    let waiting = tokio::spawn(async move { client.list().await });
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
         !waiting.is_finished(),

@@ -7,11 +7,9 @@ async fn two_keys_never_see_each_others_secrets() {
     let (server, a) = start().await;
     let b = Client::new(&server, "sk_test_other");
     a.create("shared-name", "from-a").await;
-    let res = b
-        .get("/v1/apps/secrets/find?name=shared-name&scope[type]=account")
-        .await;
+    let res = b.find("shared-name").await;
     assert_eq!(res.status, 404);
-    let list = b.get("/v1/apps/secrets?scope[type]=account").await;
+    let list = b.list().await;
     assert_eq!(list.body["data"].as_array().unwrap().len(), 0);
     // b's own secret of the same name does not disturb a's.
     b.create("shared-name", "from-b").await;
@@ -26,21 +24,9 @@ async fn connected_accounts_are_separate_partitions() {
     let (_server, platform) = start().await;
     let connected = platform.clone().account("acct_1");
     connected.create("k", "connected").await;
-    assert_eq!(
-        platform
-            .get("/v1/apps/secrets/find?name=k&scope[type]=account")
-            .await
-            .status,
-        404
-    );
+    assert_eq!(platform.find("k").await.status, 404);
     let other = platform.clone().account("acct_2");
-    assert_eq!(
-        other
-            .get("/v1/apps/secrets/find?name=k&scope[type]=account")
-            .await
-            .status,
-        404
-    );
+    assert_eq!(other.find("k").await.status, 404);
     let res = connected
         .get("/v1/apps/secrets/find?name=k&scope[type]=account&expand[]=payload")
         .await;

@@ -9,12 +9,8 @@ async fn every_request_is_recorded_in_order_with_payloads_redacted() {
     let (server, client) = start().await;
     let created = client.create("k", "s3cr3t").await;
     let long_key = Client::new(&server, "sk_test_abcdefgh");
-    long_key.get("/v1/apps/secrets?scope[type]=account").await;
-    client
-        .clone()
-        .account("acct_1")
-        .get("/v1/apps/secrets/find?name=k&scope[type]=account")
-        .await;
+    long_key.list().await;
+    client.clone().account("acct_1").find("k").await;
     Client::anonymous(&server).get("/v1/apps/secrets").await;
 
     let mut journal = server.received_requests();
@@ -26,7 +22,7 @@ async fn every_request_is_recorded_in_order_with_payloads_redacted() {
     assert_eq!(first.app.as_deref(), Some("sk_test_123"));
     assert_eq!(first.status, Some(200));
     assert_eq!(first.object_id.as_deref(), created.body["id"].as_str());
-    assert_eq!(first.request_id, created.header("request-id"));
+    assert_eq!(first.request_id, created.must("request-id"));
     let params = first.params.as_ref().unwrap();
     assert_eq!(params["payload"], "[redacted]");
     assert_eq!(params["name"], "k");
@@ -47,7 +43,7 @@ async fn the_journal_endpoint_filters_by_operation_and_app() {
     let b = Client::new(&server, "sk_test_b");
     a.create("k", "v").await;
     b.create("k", "v").await;
-    a.get("/v1/apps/secrets?scope[type]=account").await;
+    a.list().await;
     let control = Client::anonymous(&server);
     let all = control.get("/_mock/requests").await;
     assert_eq!(all.body["data"].as_array().unwrap().len(), 3);
@@ -83,9 +79,7 @@ async fn scripted(seed: u64) -> (Vec<String>, String) {
         app.get("/v1/apps/secrets/find?name=oauth-token&scope[type]=user&scope[user]=usr_example")
             .await
             .transcript(),
-        app.post("/v1/apps/secrets/delete", "name=n1&scope[type]=account")
-            .await
-            .transcript(),
+        app.delete("n1").await.transcript(),
         control.get("/_mock/state").await.transcript(),
     ];
     out.push(

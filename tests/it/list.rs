@@ -35,7 +35,7 @@ async fn lists_newest_first_for_the_scope_only() {
             "name=u&payload=v&scope[type]=user&scope[user]=usr_1",
         )
         .await;
-    let res = client.get("/v1/apps/secrets?scope[type]=account").await;
+    let res = client.list().await;
     assert_eq!(names(&res), ["e", "d", "c", "b", "a"]);
     assert_eq!(res.body["has_more"], false);
     assert_eq!(res.body["url"], "/v1/apps/secrets");
@@ -51,7 +51,7 @@ async fn secrets_set_in_the_same_second_list_most_recent_first() {
     for name in ["x", "y", "z"] {
         client.create(name, "v").await;
     }
-    let res = client.get("/v1/apps/secrets?scope[type]=account").await;
+    let res = client.list().await;
     assert_eq!(names(&res), ["z", "y", "x"]);
 }
 
@@ -89,7 +89,7 @@ async fn paginates_forward_with_starting_after() {
 async fn paginates_backward_with_ending_before() {
     let (server, client) = start().await;
     five(&server, &client).await;
-    let all = client.get("/v1/apps/secrets?scope[type]=account").await;
+    let all = client.list().await;
     let all_ids = ids(&all);
     // Before "a" (the oldest): the two just newer, more beyond them.
     let page = client
@@ -120,7 +120,7 @@ async fn default_limit_is_ten() {
     for i in 0..12 {
         client.create(&format!("n{i}"), "v").await;
     }
-    let res = client.get("/v1/apps/secrets?scope[type]=account").await;
+    let res = client.list().await;
     assert_eq!(names(&res).len(), 10);
     assert_eq!(res.body["has_more"], true);
 }
@@ -199,7 +199,7 @@ async fn list_expands_data_payload_but_not_payload() {
         .get("/v1/apps/secrets?scope[type]=account&expand[]=data.payload")
         .await;
     assert_eq!(res.body["data"][0]["payload"], "v");
-    let plain = client.get("/v1/apps/secrets?scope[type]=account").await;
+    let plain = client.list().await;
     assert!(plain.body["data"][0].get("payload").is_none());
     let bad = client
         .get("/v1/apps/secrets?scope[type]=account&expand[]=payload")

@@ -175,9 +175,7 @@ async fn answers_that_break_the_spec_are_passed_on_reported_and_counted() {
     let file = record_file("broken.json");
     let (addr, stop, task) = in_process(options(format!("http://{upstream}"), file.clone())).await;
     let c = Client::at(addr, "sk_test_123");
-    let found = c
-        .get("/v1/apps/secrets/find?name=a&scope[type]=account")
-        .await;
+    let found = c.find("a").await;
     // Passed on unchanged: the proxy reports, it does not correct.
     assert_eq!(found.status, 200);
     assert_eq!(found.body["id"], 5);
@@ -408,9 +406,7 @@ async fn a_proxy_whose_stderr_is_never_read_still_stops_on_sigterm() {
     let (mut child, addr) = cli_proxy(&format!("http://{upstream}"), &file).await;
     let c = Client::at(addr, "sk_test_123");
     for _ in 0..200 {
-        let res = c
-            .get("/v1/apps/secrets/find?name=a&scope[type]=account")
-            .await;
+        let res = c.find("a").await;
         assert_eq!(res.status, 200);
     }
     let pid = child.id().unwrap().to_string();

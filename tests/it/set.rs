@@ -53,7 +53,7 @@ async fn setting_an_existing_name_replaces_it_with_a_new_id() {
         .await;
     assert_eq!(found.body["payload"], "two");
     assert_eq!(found.body["id"], second.body["id"]);
-    let list = client.get("/v1/apps/secrets?scope[type]=account").await;
+    let list = client.list().await;
     assert_eq!(list.body["data"].as_array().unwrap().len(), 1);
 }
 

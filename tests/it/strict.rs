@@ -28,7 +28,7 @@ async fn a_response_that_violates_the_spec_becomes_a_500_naming_the_violation() 
     assert!(message.contains("/id"), "{message}");
     assert!(message.contains("^sec_"), "{message}");
     // The failed create left nothing behind.
-    let list = client.get("/v1/apps/secrets?scope[type]=account").await;
+    let list = client.list().await;
     assert_eq!(list.status, 200, "{}", list.text);
     assert_eq!(list.body["data"].as_array().unwrap().len(), 0);
 }

@@ -17,11 +17,17 @@ pub struct Resp {
 }
 
 impl Resp {
-    pub fn header(&self, name: &str) -> &str {
+    /// A header's value; `None` when absent (an empty value is `Some("")`).
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
+            .map(|v| v.to_str().expect("a visible ASCII header"))
+    }
+
+    /// A header that must be there.
+    pub fn must(&self, name: &str) -> &str {
+        self.header(name)
+            .unwrap_or_else(|| panic!("no {name} header in {self:?}"))
     }
 
     /// The `name` of each secret in a list response, in order.
@@ -45,10 +51,10 @@ impl Resp {
         let mut out = format!(
             "status: {}\ncontent-type: {}\ncache-control: {}\nrequest-id: {}\nstripe-version: {}\n",
             self.status,
-            self.header("content-type"),
-            self.header("cache-control"),
-            self.header("request-id"),
-            self.header("stripe-version"),
+            self.must("content-type"),
+            self.must("cache-control"),
+            self.must("request-id"),
+            self.must("stripe-version"),
         );
         for name in [
             "idempotency-key",
@@ -56,8 +62,8 @@ impl Resp {
             "original-request",
             "stripe-should-retry",
         ] {
-            if self.headers.contains_key(name) {
-                out.push_str(&format!("{name}: {}\n", self.header(name)));
+            if let Some(value) = self.header(name) {
+                out.push_str(&format!("{name}: {value}\n"));
             }
         }
         out.push('\n');
@@ -222,6 +228,28 @@ impl Client {
             &format!("name={name}&payload={payload}&scope[type]=account"),
         )
         .await
+    }
+
+    /// Finds a secret in account scope.
+    pub async fn find(&self, name: &str) -> Resp {
+        self.get(&format!(
+            "/v1/apps/secrets/find?name={name}&scope[type]=account"
+        ))
+        .await
+    }
+
+    /// Deletes a secret in account scope.
+    pub async fn delete(&self, name: &str) -> Resp {
+        self.post(
+            "/v1/apps/secrets/delete",
+            &format!("name={name}&scope[type]=account"),
+        )
+        .await
+    }
+
+    /// Lists the account scope (first page, default limit).
+    pub async fn list(&self) -> Resp {
+        self.get("/v1/apps/secrets?scope[type]=account").await
     }
 }
 

@@ -102,10 +102,9 @@ async fn a_name_reused_after_a_delete_maps_to_its_new_id() {
     let server = MockServer::start().await;
     let c = Client::new(&server, "sk_test_123");
     c.create("k", "1").await;
-    c.post("/v1/apps/secrets/delete", "name=k&scope[type]=account")
-        .await;
+    c.delete("k").await;
     let second = c.create("k", "2").await;
-    let list = c.get("/v1/apps/secrets?scope[type]=account").await;
+    let list = c.list().await;
     assert_eq!(list.body["data"][0]["id"], second.body["id"]);
     let t = server.transcript();
     let target = MockServer::builder().seed(5).start().await;
