@@ -59,6 +59,16 @@ pub use state::Stats;
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
+/// The Rust examples of docs/library.md, run as doctests.
+#[doc = include_str!("../docs/library.md")]
+#[cfg(doctest)]
+pub struct LibraryDoctests;
+
+/// The Rust examples of docs/contract-checks.md, run as doctests.
+#[doc = include_str!("../docs/contract-checks.md")]
+#[cfg(doctest)]
+pub struct ContractChecksDoctests;
+
 /// A mock built from a [`Config`] (spec compiled, fixtures loaded) and not
 /// yet serving: what the binary runs. Building it first means a bad fixture
 /// is reported before anything listens.

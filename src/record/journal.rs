@@ -643,7 +643,7 @@ mod tests {
             );
         }
         // The count itself, pinned: a change to it must be deliberate (the
-        // README's journal bound is this count).
+        // journal's documented bound, docs/limits.md, is this count).
         assert_eq!((typical.size(), written(&typical)), (1240, 890));
     }
 

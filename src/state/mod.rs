@@ -547,7 +547,7 @@ impl State {
 }
 
 /// What a running mock holds: each figure that grows with traffic, against
-/// its bound (see the README's "Limits" table).
+/// its bound (docs/limits.md).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stats {
     /// Partitions (app × account) in memory; one that holds nothing and is

@@ -238,7 +238,7 @@ class MockServer:
         after: bool = False,
         should_retry: Optional[bool] = None,
     ) -> Dict[str, Any]:
-        """Makes the next matching requests fail (see the README's Faults)."""
+        """Makes the next matching requests fail (see docs/control.md, Faults)."""
         return self._call(
             "POST",
             "/_mock/faults",
