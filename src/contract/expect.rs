@@ -4,8 +4,9 @@
 
 use std::fmt;
 
+use crate::openapi::form;
+use crate::record::transcript::Interaction;
 use crate::record::transcript::REDACTED;
-use crate::record::transcript::{form_pairs, Interaction};
 use crate::secrets::auth;
 
 /// How many matching requests an [`Expectation`] wants.
@@ -240,7 +241,7 @@ impl Expectation {
             .request
             .params
             .as_ref()
-            .map(form_pairs)
+            .map(form::pairs)
             .unwrap_or_default();
         // `expand[]` stands for every item of the array (`expand[0]`, …).
         let values = |k: &str| -> Vec<&str> {
@@ -357,7 +358,7 @@ fn summary(n: usize, i: &Interaction) -> String {
         .request
         .params
         .as_ref()
-        .map(form_pairs)
+        .map(form::pairs)
         .unwrap_or_default()
         .into_iter()
         .map(|(k, v)| {

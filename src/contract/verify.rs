@@ -16,8 +16,9 @@ use crate::contract::client::{base_url, target_uri, HttpClient};
 pub use crate::contract::compare::Outcome;
 use crate::contract::compare::{check, IdMap};
 use crate::error::ContractError;
+use crate::openapi::form;
 use crate::openapi::spec::Spec;
-use crate::record::transcript::{form_pairs, Interaction, Transcript};
+use crate::record::transcript::{Interaction, Transcript};
 use crate::secrets::auth;
 
 /// Where and how to replay.
@@ -198,9 +199,15 @@ fn build(
     let path = ids.as_target(&r.path);
     let (query, body) = match &r.params {
         Some(params) => {
-            let encoded = form_pairs(params)
+            let encoded = form::pairs(params)
                 .into_iter()
-                .map(|(k, v)| format!("{}={}", encode(&k), encode(&ids.as_target(&v))))
+                .map(|(k, v)| {
+                    format!(
+                        "{}={}",
+                        form::percent_encode(&k, true),
+                        form::percent_encode(&ids.as_target(&v), true)
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("&");
             if r.method == "POST" {
@@ -264,20 +271,6 @@ fn authorization(recorded: &str, api_key: Option<&str>) -> String {
     }
 }
 
-/// Percent-encodes a form key or value, leaving brackets readable.
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'[' | b']' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,7 +297,7 @@ mod tests {
             authorization("Bearer sk_test_***-key", None),
             "Bearer sk_test_XXX-key"
         );
-        assert_eq!(encode("scope[user]"), "scope[user]");
-        assert_eq!(encode("a b&c=é"), "a%20b%26c%3D%C3%A9");
+        assert_eq!(form::percent_encode("scope[user]", true), "scope[user]");
+        assert_eq!(form::percent_encode("a b&c=é", true), "a%20b%26c%3D%C3%A9");
     }
 }

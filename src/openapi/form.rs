@@ -353,6 +353,62 @@ fn schema_type(schema: &Value) -> (Option<&str>, bool) {
     }
 }
 
+/// The bracket-notation pairs of a parameter tree (`scope[type]=user`,
+/// arrays indexed as the SDKs send them: `expand[0]=payload`), in the
+/// tree's order, values as text (null as empty): what [`decode`] reads back.
+pub(crate) fn pairs(params: &Value) -> Vec<(String, String)> {
+    fn walk(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
+        match v {
+            Value::Object(map) => {
+                for (k, child) in map {
+                    let key = match prefix.is_empty() {
+                        true => k.clone(),
+                        false => format!("{prefix}[{k}]"),
+                    };
+                    walk(&key, child, out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    walk(&format!("{prefix}[{i}]"), child, out);
+                }
+            }
+            Value::String(s) => out.push((prefix.to_string(), s.clone())),
+            Value::Null => out.push((prefix.to_string(), String::new())),
+            other => out.push((prefix.to_string(), other.to_string())),
+        }
+    }
+    let mut out = Vec::new();
+    walk("", params, &mut out);
+    out
+}
+
+/// Percent-encodes a form name or value: every byte but the unreserved
+/// ones, and `[` `]` too unless `readable_brackets`.
+pub(crate) fn percent_encode(s: &str, readable_brackets: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b'[' | b']' if readable_brackets => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// A parameter tree as a form body, as the official SDKs encode it.
+#[cfg(test)]
+pub(crate) fn encode(params: &Value) -> String {
+    pairs(params)
+        .iter()
+        .map(|(k, v)| format!("{}={}", percent_encode(k, false), percent_encode(v, false)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

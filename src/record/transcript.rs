@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::ContractError;
+use crate::openapi::form;
 use crate::secrets::auth;
 
 /// The `object` of a transcript.
@@ -263,35 +264,6 @@ fn display_name(name: &str) -> String {
         .join("-")
 }
 
-/// Bracket-notation lines (`scope[type]=user`) for decoded parameters.
-pub(crate) fn form_pairs(params: &Value) -> Vec<(String, String)> {
-    fn walk(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
-        match v {
-            Value::Object(map) => {
-                for (k, child) in map {
-                    let key = if prefix.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{prefix}[{k}]")
-                    };
-                    walk(&key, child, out);
-                }
-            }
-            Value::Array(items) => {
-                for (i, child) in items.iter().enumerate() {
-                    walk(&format!("{prefix}[{i}]"), child, out);
-                }
-            }
-            Value::String(s) => out.push((prefix.to_string(), s.clone())),
-            Value::Null => out.push((prefix.to_string(), String::new())),
-            other => out.push((prefix.to_string(), other.to_string())),
-        }
-    }
-    let mut out = Vec::new();
-    walk("", params, &mut out);
-    out
-}
-
 /// A transcript as a person reads it: one block per interaction, `>` what
 /// was sent, `<` what came back, bodies as compact JSON.
 impl fmt::Display for Transcript {
@@ -321,7 +293,7 @@ impl fmt::Display for Transcript {
             }
             match &i.request.params {
                 Some(p) => {
-                    for (k, v) in form_pairs(p) {
+                    for (k, v) in form::pairs(p) {
                         writeln!(f, "> {k}={v}")?;
                     }
                 }
@@ -416,7 +388,7 @@ mod tests {
 
     #[test]
     fn params_render_in_bracket_notation() {
-        let pairs = form_pairs(&json!({"scope": {"type": "user", "user": "u"}, "expand": ["a"]}));
+        let pairs = form::pairs(&json!({"scope": {"type": "user", "user": "u"}, "expand": ["a"]}));
         assert_eq!(
             pairs,
             [
