@@ -21,11 +21,7 @@ use std::time::Duration;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE};
-use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
@@ -33,9 +29,10 @@ use crate::contract::client::{base_url, target_uri, HttpClient, Received};
 use crate::control::endpoints::PREFIX;
 use crate::error::{ApiError, ContractError};
 use crate::http::conn::{Activity, Budget};
-use crate::http::server::{read_body, Acceptor};
+use crate::http::server::{self, read_body, to_hyper, Edge};
 use crate::openapi::form;
 use crate::openapi::spec::Spec;
+use crate::pipeline::MockResponse;
 use crate::record::transcript::{
     mask_authorization, Interaction, Transcript, TranscriptRequest, TranscriptResponse,
     REQUEST_HEADERS, RESPONSE_HEADERS, TRANSCRIPT_OBJECT, TRANSCRIPT_VERSION,
@@ -51,9 +48,6 @@ pub const MAX_RECORDED_BYTES: usize = 64 << 20;
 
 /// Connections served at once; more wait to be accepted.
 const MAX_CONNECTIONS: usize = 1_000;
-
-/// How long exchanges in flight at shutdown get to finish.
-const DRAIN: Duration = Duration::from_secs(5);
 
 /// How long a connection may take to send its headers, or stay idle.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -230,35 +224,25 @@ impl Proxy {
         shutdown: impl Future<Output = ()>,
     ) -> Result<Transcript, ContractError> {
         let shared = self.shared;
-        let graceful = GracefulShutdown::new();
-        let mut acceptor = Acceptor::new(
-            listener,
-            MAX_CONNECTIONS,
-            HEADER_TIMEOUT,
-            "stripe-secrets-mock proxy",
-        );
-        tokio::pin!(shutdown);
-        while let Some(accepted) = acceptor.next(shutdown.as_mut()).await {
-            let (shared, activity) = (shared.clone(), accepted.activity.clone());
-            let service = service_fn(move |req| {
-                let (shared, activity) = (shared.clone(), activity.clone());
-                async move {
-                    let handling = activity.handling();
-                    let answer = shared.forward(req, &activity).await;
-                    Ok::<_, std::convert::Infallible>(answer.map(|b| handling.answer(b)))
-                }
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
-                .serve_connection(TokioIo::new(accepted.stream), service);
-            let conn = graceful.watch(conn);
-            tokio::spawn(accepted.lease.run(conn, HEADER_TIMEOUT));
-        }
+        let edge = Edge {
+            max_connections: MAX_CONNECTIONS,
+            idle: HEADER_TIMEOUT,
+            who: "stripe-secrets-mock proxy",
+        };
+        let serving = shared.clone();
+        let handle = move |req, activity: Arc<Activity>| {
+            let shared = serving.clone();
+            async move {
+                let handling = activity.handling();
+                Ok(match shared.forward(req, &activity).await {
+                    Ok(answer) => answer.map(|b| handling.answer(b)),
+                    Err(refused) => to_hyper(refused, handling, None),
+                })
+            }
+        };
         // Exchanges in flight finish (and are recorded) before the file is
         // read back.
-        drop(acceptor);
-        let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
+        server::run(listener, edge, shutdown, |stream| stream, handle).await;
         let text =
             std::fs::read_to_string(&shared.record).map_err(|error| ContractError::Record {
                 path: shared.record.clone(),
@@ -337,12 +321,17 @@ impl Shared {
             })
     }
 
-    /// Forwards one request and records it.
-    async fn forward(&self, req: Request<Incoming>, activity: &Arc<Activity>) -> Response<Bytes> {
+    /// Forwards one request and records it; `Err` is the proxy's own
+    /// refusal.
+    async fn forward(
+        &self,
+        req: Request<Incoming>,
+        activity: &Arc<Activity>,
+    ) -> Result<Response<Bytes>, MockResponse> {
         let (parts, body) = req.into_parts();
         let (body, _held) = match read_body(&parts.headers, body, &self.budget, activity).await {
             Ok(read) => read,
-            Err(e) => return self.error(e.api_error()),
+            Err(e) => return Err(self.error(e.api_error())),
         };
         // Only an absolute path (origin form) is forwarded, and only to the
         // upstream's host: a request line in another form names no path
@@ -354,11 +343,11 @@ impl Shared {
         ) {
             Ok(uri) if parts.uri.authority().is_none() => uri,
             _ => {
-                return self.error(ApiError::invalid(
+                return Err(self.error(ApiError::invalid(
                     "Invalid request: the proxy forwards only requests for an absolute path \
                      (a request line of the form `GET /v1/... HTTP/1.1`).",
                     None,
-                ))
+                )))
             }
         };
         let mut upstream = Request::builder().method(parts.method.clone()).uri(uri);
@@ -368,18 +357,18 @@ impl Shared {
             }
         }
         let Ok(upstream) = upstream.body(Full::new(Bytes::from(body.clone()))) else {
-            return self.error(ApiError::internal(
+            return Err(self.error(ApiError::internal(
                 "The proxy could not build the upstream request.",
-            ));
+            )));
         };
         let got = match self.client.send(upstream).await {
             Ok(got) => got,
             Err(e) => {
                 crate::log::line(format!("stripe-secrets-mock proxy: upstream: {e}"));
-                return self.error(
+                return Err(self.error(
                     ApiError::internal(format!("The proxy could not reach the upstream: {e}"))
                         .with_status(hyper::StatusCode::BAD_GATEWAY),
-                );
+                ));
             }
         };
         if !parts.uri.path().starts_with(PREFIX) {
@@ -393,7 +382,7 @@ impl Shared {
                 out.headers_mut().append(name, value.clone());
             }
         }
-        out
+        Ok(out)
     }
 
     /// Records one exchange, checking the answer against the spec.
@@ -473,20 +462,20 @@ impl Shared {
         self.append(&interaction);
     }
 
-    /// A Stripe-shaped error from the proxy itself.
-    fn error(&self, e: ApiError) -> Response<Bytes> {
+    /// A Stripe-shaped error from the proxy itself, sent with the headers
+    /// every answer of the mock has.
+    fn error(&self, e: ApiError) -> MockResponse {
         let n = self.request_ids.fetch_add(1, Ordering::Relaxed);
-        let id = format!("req_proxy{n:010}");
+        let request_id = format!("req_proxy{n:010}");
         let now = crate::clock::Clock::system().now();
-        let body = crate::body::render(&e.body(&id, false, now));
-        let mut out = Response::new(Bytes::from(body));
-        *out.status_mut() = e.status;
-        out.headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let Ok(v) = HeaderValue::from_str(&id) {
-            out.headers_mut()
-                .insert(HeaderName::from_static("request-id"), v);
+        let body = crate::body::render(&e.body(&request_id, false, now));
+        MockResponse {
+            status: e.status,
+            request_id,
+            stripe_version: Spec::bundled().version.clone(),
+            headers: Vec::new(),
+            body: Bytes::from(body),
+            streamed: None,
         }
-        out
     }
 }

@@ -45,19 +45,60 @@ const H2_MAX_HEADER_LIST: u32 = 64 * 1024;
 const H2_PING: Duration = Duration::from_secs(20);
 const H2_PING_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves `core` on `listener` until `shutdown` completes, then drains.
-pub(crate) async fn serve(
+/// What bounds a server's connections: the mock's and the proxy's.
+pub(crate) struct Edge {
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// How long a connection may have nothing in flight, and its headers
+    /// may take.
+    pub idle: Duration,
+    /// The log lines' prefix.
+    pub who: &'static str,
+}
+
+/// The one accept loop, for the mock and the proxy: connections accepted
+/// under the cap, each wrapped by `wrap`, served over HTTP/1 or HTTP/2 with
+/// the bounds of [`builder`] by `handle`, watched for idleness; when
+/// `shutdown` completes, open connections get [`DRAIN`] to finish. An `Err`
+/// from `handle` drops the connection unanswered.
+pub(crate) async fn run<I, H, F>(
     listener: TcpListener,
-    core: Arc<State>,
+    edge: Edge,
     shutdown: impl Future<Output = ()>,
-) {
+    wrap: impl Fn(TcpStream) -> I,
+    handle: H,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    H: Fn(Request<Incoming>, Arc<Activity>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Result<Response<Answer>, Closed>> + Send + 'static,
+{
+    let builder = builder(edge.idle);
+    let graceful = GracefulShutdown::new();
+    let mut acceptor = Acceptor::new(listener, edge.max_connections, edge.idle, edge.who);
+    tokio::pin!(shutdown);
+    while let Some(accepted) = acceptor.next(shutdown.as_mut()).await {
+        let io = TokioIo::new(wrap(accepted.stream));
+        let activity = accepted.activity.clone();
+        let handle = handle.clone();
+        let service = service_fn(move |req| handle(req, activity.clone()));
+        let conn = builder.serve_connection(io, service).into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(accepted.lease.run(conn, edge.idle));
+    }
+    drop(acceptor);
+    let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
+}
+
+/// hyper's connection builder with the edge's bounds: HTTP/1's header-read
+/// timer (it bounds a slow head once HTTP/1 is known; the connection's
+/// watchdog, `http::conn`, bounds everything else), header count and size,
+/// and HTTP/2's streams, windows, header list and keep-alive pings.
+fn builder(header_timeout: Duration) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    // hyper's header-read timer bounds a slow head once HTTP/1 is known;
-    // the connection's watchdog (`http::conn`) bounds everything else.
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(core.config().header_read_timeout)
+        .header_read_timeout(header_timeout)
         .max_headers(MAX_HEADERS)
         .max_buf_size(MAX_HEAD);
     builder
@@ -69,30 +110,28 @@ pub(crate) async fn serve(
         .max_header_list_size(H2_MAX_HEADER_LIST)
         .keep_alive_interval(H2_PING)
         .keep_alive_timeout(H2_PING_TIMEOUT);
-    let graceful = GracefulShutdown::new();
+    builder
+}
+
+/// Serves `core` on `listener` until `shutdown` completes, then drains.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    core: Arc<State>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let edge = Edge {
+        max_connections: core.config().max_connections,
+        idle: core.config().header_read_timeout,
+        who: "stripe-secrets-mock",
+    };
     let budget = Arc::new(Budget::default());
-    let idle = core.config().header_read_timeout;
-    let mut acceptor = Acceptor::new(
-        listener,
-        core.config().max_connections,
-        idle,
-        "stripe-secrets-mock",
-    );
-    tokio::pin!(shutdown);
-    while let Some(accepted) = acceptor.next(shutdown.as_mut()).await {
-        let io = TokioIo::new(JsonErrors::new(accepted.stream, core.clone()));
-        let activity = accepted.activity.clone();
+    let wrapped = core.clone();
+    let wrap = move |stream| JsonErrors::new(stream, wrapped.clone());
+    let handle = move |req, activity: Arc<Activity>| {
         let (core, budget) = (core.clone(), budget.clone());
-        let service = service_fn(move |req| {
-            let (core, budget, activity) = (core.clone(), budget.clone(), activity.clone());
-            async move { respond(&core, &budget, &activity, req).await }
-        });
-        let conn = builder.serve_connection(io, service).into_owned();
-        let conn = graceful.watch(conn);
-        tokio::spawn(accepted.lease.run(conn, idle));
-    }
-    drop(acceptor);
-    let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
+        async move { respond(&core, &budget, &activity, req).await }
+    };
+    run(listener, edge, shutdown, wrap, handle).await;
 }
 
 /// Accepts connections up to a cap, for the mock and the proxy alike: at
@@ -329,7 +368,7 @@ pub(crate) async fn read_body(
 
 /// The reason a connection was dropped on purpose.
 #[derive(Debug)]
-struct Closed;
+pub(crate) struct Closed;
 
 impl std::fmt::Display for Closed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -346,7 +385,9 @@ fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(String::from)
 }
 
-fn to_hyper(
+/// A [`MockResponse`] as hyper sends it, with the headers every answer has
+/// (the mock's and the proxy's own errors alike).
+pub(crate) fn to_hyper(
     res: MockResponse,
     handling: Handling,
     permit: Option<OwnedSemaphorePermit>,

@@ -222,6 +222,16 @@ async fn an_https_upstream_is_trusted_through_ca_cert_and_refused_without() {
     let refused = Client::at(addr, "sk_test_123").create("k", "v").await;
     assert_eq!(refused.status, 502);
     assert_eq!(refused.err("type"), "api_error");
+    // The proxy's own answer has the headers every answer of the mock has.
+    assert!(refused.must("request-id").starts_with("req_proxy"));
+    assert_eq!(refused.header("stripe-version"), Some("2023-10-16"));
+    assert_eq!(refused.header("content-type"), Some("application/json"));
+    assert_eq!(
+        refused.header("access-control-allow-origin"),
+        Some("*"),
+        "{:?}",
+        refused.headers
+    );
     assert!(
         refused.err("message").contains("certificate"),
         "{}",
