@@ -330,6 +330,7 @@ impl std::error::Error for SpecError {}
 /// Why a contract check (reading a transcript, `verify`, the proxy) could
 /// not run. A step that fails is not an error: it is in the report.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum ContractError {
     /// The text is not a transcript this build reads (not JSON of that
     /// shape, another `object`, another version).

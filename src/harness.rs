@@ -76,7 +76,8 @@ impl MockServer {
     }
 
     /// Every request served on the Stripe paths so far, oldest first (the
-    /// most recent 10 000, within 4 MiB), with payload values redacted.
+    /// most recent 10,000 within 16 MiB: docs/limits.md), with payload
+    /// values redacted.
     pub fn received_requests(&self) -> Vec<RecordedRequest> {
         self.core.received_requests()
     }

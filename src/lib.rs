@@ -72,6 +72,19 @@ pub struct ContractChecksDoctests;
 /// A mock built from a [`Config`] (spec compiled, fixtures loaded) and not
 /// yet serving: what the binary runs. Building it first means a bad fixture
 /// is reported before anything listens.
+///
+/// ```
+/// use stripe_secrets_mock::{Config, Mock};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let mock = Mock::new(Config { seed: 7, ..Config::default() }).expect("it builds");
+/// assert_eq!(mock.secret_count(), 0);
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+/// // Serves until the future completes (here at once), then drains.
+/// mock.serve(listener, async {}).await;
+/// # }
+/// ```
 pub struct Mock {
     /// The shared state the server will serve.
     state: Arc<state::State>,

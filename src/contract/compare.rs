@@ -87,6 +87,7 @@ impl IdMap {
 
 /// How one step went.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Outcome {
     /// The answer matched.
     Passed,

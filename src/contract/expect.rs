@@ -385,6 +385,7 @@ fn summary(n: usize, i: &Interaction) -> String {
 /// An expectation that did not hold; its text names the expectation, what
 /// was received, and the closest requests.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Unmet {
     message: String,
 }

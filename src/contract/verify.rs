@@ -47,6 +47,7 @@ impl VerifyOptions {
 
 /// One replayed interaction.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Step {
     /// Method and path, as recorded.
     pub request: String,
@@ -58,6 +59,7 @@ pub struct Step {
 
 /// What a verification came to: one step per interaction.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct VerifyReport {
     /// The target's base URL.
     pub target: String,

@@ -22,18 +22,12 @@ use std::time::Duration;
 use hyper::body::{Body, Bytes, Frame, SizeHint};
 use tokio::sync::{Notify, OwnedSemaphorePermit};
 
+use crate::pipeline::request::{CONNECTION_BODY_BYTES, SERVER_BODY_BYTES};
 use crate::pipeline::{Over, Streamed};
 use tokio::time::Instant;
 
 /// Size of the slices an answer is handed over in.
 const SLICE: usize = 64 * 1024;
-
-/// Request body bytes one connection may hold at once (an HTTP/2
-/// connection's streams together).
-pub(crate) const CONNECTION_BODY_BYTES: usize = 4 << 20;
-
-/// Request body bytes the whole server may hold at once.
-pub(crate) const SERVER_BODY_BYTES: usize = 64 << 20;
 
 /// What one connection is doing.
 pub(crate) struct Activity {

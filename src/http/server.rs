@@ -21,11 +21,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::control::endpoints::EXPORT_PATHS;
 use crate::http::conn::{Activity, Answer, Budget, Handling, Held, Registered, Registry};
 use crate::http::json_errors::{JsonErrors, EVERY_RESPONSE, MAX_HEAD, MAX_HEADERS};
+use crate::pipeline::request::MAX_BODY;
 use crate::pipeline::{self, BodyError, MockRequest, MockResponse};
 use crate::state::State;
-
-/// Bodies larger than this get a 413.
-const MAX_BODY: usize = 1 << 20;
 
 /// How long open connections get to finish after shutdown is requested.
 const DRAIN: Duration = Duration::from_secs(5);

@@ -10,7 +10,9 @@ use crate::error::{echo, ApiError};
 use crate::openapi::form;
 use crate::openapi::spec::Operation;
 use crate::outcome::Reason;
-use crate::pipeline::request::{BodyError, MockRequest, Over};
+use crate::pipeline::request::{
+    BodyError, MockRequest, Over, CONNECTION_BODY_BYTES, MAX_BODY, SERVER_BODY_BYTES,
+};
 
 /// Query string and form body decoded into one object.
 pub(super) fn decode(query: &str, body: &str) -> Result<Value, ApiError> {
@@ -60,7 +62,10 @@ impl BodyError {
     pub(crate) fn api_error(&self) -> ApiError {
         match self {
             BodyError::TooLarge => ApiError::invalid(
-                "Request body too large: the mock accepts at most 1 MiB.",
+                format!(
+                    "Request body too large: the mock accepts at most {} MiB.",
+                    MAX_BODY >> 20
+                ),
                 None,
             )
             .with_status(StatusCode::PAYLOAD_TOO_LARGE),
@@ -79,12 +84,12 @@ impl BodyError {
             ),
             BodyError::Busy(over) => ApiError::invalid(
                 format!(
-                    "Too many requests hit the API too quickly: the mock holds at most {} of \
+                    "Too many requests hit the API too quickly: the mock holds at most {} MiB of \
                      request bodies at once {}. We recommend an exponential backoff of your \
                      requests.",
                     match over {
-                        Over::Connection => "4 MiB",
-                        Over::Server => "64 MiB",
+                        Over::Connection => CONNECTION_BODY_BYTES >> 20,
+                        Over::Server => SERVER_BODY_BYTES >> 20,
                     },
                     match over {
                         Over::Connection => "per connection",

@@ -43,13 +43,22 @@ pub(crate) enum BodyError {
     Busy(Over),
 }
 
-/// Which bound on held body bytes a request would break (the bounds live
-/// in `http::conn`).
+/// Bodies larger than this get a 413.
+pub(crate) const MAX_BODY: usize = 1 << 20;
+
+/// Request body bytes one connection may hold at once (an HTTP/2
+/// connection's streams together), counted by `http::conn`.
+pub(crate) const CONNECTION_BODY_BYTES: usize = 4 << 20;
+
+/// Request body bytes the whole server may hold at once.
+pub(crate) const SERVER_BODY_BYTES: usize = 64 << 20;
+
+/// Which bound on held body bytes a request would break.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Over {
-    /// One connection's (4 MiB).
+    /// One connection's ([`CONNECTION_BODY_BYTES`]).
     Connection,
-    /// The server's (64 MiB).
+    /// The server's ([`SERVER_BODY_BYTES`]).
     Server,
 }
 

@@ -206,6 +206,7 @@ fn outcomes(op: &Operation) -> Vec<Outcome> {
 
 /// One outcome or parameter and how often it was exercised.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct CoverageItem {
     /// `404 secret_not_found`, `scope[type]=user`.
     pub name: String,
@@ -218,6 +219,7 @@ pub struct CoverageItem {
 
 /// One operation's coverage.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct OperationCoverage {
     /// `operationId`.
     pub operation: String,
@@ -250,6 +252,7 @@ pub struct OperationCoverage {
 /// # }
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Coverage {
     /// Always `mock.coverage`.
     pub object: &'static str,

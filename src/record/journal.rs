@@ -45,6 +45,7 @@ const ENTRY_OVERHEAD: usize = 96;
 
 /// One request served on the Stripe paths, as the journal shows it.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct RecordedRequest {
     /// Mock clock when it was served.
     pub at: i64,

@@ -11,6 +11,7 @@ use crate::outcome::Reason;
 
 /// What an injected fault does to the response.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FaultKind {
     /// Answer with this HTTP status and a spec-valid Stripe error body.
     Status(u16),

@@ -548,7 +548,17 @@ impl State {
 
 /// What a running mock holds: each figure that grows with traffic, against
 /// its bound (docs/limits.md).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let server = stripe_secrets_mock::MockServer::start().await;
+/// let stats = server.stats();
+/// assert_eq!((stats.secrets, stats.journal_entries), (0, 0));
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Stats {
     /// Partitions (app × account) in memory; one that holds nothing and is
     /// named by no saved answer and no journal entry is forgotten.
