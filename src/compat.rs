@@ -54,13 +54,18 @@ pub(crate) fn translate(args: Vec<String>) -> Result<Vec<String>, String> {
                      its spec and takes fixtures in its own format with --fixtures PATH"
                 ))
             }
-            "strict-version-check" => {
-                return Err(
-                    "-strict-version-check is a stripe-mock flag this mock does not \
-                            support: it echoes any Stripe-Version it is sent"
-                        .into(),
-                )
-            }
+            // A Go boolean flag: `-strict-version-check`, `=true`, `=false`.
+            "strict-version-check" => match inline.as_deref() {
+                None | Some("true" | "1" | "t" | "T" | "TRUE" | "True") => {
+                    out.push("--strict-version-check".into())
+                }
+                Some("false" | "0" | "f" | "F" | "FALSE" | "False") => {}
+                Some(other) => {
+                    return Err(format!(
+                        "-strict-version-check takes true or false, not {other}"
+                    ))
+                }
+            },
             _ => unreachable!("stripe_mock_flag only returns known names"),
         }
     }
@@ -145,7 +150,16 @@ mod tests {
         assert!(t(&["-fixtures", "x.json"])
             .unwrap_err()
             .contains("--fixtures PATH"));
-        assert!(t(&["-strict-version-check"]).is_err());
+        assert_eq!(
+            t(&["-strict-version-check"]).unwrap(),
+            ["--strict-version-check"]
+        );
+        assert_eq!(
+            t(&["--strict-version-check"]).unwrap(),
+            ["--strict-version-check"]
+        );
+        assert!(t(&["-strict-version-check=false"]).unwrap().is_empty());
+        assert!(t(&["-strict-version-check=maybe"]).is_err());
         assert!(t(&["-http-port"]).unwrap_err().contains("needs a value"));
     }
 }

@@ -35,6 +35,14 @@ pub struct Config {
     /// file descriptors); at the cap the one idle longest gives way to a
     /// new one, and new ones wait only while every one is busy.
     pub max_connections: usize,
+    /// Refuse any `Stripe-Version` but the spec's (stripe-mock's
+    /// `-strict-version-check`); otherwise any published version is served.
+    pub strict_version_check: bool,
+    /// Stripe App manifests (`stripe-app.json`) whose permissions apply:
+    /// `(Some(key), path)` for one API key, `(None, path)` for every key
+    /// without a manifest of its own. An app whose manifest lacks
+    /// `secret_write` is refused every Secret Store operation.
+    pub app_manifests: Vec<(Option<String>, PathBuf)>,
 }
 
 impl Default for Config {
@@ -51,6 +59,8 @@ impl Default for Config {
             control_token: None,
             header_read_timeout: std::time::Duration::from_secs(30),
             max_connections: 1_000,
+            strict_version_check: false,
+            app_manifests: Vec::new(),
         }
     }
 }

@@ -286,6 +286,13 @@ pub enum BuildError {
         /// The start asked for.
         start: i64,
     },
+    /// A Stripe App manifest is unreadable or not a manifest.
+    Manifest {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 impl std::fmt::Display for BuildError {
@@ -299,6 +306,9 @@ impl std::fmt::Display for BuildError {
                 "the clock cannot start at {start}: {}",
                 ClockError::OutOfRange
             ),
+            BuildError::Manifest { path, reason } => {
+                write!(f, "{}: {reason}", path.display())
+            }
         }
     }
 }
@@ -309,7 +319,7 @@ impl std::error::Error for BuildError {
             BuildError::Spec(e) => Some(e),
             BuildError::Fixture(e) => Some(e),
             BuildError::Bind { source, .. } => Some(source),
-            BuildError::Clock { .. } => None,
+            BuildError::Clock { .. } | BuildError::Manifest { .. } => None,
         }
     }
 }

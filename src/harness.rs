@@ -229,6 +229,34 @@ impl MockServerBuilder {
         self
     }
 
+    /// Refuse any `Stripe-Version` but the spec's (stripe-mock's
+    /// `-strict-version-check`).
+    pub fn strict_version_check(mut self) -> Self {
+        self.config.strict_version_check = true;
+        self
+    }
+
+    /// Apply the permissions of a Stripe App manifest (`stripe-app.json`)
+    /// to every API key without a manifest of its own: without
+    /// `secret_write`, every Secret Store operation is refused with
+    /// Stripe's 403.
+    pub fn app_manifest(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.config.app_manifests.push((None, path.into()));
+        self
+    }
+
+    /// Apply a manifest's permissions to the app with `api_key` only.
+    pub fn app_manifest_for(
+        mut self,
+        api_key: impl Into<String>,
+        path: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        self.config
+            .app_manifests
+            .push((Some(api_key.into()), path.into()));
+        self
+    }
+
     /// Require `Authorization: Bearer <token>` on the `/_mock/` endpoints
     /// (the harness's own methods need none).
     pub fn control_token(mut self, token: impl Into<String>) -> Self {

@@ -46,6 +46,15 @@ struct Args {
     /// endpoints (set it whenever the mock is reachable from other machines).
     #[arg(long, value_name = "TOKEN")]
     control_token: Option<String>,
+    /// Refuse any Stripe-Version but the spec's (stripe-mock's
+    /// -strict-version-check); by default any published version is served.
+    #[arg(long)]
+    strict_version_check: bool,
+    /// A Stripe App manifest (stripe-app.json) whose permissions apply to
+    /// every API key, or KEY=PATH for one key (repeatable): an app whose
+    /// manifest lacks secret_write is refused every Secret Store operation.
+    #[arg(long = "app-manifest", value_name = "[KEY=]PATH")]
+    app_manifests: Vec<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -166,6 +175,8 @@ async fn main() {
         spec_json: None,
         fixtures: fixtures.into_iter().map(FixtureSource::Path).collect(),
         control_token: args.control_token,
+        strict_version_check: args.strict_version_check,
+        app_manifests: args.app_manifests.iter().map(|m| app_manifest(m)).collect(),
         ..Config::default()
     };
     // Compile the spec and load the fixtures before binding, so a bad
@@ -318,3 +329,13 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
 /// heaps up to 2 MiB pages. The library leaves the allocator to its user.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `KEY=PATH` (a manifest for one API key) or `PATH` (for every key).
+fn app_manifest(arg: &str) -> (Option<String>, PathBuf) {
+    match arg.split_once('=') {
+        Some((key, path)) if key.starts_with("sk_") || key.starts_with("rk_") => {
+            (Some(key.to_string()), PathBuf::from(path))
+        }
+        _ => (None, PathBuf::from(arg)),
+    }
+}

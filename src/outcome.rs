@@ -66,6 +66,12 @@ pub(crate) enum Reason {
     ApiKeyMissing,
     /// A malformed or unaccepted API key.
     ApiKeyInvalid,
+    /// A `Stripe-Version` that names no published version.
+    ApiVersionInvalid,
+    /// A UI extension's request for another user's secrets.
+    UiExtensionScope,
+    /// The app's manifest does not grant the Secret Store's permission.
+    PermissionMissing,
     /// More request bodies held at once than the mock allows.
     RateLimit,
     /// An injected fault's status.
@@ -89,6 +95,8 @@ impl Reason {
             SecretNotFound => StatusCode::NOT_FOUND,
             IdempotencyKeyInUse => StatusCode::CONFLICT,
             ApiKeyMissing | ApiKeyInvalid => StatusCode::UNAUTHORIZED,
+            ApiVersionInvalid => StatusCode::BAD_REQUEST,
+            UiExtensionScope | PermissionMissing => StatusCode::FORBIDDEN,
             RateLimit => StatusCode::TOO_MANY_REQUESTS,
             SpecViolation => StatusCode::INTERNAL_SERVER_ERROR,
             InjectedFault | Other(_) => return None,
@@ -117,6 +125,9 @@ impl Reason {
             TooManyParameters => "too_many_parameters",
             ApiKeyMissing => "api_key_missing",
             ApiKeyInvalid => "api_key_invalid",
+            ApiVersionInvalid => "api_version_invalid",
+            UiExtensionScope => "ui_extension_scope",
+            PermissionMissing => "permission_missing",
             RateLimit => "rate_limit",
             InjectedFault => "injected_fault",
             SpecViolation => "spec_violation",
@@ -145,6 +156,9 @@ impl Reason {
             ParameterInvalid => "a value the spec refuses",
             ApiKeyMissing => "no API key",
             ApiKeyInvalid => "a malformed or unaccepted API key",
+            ApiVersionInvalid => "a Stripe-Version that names no published version",
+            UiExtensionScope => "a UI extension asking for another user's secrets",
+            PermissionMissing => "an app whose manifest lacks secret_write",
             TooManyParameters | RateLimit | InjectedFault | SpecViolation | Other(_) => {
                 return None
             }

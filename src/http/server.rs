@@ -23,6 +23,7 @@ use crate::http::conn::{Activity, Answer, Budget, Handling, Held, Registered, Re
 use crate::http::json_errors::{JsonErrors, EVERY_RESPONSE, MAX_HEAD, MAX_HEADERS};
 use crate::pipeline::request::MAX_BODY;
 use crate::pipeline::{self, BodyError, MockRequest, MockResponse};
+use crate::secrets::context::UI_EXTENSION_HEADER;
 use crate::state::State;
 
 /// How long open connections get to finish after shutdown is requested.
@@ -281,6 +282,8 @@ async fn respond(
         query: parts.uri.query().unwrap_or("").to_string(),
         authorization: header("authorization"),
         stripe_account: header("stripe-account"),
+        stripe_context: header("stripe-context"),
+        ui_extension_user: header(UI_EXTENSION_HEADER),
         stripe_version: header("stripe-version"),
         content_type: header("content-type"),
         idempotency_key: header("idempotency-key"),
@@ -311,8 +314,10 @@ async fn respond(
 const CHECKED_HEADERS: &[&str] = &[
     "Authorization",
     "Stripe-Account",
+    "Stripe-Context",
     "Stripe-Version",
     "Idempotency-Key",
+    "Stripe-Mock-UI-Extension-User",
 ];
 
 /// How long a request body may take to arrive once its headers have.

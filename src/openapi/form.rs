@@ -310,6 +310,40 @@ pub(crate) fn coerce(
     }
 }
 
+/// Gives decoded parameters the shape their schema names, and nothing
+/// else: an array sent with indexes (`expand[0]=payload`, as async-stripe
+/// and the Node SDK encode it) becomes the array it means, as
+/// `expand[]=payload` already is; values stay as sent (strings). What the
+/// journal, transcripts and expectations record, so both encodings are the
+/// same request there.
+pub(crate) fn shape_arrays(value: &mut Value, schema: &Value, root: &Value) {
+    let schema = schema::follow(root, schema);
+    match (schema_type(schema).0, value) {
+        (Some("array"), value) => {
+            if let Value::Object(map) = value {
+                if let Some(Ok(items)) = indexed_to_array(map) {
+                    *value = Value::Array(items);
+                }
+            }
+            if let (Value::Array(items), Some(item_schema)) = (value, schema.get("items")) {
+                for item in items {
+                    shape_arrays(item, item_schema, root);
+                }
+            }
+        }
+        (Some("object") | None, Value::Object(map)) => {
+            let props = schema.get("properties").and_then(Value::as_object);
+            let extra = schema.get("additionalProperties").filter(|s| s.is_object());
+            for (k, v) in map.iter_mut() {
+                if let Some(s) = props.and_then(|p| p.get(k)).or(extra) {
+                    shape_arrays(v, s, root);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// `{"0": a, "1": b}` → `[a, b]`. `None` if any key is not an index (the
 /// schema then reports a hash where an array belongs); `Err` with Stripe's
 /// message if the indexes are not 0, 1, 2, … (docs/behaviour.md §1).

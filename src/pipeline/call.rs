@@ -5,11 +5,13 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::openapi::form;
 use crate::openapi::spec::Operation;
 use crate::openapi::validate;
 use crate::record::coverage;
 use crate::record::journal::params_json;
 use crate::secrets::auth::App;
+use crate::secrets::context::Caller;
 use crate::secrets::idempotency::fingerprint;
 use crate::secrets::store::PartitionKey;
 
@@ -26,8 +28,12 @@ pub(super) struct Call<'a> {
     pub op: Option<&'a Operation>,
     /// The caller, or the 401 it gets.
     pub app: &'a Result<App, ApiError>,
+    /// The account it acts in, or why its headers name none.
+    pub account: &'a Result<Option<String>, ApiError>,
     /// The caller's partition.
     pub partition: Option<&'a PartitionKey>,
+    /// A backend, or a UI extension for a Dashboard user.
+    pub caller: Caller,
     /// From the API key.
     pub livemode: bool,
     /// Decoded, coerced and validated input, or the first error.
@@ -52,7 +58,11 @@ impl<'a> Call<'a> {
             .idempotency_key
             .as_deref()
             .filter(|_| req.method == "POST");
-        let decoded = body_text(req).and_then(|body| decode(&req.query, body));
+        let mut decoded = body_text(req).and_then(|body| decode(&req.query, body));
+        // One shape for both array encodings, before anything records it.
+        if let (Some(op), Ok(v)) = (op, decoded.as_mut()) {
+            form::shape_arrays(v, &op.request_schema, &op.definitions);
+        }
         let fingerprint = match idempotency_key {
             Some(_) => fingerprint(&req.method, &req.path, decoded.as_ref().ok()),
             None => 0,
@@ -75,7 +85,12 @@ impl<'a> Call<'a> {
             req,
             op,
             app: &route.app,
+            account: &route.account,
             partition: route.partition.as_ref(),
+            caller: match &req.ui_extension_user {
+                Some(user) => Caller::UiExtension(user.clone()),
+                None => Caller::Backend,
+            },
             livemode: route.app.as_ref().is_ok_and(|a| a.livemode),
             input,
             idempotency_key,

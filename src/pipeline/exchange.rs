@@ -50,6 +50,8 @@ pub(crate) fn request_text(
         &req.content_type,
         &req.idempotency_key,
         &req.stripe_account,
+        &req.stripe_context,
+        &req.ui_extension_user,
         &req.stripe_version,
     ];
     for (name, value) in REQUEST_HEADERS.into_iter().zip(sent) {

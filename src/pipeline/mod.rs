@@ -39,6 +39,7 @@ use crate::control::endpoints::PREFIX;
 use crate::error::ApiError;
 use crate::openapi::spec::Operation;
 use crate::secrets::auth::{self, App};
+use crate::secrets::context;
 use crate::secrets::store::PartitionKey;
 use crate::state::faults::{Fault, FaultKind};
 use crate::state::State;
@@ -58,14 +59,16 @@ pub(crate) struct Plan<'s> {
     in_flight: Option<InFlight>,
 }
 
-/// An API request's operation and caller, decided once.
+/// An API request's operation, caller and account, decided once.
 struct Route<'s> {
     /// The operation the spec routes it to.
     op: Option<&'s Operation>,
     /// The caller, or the 401 it gets.
     app: Result<App, ApiError>,
-    /// The caller's partition (`None` without a valid key, or with a
-    /// `Stripe-Account` too long to name one).
+    /// The account it acts in (`Stripe-Context` or `Stripe-Account`), or
+    /// why its headers name none.
+    account: Result<Option<String>, ApiError>,
+    /// The caller's partition (`None` without a valid key or account).
     partition: Option<PartitionKey>,
 }
 
@@ -103,11 +106,6 @@ impl Drop for InFlight {
     }
 }
 
-/// The longest `Stripe-Account` accepted. Stripe's account ids are `acct_`
-/// and 16 characters; the bound keeps a header from naming a partition
-/// with kilobytes (it is written into every export of that partition).
-const MAX_ACCOUNT_CHARS: usize = 255;
-
 /// Decides, before a request is served, where it goes, whether an injected
 /// fault applies and how long to wait. A delayed POST with an
 /// `Idempotency-Key` is marked in flight until the returned plan drops.
@@ -124,12 +122,12 @@ pub(crate) fn plan<'s>(state: &'s Arc<State>, req: &MockRequest) -> Plan<'s> {
         return plan;
     }
     let app = auth::authenticate(req.authorization.as_deref(), &state.config().api_keys);
-    let account = req.stripe_account.as_deref();
-    let partition = app
-        .as_ref()
-        .ok()
-        .filter(|_| account.is_none_or(|a| a.len() <= MAX_ACCOUNT_CHARS))
-        .map(|a| PartitionKey::new(&a.key, account));
+    let account = context::account(req.stripe_account.as_deref(), req.stripe_context.as_deref())
+        .map(|a| a.map(String::from));
+    let partition = match (&app, &account) {
+        (Ok(app), Ok(account)) => Some(PartitionKey::new(&app.key, account.as_deref())),
+        _ => None,
+    };
     let op = state.spec().route(&req.method, &req.path);
     let key = app.as_ref().ok().map(|a| a.key.as_str());
     plan.fault = state.take_fault(op.map(|o| o.id.as_str()), key);
@@ -149,7 +147,12 @@ pub(crate) fn plan<'s>(state: &'s Arc<State>, req: &MockRequest) -> Plan<'s> {
             }
         }
     }
-    plan.route = Some(Route { op, app, partition });
+    plan.route = Some(Route {
+        op,
+        app,
+        account,
+        partition,
+    });
     plan
 }
 
@@ -220,9 +223,13 @@ fn respond(
     }
 }
 
-/// The `Stripe-Version` a response carries: the request's, else the spec's.
+/// The `Stripe-Version` a response carries: the request's if the mock
+/// serves it, else the spec's.
 fn stripe_version<'a>(state: &'a State, req: &'a MockRequest) -> &'a str {
+    let spec = &state.spec().version;
+    let strict = state.config().strict_version_check;
     req.stripe_version
         .as_deref()
-        .unwrap_or(&state.spec().version)
+        .filter(|v| context::version_accepted(v, spec, strict))
+        .unwrap_or(spec)
 }

@@ -14,6 +14,11 @@ pub(crate) struct MockRequest {
     pub authorization: Option<String>,
     /// `Stripe-Account` header.
     pub stripe_account: Option<String>,
+    /// `Stripe-Context` header.
+    pub stripe_context: Option<String>,
+    /// The mock-only `Stripe-Mock-UI-Extension-User` header: the request
+    /// comes from a UI extension, for this Dashboard user.
+    pub ui_extension_user: Option<String>,
     /// `Stripe-Version` header.
     pub stripe_version: Option<String>,
     /// `Content-Type` header.
@@ -24,8 +29,9 @@ pub(crate) struct MockRequest {
     pub cors_request_headers: Option<String>,
     /// The body, or why it could not be read.
     pub body: Result<Vec<u8>, BodyError>,
-    /// The first of `Authorization`, `Stripe-Account`, `Stripe-Version`
-    /// and `Idempotency-Key` present with a value that is not visible ASCII
+    /// The first header of those the mock reads (`Authorization`,
+    /// `Stripe-Account`, `Stripe-Context`, …) present with a value that is
+    /// not visible ASCII
     /// (refused, never taken as absent).
     pub bad_header: Option<&'static str>,
 }
@@ -96,6 +102,8 @@ impl Default for MockRequest {
             query: String::new(),
             authorization: None,
             stripe_account: None,
+            stripe_context: None,
+            ui_extension_user: None,
             stripe_version: None,
             content_type: None,
             idempotency_key: None,

@@ -13,6 +13,7 @@ use crate::outcome::{Outcome, Reason};
 use crate::record::journal::{shorten, Answered, Exchange, Record};
 use crate::secrets::api::{self, Ctx, Done};
 use crate::secrets::auth;
+use crate::secrets::context;
 use crate::secrets::idempotency::Saved;
 use crate::secrets::store::{Partition, PartitionKey};
 use crate::state::faults::{Fault, FaultKind};
@@ -20,7 +21,7 @@ use crate::state::State;
 
 use super::call::Call;
 use super::input::bad_header;
-use super::{check, stripe_version, Plan, MAX_ACCOUNT_CHARS};
+use super::{check, stripe_version, Plan};
 
 /// What a request is answered with, as the steps shape it.
 pub(super) struct Answer {
@@ -134,7 +135,7 @@ fn execute(
     turn: &Turn,
     partition: Option<&mut Partition>,
 ) -> Execution {
-    let (op, key, partition) = match admit(call, partition) {
+    let (op, key, partition) = match admit(state, call, partition) {
         Ok(admitted) => admitted,
         Err(e) => return Execution::Refused(e),
     };
@@ -167,13 +168,16 @@ fn execute(
         livemode: call.livemode,
         max_per_scope: state.config().max_secrets_per_scope,
         totals: state.totals(),
+        caller: &call.caller,
     };
     Execution::Ran(api::dispatch(kind, op, input, ctx))
 }
 
-/// The route, the headers and the caller: the operation, the caller's
-/// partition key and its locked partition, or the error that stops it.
+/// The route, the headers, the caller and its permission: the operation,
+/// the caller's partition key and its locked partition, or the error that
+/// stops it.
 fn admit<'c, 'p>(
+    state: &State,
     call: &Call<'c>,
     partition: Option<&'p mut Partition>,
 ) -> Result<(&'c Operation, &'c PartitionKey, &'p mut Partition), ApiError> {
@@ -184,21 +188,14 @@ fn admit<'c, 'p>(
     if let Some(name) = req.bad_header {
         return Err(bad_header(name));
     }
-    if req
-        .stripe_account
-        .as_ref()
-        .is_some_and(|a| a.len() > MAX_ACCOUNT_CHARS)
-    {
-        return Err(ApiError::invalid(
-            format!(
-                "Invalid Stripe-Account header: an account id is at most {MAX_ACCOUNT_CHARS} \
-                 characters."
-            ),
-            None,
-        ));
+    if let Some(version) = &req.stripe_version {
+        let strict = state.config().strict_version_check;
+        context::check_version(version, &state.spec().version, strict)?;
     }
-    if let Err(e) = call.app {
-        return Err(e.clone());
+    let account = call.account.as_ref().map_err(ApiError::clone)?;
+    let app = call.app.as_ref().map_err(ApiError::clone)?;
+    if !state.permitted(&app.key) {
+        return Err(context::permission_missing(account.as_deref()));
     }
     match (call.partition, partition) {
         (Some(key), Some(partition)) => Ok((op, key, partition)),
@@ -411,11 +408,15 @@ fn record(
         path: shorten(&req.path),
         operation: call.op.map(|o| o.id.as_str()),
         app: call.app.as_ref().ok().map(|a| auth::mask(&a.key)),
-        account: req
-            .stripe_account
-            .as_deref()
-            .filter(|a| !a.is_empty())
-            .map(shorten),
+        account: match call.account {
+            Ok(account) => account.as_deref(),
+            Err(_) => req
+                .stripe_context
+                .as_deref()
+                .or(req.stripe_account.as_deref()),
+        }
+        .filter(|a| !a.is_empty())
+        .map(shorten),
         params: call.params,
         status: answer.status.map(|s| s.as_u16()),
         object_id: answer.object_id.clone(),

@@ -199,6 +199,7 @@ fn outcomes(op: &Operation) -> Vec<Outcome> {
         Reason::ParameterInvalid,
         Reason::ApiKeyMissing,
         Reason::ApiKeyInvalid,
+        Reason::ApiVersionInvalid,
     ]);
     out.extend(reasons.into_iter().filter_map(Outcome::refused));
     out

@@ -27,11 +27,13 @@ pub const TRANSCRIPT_VERSION: u32 = 1;
 
 /// Request headers a transcript keeps (lower case): the ones that change
 /// what Stripe does.
-pub const REQUEST_HEADERS: [&str; 5] = [
+pub const REQUEST_HEADERS: [&str; 7] = [
     "authorization",
     "content-type",
     "idempotency-key",
     "stripe-account",
+    "stripe-context",
+    "stripe-mock-ui-extension-user",
     "stripe-version",
 ];
 

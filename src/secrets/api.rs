@@ -10,6 +10,7 @@ use crate::error::ApiError;
 use crate::openapi::spec::{Operation, HIDDEN_UNLESS_EXPANDED};
 use crate::ops::ApiOp;
 use crate::outcome::{Outcome, Reason};
+use crate::secrets::context::{self, Caller};
 use crate::secrets::store::{
     Cursor, Limits, Partition, Scope, ScopeError, Secret, SetError, Totals, Undo, MAX_SECRETS,
     MAX_STORED_BYTES,
@@ -30,6 +31,8 @@ pub(crate) struct Ctx<'a> {
     pub max_per_scope: usize,
     /// What the whole store holds, for its bound.
     pub totals: &'a Totals,
+    /// Who sends the request (a UI extension reaches fewer scopes).
+    pub caller: &'a Caller,
 }
 
 /// An operation's answer, what it came to, and how to take back the change
@@ -151,22 +154,25 @@ fn expansions(op: &Operation, input: &Value) -> Result<Vec<String>, ApiError> {
     Ok(values)
 }
 
-/// The sent scope as a [`Scope`].
-fn scope(scope: &ScopeIn) -> Result<Scope, ApiError> {
-    Scope::parse(scope.kind.as_deref(), scope.user.as_deref()).map_err(|e| match e {
-        ScopeError::MissingUser => {
-            ApiError::missing("scope[user]").because(Reason::ScopeUserMissing)
-        }
-        ScopeError::UnexpectedUser => ApiError::invalid(
-            "You cannot specify `scope[user]` unless `scope[type]` is `user`.",
-            Some("scope[user]".into()),
-        )
-        .because(Reason::ScopeUserUnexpected),
-    })
+/// The sent scope as a [`Scope`], if `caller` may reach it.
+fn scope(scope: &ScopeIn, caller: &Caller) -> Result<Scope, ApiError> {
+    let parsed =
+        Scope::parse(scope.kind.as_deref(), scope.user.as_deref()).map_err(|e| match e {
+            ScopeError::MissingUser => {
+                ApiError::missing("scope[user]").because(Reason::ScopeUserMissing)
+            }
+            ScopeError::UnexpectedUser => ApiError::invalid(
+                "You cannot specify `scope[user]` unless `scope[type]` is `user`.",
+                Some("scope[user]".into()),
+            )
+            .because(Reason::ScopeUserUnexpected),
+        })?;
+    context::check_scope(caller, &parsed)?;
+    Ok(parsed)
 }
 
 fn set(input: SetIn, expand: &[String], ctx: Ctx<'_>) -> Result<Done, ApiError> {
-    let scope = scope(&input.scope)?;
+    let scope = scope(&input.scope, ctx.caller)?;
     if let Some(at) = input.expires_at {
         if at <= ctx.now {
             return Err(ApiError::invalid(
@@ -228,7 +234,7 @@ fn set(input: SetIn, expand: &[String], ctx: Ctx<'_>) -> Result<Done, ApiError> 
 }
 
 fn find(input: NamedIn, expand: &[String], ctx: Ctx<'_>) -> Result<Done, ApiError> {
-    let scope = scope(&input.scope)?;
+    let scope = scope(&input.scope, ctx.caller)?;
     let name = &input.name;
     let secret = ctx
         .partition
@@ -238,7 +244,7 @@ fn find(input: NamedIn, expand: &[String], ctx: Ctx<'_>) -> Result<Done, ApiErro
 }
 
 fn delete(input: NamedIn, expand: &[String], ctx: Ctx<'_>) -> Result<Done, ApiError> {
-    let scope = scope(&input.scope)?;
+    let scope = scope(&input.scope, ctx.caller)?;
     let name = &input.name;
     let (secret, undo) = ctx
         .partition
@@ -252,7 +258,7 @@ fn delete(input: NamedIn, expand: &[String], ctx: Ctx<'_>) -> Result<Done, ApiEr
 }
 
 fn list(op: &Operation, input: ListIn, expand: &[String], ctx: Ctx<'_>) -> Result<Done, ApiError> {
-    let scope = scope(&input.scope)?;
+    let scope = scope(&input.scope, ctx.caller)?;
     let (after, before) = (
         input.starting_after.as_deref(),
         input.ending_before.as_deref(),

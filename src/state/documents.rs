@@ -86,41 +86,39 @@ pub(crate) const MAX_FIXTURE_BYTES: u64 = 16 << 20;
 /// forever, a device such as `/dev/zero` never ends), of at most
 /// [`MAX_FIXTURE_BYTES`], counted on the bytes read whatever its size said.
 fn read_file(path: &Path) -> Result<Doc, FixtureError> {
-    use std::io::Read;
     let name = path.display().to_string();
-    let fail = |why: String| FixtureError(format!("{name}: {why}"));
-    let regular = |m: &std::fs::Metadata| {
-        if m.is_file() {
-            Ok(())
-        } else {
-            Err(fail(
-                "not a regular file (a FIFO, socket or device is never read as a fixture)".into(),
-            ))
-        }
-    };
-    // Checked before opening (opening a FIFO waits for a writer), and on
-    // the file opened.
-    regular(&std::fs::metadata(path).map_err(|e| fail(format!("cannot read: {e}")))?)?;
-    let file = std::fs::File::open(path).map_err(|e| fail(format!("cannot read: {e}")))?;
-    regular(
-        &file
-            .metadata()
-            .map_err(|e| fail(format!("cannot read: {e}")))?,
-    )?;
-    let mut bytes = Vec::new();
-    file.take(MAX_FIXTURE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| fail(format!("cannot read: {e}")))?;
-    if bytes.len() as u64 > MAX_FIXTURE_BYTES {
-        return Err(fail(format!(
-            "larger than {MAX_FIXTURE_BYTES} bytes, the most a fixture file may hold"
-        )));
-    }
-    let text = String::from_utf8(bytes).map_err(|e| fail(format!("cannot read: {e}")))?;
+    let text = read_regular(path, MAX_FIXTURE_BYTES, "a fixture")
+        .map_err(|why| FixtureError(format!("{name}: {why}")))?;
     Ok(Doc {
         name,
         body: Body::Text(text),
     })
+}
+
+/// The text of `path`, which must be a regular file of at most `max`
+/// bytes (a FIFO, socket or device is never read: opening a FIFO waits for
+/// a writer). `what` names the file in the error.
+pub(crate) fn read_regular(path: &Path, max: u64, what: &str) -> Result<String, String> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| format!("cannot read: {e}");
+    let regular = |m: &std::fs::Metadata| match m.is_file() {
+        true => Ok(()),
+        false => Err(format!(
+            "not a regular file (a FIFO, socket or device is never read as {what})"
+        )),
+    };
+    // Checked before opening, and on the file opened.
+    regular(&std::fs::metadata(path).map_err(cannot)?)?;
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    regular(&file.metadata().map_err(cannot)?)?;
+    let mut bytes = Vec::new();
+    file.take(max + 1).read_to_end(&mut bytes).map_err(cannot)?;
+    if bytes.len() as u64 > max {
+        return Err(format!(
+            "larger than {max} bytes, the most {what} file may hold"
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| format!("cannot read: {e}"))
 }
 
 impl Doc {

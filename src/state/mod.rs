@@ -22,6 +22,7 @@
 pub(crate) mod documents;
 pub(crate) mod faults;
 pub(crate) mod fixtures;
+pub(crate) mod manifests;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -94,6 +95,8 @@ pub(crate) struct State {
     /// One permit per export being written ([`EXPORTS`]), held until its
     /// client has taken the answer.
     exports: Arc<tokio::sync::Semaphore>,
+    /// Which apps' manifests grant the Secret Store.
+    permissions: manifests::Permissions,
 }
 
 impl State {
@@ -109,6 +112,7 @@ impl State {
             None => SpecRef::Bundled(Spec::bundled),
         };
         let control = SpecRef::Bundled(Spec::control);
+        let permissions = manifests::Permissions::load(&config.app_manifests)?;
         let docs = documents::read(&config.fixtures)?;
         let loaded = if docs.is_empty() {
             fixtures::Loaded::default()
@@ -138,6 +142,7 @@ impl State {
         totals.reset(secrets, bytes);
         let seed = config.seed;
         Ok(State {
+            permissions,
             totals,
             exports: Arc::new(tokio::sync::Semaphore::new(EXPORTS)),
             spec,
@@ -185,6 +190,12 @@ impl State {
     /// The permits for exports being written ([`EXPORTS`]).
     pub fn exports(&self) -> Arc<tokio::sync::Semaphore> {
         self.exports.clone()
+    }
+
+    /// Whether the app with `key` may use the Secret Store (its manifest,
+    /// if it has one, grants `secret_write`).
+    pub fn permitted(&self, key: &str) -> bool {
+        self.permissions.permitted(key)
     }
 
     /// Shared access for one request.

@@ -1,6 +1,7 @@
 //! Integration tests, compiled into one binary so linking happens once.
 //! Each module is one behaviour of docs/behaviour.md; `support` is the client.
 
+mod apps;
 mod auth;
 mod bounds;
 mod browser;
