@@ -21,6 +21,10 @@ export interface MockOptions {
   lenient?: boolean;
   /** Required on /_mock/ calls; the helper sends it. */
   controlToken?: string;
+  /** Refuse any Stripe-Version but the spec's. */
+  strictVersionCheck?: boolean;
+  /** stripe-app.json files: `PATH` for every key, `KEY=PATH` for one. */
+  appManifest?: string[];
 }
 
 export interface Clock {
@@ -111,6 +115,12 @@ export interface Mock {
   loadState(fixture: Fixture): Promise<{ object: 'mock.state_import'; secrets: number }>;
   /** A `Stripe` instance for `apiKey` pointed at the mock (needs the stripe package). */
   stripeClient(apiKey?: string, options?: Record<string, unknown>): Promise<any>;
+  /**
+   * Stands in for the Dashboard that `@stripe/ui-extension-sdk`'s HTTP client
+   * talks to: UI-extension code reaches the mock unchanged, as the app with
+   * `apiKey`, for Dashboard user `user`. Returns a function that undoes it.
+   */
+  installUiExtensionHost(options: { user: string; apiKey?: string }): () => void;
   close(): Promise<void>;
 }
 

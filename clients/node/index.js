@@ -234,6 +234,56 @@ class Mock {
     return new Stripe(apiKey, { host: '127.0.0.1', port: this.port, protocol: 'http', ...options });
   }
 
+  /**
+   * Stands in for the Stripe Dashboard that `@stripe/ui-extension-sdk`'s HTTP
+   * client talks to, so UI-extension code under test reaches this mock
+   * unchanged (`new Stripe(STRIPE_API_KEY, {httpClient: createHttpClient()})`):
+   * each of its requests is sent to the mock as the app with `apiKey`, from a
+   * UI extension rendered for Dashboard user `user` (the mock's
+   * `Stripe-Mock-UI-Extension-User` header), so the mock applies Stripe's
+   * rule for UI extensions: account scope, or that user's own secrets.
+   * Returns a function that puts back whatever stood there before.
+   */
+  installUiExtensionHost({ user, apiKey = 'sk_test_123' } = {}) {
+    if (!user) throw new MockError('installUiExtensionHost needs the Dashboard user: { user: "usr_…" }');
+    const previous = globalThis.__StripeExtExports;
+    const mockUrl = this.url;
+    const stripeApiFetch = async (pathAndQuery, options = {}) => {
+      const headers = { ...(options.headers ?? {}) };
+      for (const name of Object.keys(headers)) {
+        if (name.toLowerCase() === 'authorization') delete headers[name];
+      }
+      headers.authorization = `Bearer ${apiKey}`;
+      headers['stripe-mock-ui-extension-user'] = user;
+      const res = await fetch(mockUrl + pathAndQuery, {
+        method: options.method ?? 'GET',
+        headers,
+        body: options.body,
+      });
+      const text = await res.text();
+      let json;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+      return { status: res.status, headers: Object.fromEntries(res.headers), json };
+    };
+    globalThis.__StripeExtExports = {
+      ...(previous ?? {}),
+      endpoint: {
+        call: {
+          // The SDK then sends every request through stripeApiFetch.
+          supportsFetchAppEmbeddedKey: async () => false,
+          stripeApiFetch,
+        },
+      },
+    };
+    return () => {
+      globalThis.__StripeExtExports = previous;
+    };
+  }
+
   /** Stops the mock gracefully (SIGTERM; SIGKILL after 5 s). */
   async close() {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;

@@ -106,6 +106,8 @@ async fn help_lists_every_flag() {
         "--api-key",
         "--lenient",
         "--control-token",
+        "--strict-version-check",
+        "--app-manifest",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");
     }

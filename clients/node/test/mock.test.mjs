@@ -135,3 +135,29 @@ test('a missing binary names both places to put it', () => {
   });
   assert.throws(() => findBinary({ [BINARY_ENV]: '/no/such/binary' }), /not an executable/);
 });
+
+test('installUiExtensionHost sends what a UI extension sends, as its user, and undoes itself', async () => {
+  const mock = await startMock();
+  const before = globalThis.__StripeExtExports;
+  try {
+    await api(mock, 'POST', '/v1/apps/secrets', {
+      name: 'tok', payload: 'v', 'scope[type]': 'user', 'scope[user]': 'usr_2',
+    });
+    const uninstall = mock.installUiExtensionHost({ user: 'usr_1', apiKey: 'sk_test_nodehelper' });
+    const call = globalThis.__StripeExtExports.endpoint.call;
+    assert.equal(await call.supportsFetchAppEmbeddedKey(), false);
+    // What the SDK's client passes: the path, and the placeholder key.
+    const res = await call.stripeApiFetch(
+      '/v1/apps/secrets/find?name=tok&scope[type]=user&scope[user]=usr_2',
+      { method: 'GET', headers: { Authorization: 'Bearer DO_NOT_PASS_A_REAL_API_KEY' } },
+    );
+    assert.equal(res.status, 403);
+    assert.equal(res.json.error.param, 'scope[user]');
+    assert.match(res.headers['request-id'], /^req_/);
+    uninstall();
+    assert.equal(globalThis.__StripeExtExports, before);
+    assert.throws(() => mock.installUiExtensionHost({}), /needs the Dashboard user/);
+  } finally {
+    await mock.close();
+  }
+});

@@ -162,3 +162,18 @@ def test_the_fixture_client_is_a_stripe_client_for_the_tests_key(stripe_secrets_
     )
     assert secret.object == "apps.secret"
     assert stripe_secrets_mock.requests()[0]["operation"] == "postAppsSecrets"
+
+
+def test_an_app_manifest_without_secret_write_refuses_the_store(tmp_path):
+    form = {"name": "k", "payload": "v", "scope[type]": "account"}
+    for permissions, status in ([["customer_read"], 403], [["secret_write"], 200]):
+        manifest = tmp_path / f"stripe-app-{status}.json"
+        manifest.write_text(json.dumps({
+            "id": "com.example.app",
+            "permissions": [{"permission": p, "purpose": "x"} for p in permissions],
+        }))
+        with MockServer(app_manifest=[str(manifest)]) as mock:
+            got, body = raw(mock.url + "/v1/apps/secrets", "POST", "sk_test_py", form)
+            assert got == status, body
+            if status == 403:
+                assert body["error"]["code"] == "more_permissions_required_for_application"
