@@ -6,7 +6,7 @@ export declare const BINARY_ENV: 'STRIPE_SECRETS_MOCK_BIN';
 /** The mock could not start, died, or refused a control request. */
 export declare class MockError extends Error {}
 
-/** The binary to run: $STRIPE_SECRETS_MOCK_BIN, else stripe-secrets-mock on PATH. */
+/** The binary to run: the platform package's, else $STRIPE_SECRETS_MOCK_BIN, else PATH. */
 export declare function findBinary(env?: Record<string, string | undefined>): string;
 
 /** The binary's CLI options, camelCase; `binary` overrides where it is found. */
@@ -124,6 +124,10 @@ export interface Mock {
   close(): Promise<void>;
 }
 
+/** The npm package that bundles the binary for this platform (`stripe-secrets-mock-linux-x64`). */
+export declare const PLATFORM_PACKAGE: string;
+/** The binary that package installed, if it is installed. */
+export declare function bundledBinary(): string | undefined;
 /** Starts the mock on a free port; resolves once it listens. */
 export declare function startMock(options?: MockOptions): Promise<Mock>;
 

@@ -32,8 +32,27 @@ const executable = (path) => {
   }
 };
 
-/** The binary to run: $STRIPE_SECRETS_MOCK_BIN, else stripe-secrets-mock on PATH. */
+/** The npm package that bundles the binary for this platform. */
+export const PLATFORM_PACKAGE = `stripe-secrets-mock-${process.platform}-${process.arch}`;
+
+/** The binary the platform package installed beside this one, if any. */
+export function bundledBinary() {
+  try {
+    const manifest = createRequire(import.meta.url).resolve(`${PLATFORM_PACKAGE}/package.json`);
+    const candidate = join(dirname(manifest), 'bin', BINARY_NAME);
+    return executable(candidate) ? candidate : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The binary to run: the platform package's, else $STRIPE_SECRETS_MOCK_BIN,
+ * else stripe-secrets-mock on PATH.
+ */
 export function findBinary(env = process.env) {
+  const bundled = bundledBinary();
+  if (bundled) return bundled;
   const configured = env[BINARY_ENV];
   if (configured) {
     if (!executable(configured)) {
@@ -46,8 +65,9 @@ export function findBinary(env = process.env) {
     if (executable(candidate)) return candidate;
   }
   throw new MockError(
-    `cannot find the ${BINARY_NAME} binary: set ${BINARY_ENV} to its path, or put ` +
-      `${BINARY_NAME} on PATH (from the project's folder: cargo install --path .)`,
+    `cannot find the ${BINARY_NAME} binary: install ${PLATFORM_PACKAGE} (which bundles it), ` +
+      `set ${BINARY_ENV} to its path, or put ${BINARY_NAME} on PATH (from the project's ` +
+      `folder: cargo install --locked --path .)`,
   );
 }
 

@@ -84,7 +84,10 @@ pub(crate) fn mode(key: &str) -> Option<bool> {
     } else {
         (true, rest.strip_prefix("live_")?)
     };
-    (!tail.is_empty() && tail.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(live)
+    // Stripe issues letters and digits after the prefix; the Stripe CLI
+    // also takes `_` there (`sk_test_cli_0123456789`), and so does the mock.
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    (tail.bytes().all(word) && tail.bytes().any(|b| b.is_ascii_alphanumeric())).then_some(live)
 }
 
 /// At most this many `*` in a masked key.
@@ -158,7 +161,7 @@ mod tests {
 
     #[test]
     fn malformed_or_unlisted_keys_are_masked() {
-        let e = authenticate(Some("Bearer sk_test_abc_def1234"), &[]).unwrap_err();
+        let e = authenticate(Some("Bearer sk_test_abc-def1234"), &[]).unwrap_err();
         assert_eq!(e.message, "Invalid API Key provided: sk_test_*******1234");
         assert!(authenticate(Some("Bearer pk_test_1"), &[]).is_err());
         let allow = vec!["sk_test_good".to_string()];
@@ -197,5 +200,10 @@ mod tests {
             .collect::<String>();
         assert_eq!(stripe_shaped.len(), 107);
         assert_eq!(mode(&stripe_shaped), Some(false));
+        // What the Stripe CLI takes: `_` after the prefix.
+        assert_eq!(mode("sk_test_cli_0123456789"), Some(false));
+        assert_eq!(mode("rk_live_a_b"), Some(true));
+        assert_eq!(mode("sk_test___"), None);
+        assert_eq!(mode("sk_test_a-b"), None);
     }
 }

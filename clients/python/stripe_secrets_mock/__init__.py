@@ -43,9 +43,19 @@ class MockError(RuntimeError):
     """The mock could not start, died, or refused a control request."""
 
 
+def bundled_binary() -> Optional[str]:
+    """The binary a platform wheel ships inside this package
+    (``stripe_secrets_mock/bin/``), if this install has one."""
+    candidate = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bin", BINARY_NAME)
+    return candidate if os.access(candidate, os.X_OK) else None
+
+
 def find_binary() -> str:
-    """The binary to run: ``$STRIPE_SECRETS_MOCK_BIN``, else
-    ``stripe-secrets-mock`` on ``PATH``."""
+    """The binary to run: the one bundled in a platform wheel, else
+    ``$STRIPE_SECRETS_MOCK_BIN``, else ``stripe-secrets-mock`` on ``PATH``."""
+    bundled = bundled_binary()
+    if bundled:
+        return bundled
     configured = os.environ.get(BINARY_ENV)
     if configured:
         if not os.access(configured, os.X_OK):
@@ -55,8 +65,9 @@ def find_binary() -> str:
     if found:
         return found
     raise MockError(
-        f"cannot find the {BINARY_NAME} binary: set {BINARY_ENV} to its path, or put "
-        f"{BINARY_NAME} on PATH (from the project's folder: cargo install --path .)"
+        f"cannot find the {BINARY_NAME} binary: install the platform wheel (which bundles it), "
+        f"set {BINARY_ENV} to its path, or put {BINARY_NAME} on PATH (from the project's "
+        f"folder: cargo install --locked --path .)"
     )
 
 
