@@ -31,6 +31,7 @@ pub(crate) enum ControlOp {
     AddFault,
     ListFaults,
     GetCoverage,
+    Inspector,
 }
 
 /// What an operation of a loaded document is.
@@ -41,7 +42,7 @@ pub(crate) enum OpKind {
 }
 
 /// Every `operationId` the mock implements.
-pub(crate) const TABLE: [(&str, OpKind); 15] = [
+pub(crate) const TABLE: [(&str, OpKind); 16] = [
     ("postAppsSecrets", OpKind::Api(ApiOp::Set)),
     ("getAppsSecretsFind", OpKind::Api(ApiOp::Find)),
     ("postAppsSecretsDelete", OpKind::Api(ApiOp::Delete)),
@@ -60,6 +61,7 @@ pub(crate) const TABLE: [(&str, OpKind); 15] = [
     ("mockAddFault", OpKind::Control(ControlOp::AddFault)),
     ("mockListFaults", OpKind::Control(ControlOp::ListFaults)),
     ("mockGetCoverage", OpKind::Control(ControlOp::GetCoverage)),
+    ("mockInspector", OpKind::Control(ControlOp::Inspector)),
 ];
 
 impl OpKind {

@@ -476,6 +476,7 @@ impl Shared {
             headers: Vec::new(),
             body: Bytes::from(body),
             streamed: None,
+            content_type: crate::pipeline::request::JSON,
         }
     }
 }

@@ -27,7 +27,12 @@ pub(crate) enum Reply {
     Object(Value),
     /// An envelope and its long array.
     Listing(Listing),
+    /// An HTML page, embedded in the binary.
+    Page(&'static str),
 }
+
+/// The inspector (`GET /_mock/ui`): one page, no external assets.
+const INSPECTOR: &str = include_str!("inspector.html");
 
 impl From<Value> for Reply {
     fn from(v: Value) -> Self {
@@ -91,6 +96,7 @@ pub(crate) fn dispatch(core: &State, op: &Operation, input: &Value) -> Result<Re
             "url": op.path,
         })),
         ControlOp::GetCoverage => Reply::from(core.coverage().to_json()),
+        ControlOp::Inspector => Reply::Page(INSPECTOR),
     })
 }
 

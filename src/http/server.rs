@@ -398,7 +398,7 @@ pub(crate) fn to_hyper(
     let mut out = Response::new(handling.answer_holding(res.body, res.streamed, permit));
     *out.status_mut() = res.status;
     let headers = out.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(res.content_type));
     for (name, value) in EVERY_RESPONSE {
         headers.insert(*name, HeaderValue::from_static(value));
     }

@@ -8,6 +8,7 @@ use crate::control::endpoints::{self, Reply};
 use crate::error::ApiError;
 use crate::openapi::spec::Operation;
 use crate::openapi::validate;
+use crate::ops::{ControlOp, OpKind};
 use crate::state::State;
 
 use crate::body::{self, Listing};
@@ -37,6 +38,7 @@ pub(super) fn serve(state: &State, req: &MockRequest) -> MockResponse {
         )
     };
     let (mut checked, listing) = match dispatch(state, op, req) {
+        Ok(Reply::Page(html)) => return page(state, req, html, request_id),
         Ok(Reply::Listing(listing)) => (finish(Ok(listing.envelope.clone())), Some(listing)),
         Ok(Reply::Object(v)) => (finish(Ok(v)), None),
         Err(e) => (finish(Err(e)), None),
@@ -72,7 +74,12 @@ fn dispatch(state: &State, op: Option<&Operation>, req: &MockRequest) -> Result<
     if let Some(name) = req.bad_header {
         return Err(bad_header(name));
     }
-    check_control_token(state, req)?;
+    // The inspector's page holds no data: every call it makes sends the
+    // token, so the page itself is served without one.
+    let page = op.is_some_and(|o| o.kind == Some(OpKind::Control(ControlOp::Inspector)));
+    if !page {
+        check_control_token(state, req)?;
+    }
     let op = op.ok_or_else(|| ApiError::unrecognized_url(&req.method, &req.path))?;
     let mut input = control_input(op, req)?;
     validate::check(op, &mut input)?;
@@ -111,6 +118,14 @@ fn stream(state: &State, op: &str, listing: Listing) -> Result<(Streamed, Option
     let (len, count) = measured.map_err(say)?;
     let pieces = Box::new(body::chunks(listing, count));
     Ok((Streamed { len, pieces }, lenient.map(say)))
+}
+
+/// The inspector's page, as HTML (its spec response is `text/html`, a
+/// string: there is no JSON to check).
+fn page(state: &State, req: &MockRequest, html: &'static str, request_id: String) -> MockResponse {
+    let mut response = respond(state, req, StatusCode::OK, html, request_id, Vec::new());
+    response.content_type = "text/html; charset=utf-8";
+    response
 }
 
 /// With `--control-token`, a control request must carry `Authorization:

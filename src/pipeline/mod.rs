@@ -220,6 +220,7 @@ fn respond(
         stripe_version: stripe_version(state, req).to_string(),
         body: body.into(),
         streamed: None,
+        content_type: request::JSON,
     }
 }
 

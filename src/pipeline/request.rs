@@ -84,7 +84,12 @@ pub(crate) struct MockResponse {
     /// A body written in pieces as the client takes them (a listing), and
     /// its length.
     pub streamed: Option<Streamed>,
+    /// `Content-Type`: JSON but for the inspector's page.
+    pub content_type: &'static str,
 }
+
+/// The `Content-Type` of every answer but the inspector page.
+pub(crate) const JSON: &str = "application/json";
 
 /// A body made piece by piece as it is written.
 pub(crate) struct Streamed {

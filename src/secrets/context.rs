@@ -209,6 +209,11 @@ mod tests {
             "Invalid Stripe API version: 2025-07-30.basil; foo_beta=v1. You do not have \
              permission to pass this beta header: foo_beta."
         );
+        // A beta on an unpublished version: the version is what is wrong.
+        assert_eq!(
+            refused("2025-07-30; foo_beta=v1"),
+            "Invalid Stripe API version: 2025-07-30; foo_beta=v1"
+        );
         let e = check_version("2020-08-27", "2023-10-16", true).unwrap_err();
         assert!(
             e.message.contains("serves only 2023-10-16"),

@@ -15,7 +15,7 @@ use stripe_secrets_mock::MockServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-fn chromium() -> Option<PathBuf> {
+pub(crate) fn chromium() -> Option<PathBuf> {
     ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
         .iter()
         .map(PathBuf::from)
@@ -91,28 +91,7 @@ async fn a_page_on_another_origin_can_call_the_mock_from_a_real_browser() {
         mock = server.url()
     ))
     .await;
-    let profile = std::env::temp_dir().join(format!("ssm-chromium-{}", std::process::id()));
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(chromium)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--virtual-time-budget=10000",
-                "--dump-dom",
-            ])
-            .arg(format!("--user-data-dir={}", profile.display()))
-            .arg(page)
-            .output()
-            .expect("chromium runs")
-    })
-    .await
-    .unwrap();
+    let output = headless(chromium, &page, &[]).await;
     let dom = String::from_utf8_lossy(&output.stdout);
     let json = dom
         .split("<pre id=\"result\">")
@@ -136,4 +115,43 @@ async fn a_page_on_another_origin_can_call_the_mock_from_a_real_browser() {
     let journal = server.received_requests();
     assert_eq!(journal.len(), 1, "only the POST, not the preflight");
     assert_eq!(journal[0].account.as_deref(), Some("acct_browser"));
+}
+
+/// Runs headless `chromium` on `url` with `extra` flags (`--dump-dom`, or
+/// `--screenshot=…`), letting the page's timers run for ten seconds of
+/// virtual time; its output.
+pub(crate) async fn headless(chromium: PathBuf, url: &str, extra: &[&str]) -> std::process::Output {
+    let profile = std::env::temp_dir().join(format!(
+        "ssm-chromium-{}-{}",
+        std::process::id(),
+        url.len() + extra.len()
+    ));
+    let (url, extra): (String, Vec<String>) =
+        (url.into(), extra.iter().map(|s| s.to_string()).collect());
+    let dump = extra.is_empty();
+    tokio::task::spawn_blocking(move || {
+        let mut command = Command::new(chromium);
+        command.args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--virtual-time-budget=10000",
+        ]);
+        if dump {
+            command.arg("--dump-dom");
+        }
+        command
+            .args(&extra)
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg(url)
+            .output()
+            .expect("chromium runs")
+    })
+    .await
+    .unwrap()
 }

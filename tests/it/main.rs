@@ -19,6 +19,7 @@ mod find_delete;
 mod fixtures;
 mod hostile;
 mod idempotency;
+mod inspector;
 mod isolation;
 mod journal;
 mod layers;

@@ -212,7 +212,14 @@ impl Client {
         let headers = res.headers().clone();
         let bytes = res.into_body().collect().await.expect("body").to_bytes();
         let text = String::from_utf8(bytes.to_vec()).expect("utf-8 body");
-        let body = serde_json::from_str(&text).expect("JSON body");
+        // Every answer is JSON but the inspector's page.
+        let html = headers
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+        let body = match html {
+            true => Value::Null,
+            false => serde_json::from_str(&text).expect("JSON body"),
+        };
         Ok(Resp {
             status,
             headers,
