@@ -85,7 +85,7 @@ pub(super) fn run(
     let turn = begin(state, partition.as_deref_mut());
     let mut released = Vec::new();
     let mut answer = if plan.closes(false) {
-        closed(None)
+        closed()
     } else {
         let answer = match execute(state, &call, plan, &turn, partition.as_deref_mut()) {
             Execution::Replay(saved) => replay(saved),
@@ -339,7 +339,7 @@ fn after_execution(
 }
 
 /// The connection closed before anything ran.
-fn closed(violation: Option<String>) -> Answer {
+fn closed() -> Answer {
     Answer {
         status: None,
         body: Bytes::new(),
@@ -347,7 +347,7 @@ fn closed(violation: Option<String>) -> Answer {
         outcome: Outcome::Closed,
         object_id: None,
         replayed_from: None,
-        violation,
+        violation: None,
     }
 }
 

@@ -245,7 +245,10 @@ mod tests {
         assert!(account(None, Some(&long)).is_err());
         assert!(account(Some(&long), None).is_err());
         assert!(account(Some(&long[1..]), None).is_ok());
-        assert!(account(None, Some(&long[1..])).is_ok(), "255 characters is the bound");
+        assert!(
+            account(None, Some(&long[1..])).is_ok(),
+            "255 characters is the bound"
+        );
     }
 
     #[test]
