@@ -249,3 +249,56 @@ fn broken_and_oversize_bodies_get_their_own_errors() {
     req.body = Err(BodyError::TimedOut);
     assert_eq!(send(&s, &req).0, 408);
 }
+
+#[test]
+fn a_fault_after_a_replay_keeps_it_a_replay_of_the_first_request() {
+    let s = state(Config::default());
+    let req = create_request("n", Some("retry-2"));
+    let first = serve(&s, &req, &plan(&s, &req)).unwrap();
+    s.push_fault(Fault::status(500).after_execution()).unwrap();
+    let again = serve(&s, &req, &plan(&s, &req)).unwrap();
+    assert_eq!(again.status, 500);
+    let header = |name: &str| {
+        again
+            .headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(header("original-request"), Some(first.request_id.clone()));
+    assert_eq!(header("idempotent-replayed").as_deref(), Some("true"));
+    assert!(s.received_requests()[1].replayed);
+}
+
+#[test]
+fn a_fault_after_execution_keeps_the_answers_own_spec_violation() {
+    // Lenient: a name the spec's pattern refuses is stored and answered,
+    // with the violation logged; the injected 500 that replaces the answer
+    // must not lose it.
+    let mut spec: Value = serde_json::from_str(BUNDLED_SPEC).unwrap();
+    spec["components"]["schemas"]["apps.secret"]["properties"]["name"]["pattern"] =
+        Value::from("^good");
+    let s = state(Config {
+        spec_json: Some(spec.to_string()),
+        strict: false,
+        ..Config::default()
+    });
+    s.push_fault(Fault::status(500).after_execution()).unwrap();
+    let req = request(
+        "POST",
+        "/v1/apps/secrets",
+        Some("sk_test_1"),
+        "name=bad&payload=v&scope[type]=account",
+    );
+    let planned = plan(&s, &req);
+    let route = planned.route.as_ref().unwrap();
+    let call = super::call::Call::new(&req, route);
+    let key = route.partition.clone().unwrap();
+    let served = s.in_partition(&key, |p| super::steps::run(&s, call, &planned, Some(p)));
+    assert_eq!(served.answer.status.map(|s| s.as_u16()), Some(500));
+    let violation = served.answer.violation.expect("the answer's violation");
+    assert!(
+        violation.contains("does not match the OpenAPI spec"),
+        "{violation}"
+    );
+}
