@@ -302,3 +302,29 @@ fn a_fault_after_execution_keeps_the_answers_own_spec_violation() {
         "{violation}"
     );
 }
+
+#[test]
+fn a_close_after_execution_counts_as_closed_not_as_the_answer_it_dropped() {
+    let s = state(Config::default());
+    s.push_fault(Fault::close().after_execution()).unwrap();
+    let req = create_request("n", None);
+    assert!(
+        serve(&s, &req, &plan(&s, &req)).is_none(),
+        "closed unanswered"
+    );
+    let report = s.coverage();
+    let set = report
+        .operations
+        .iter()
+        .find(|o| o.operation == "postAppsSecrets")
+        .unwrap();
+    let count = |name: &str| {
+        set.outcomes
+            .iter()
+            .find(|o| o.name == name)
+            .map_or(0, |o| o.count)
+    };
+    assert_eq!((count("closed injected_fault"), count("200")), (1, 0));
+    // The secret was stored: the answer was lost on the way back.
+    assert_eq!(find(&s, "sk_test_1", "n"), 200);
+}
