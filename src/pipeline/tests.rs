@@ -45,6 +45,15 @@ fn request(method: &str, path: &str, key: Option<&str>, form: &str) -> MockReque
     }
 }
 
+/// The bundled spec, but a secret's `name` must start with "good": the
+/// store accepts "bad", and the answer then breaks the spec.
+fn names_must_be_good() -> String {
+    let mut spec: Value = serde_json::from_str(BUNDLED_SPEC).unwrap();
+    spec["components"]["schemas"]["apps.secret"]["properties"]["name"]["pattern"] =
+        Value::from("^good");
+    spec.to_string()
+}
+
 /// A create in account scope by `sk_test_1`, keyed with `idem` if given.
 fn create_request(name: &str, idem: Option<&str>) -> MockRequest {
     let form = format!("name={name}&payload=v&scope[type]=account");
@@ -111,11 +120,8 @@ fn a_replay_is_served_before_a_pending_fault() {
 fn a_response_that_breaks_the_spec_undoes_exactly_its_change() {
     // A spec whose secrets may not be named "bad": setting one succeeds in
     // the store, then fails the response check, and must leave no trace.
-    let mut spec: Value = serde_json::from_str(BUNDLED_SPEC).unwrap();
-    spec["components"]["schemas"]["apps.secret"]["properties"]["name"]["pattern"] =
-        Value::from("^good");
     let s = state(Config {
-        spec_json: Some(spec.to_string()),
+        spec_json: Some(names_must_be_good()),
         ..Config::default()
     });
     assert_eq!(create(&s, "sk_test_1", "good-one").0, 200);
@@ -275,11 +281,8 @@ fn a_fault_after_execution_keeps_the_answers_own_spec_violation() {
     // Lenient: a name the spec's pattern refuses is stored and answered,
     // with the violation logged; the injected 500 that replaces the answer
     // must not lose it.
-    let mut spec: Value = serde_json::from_str(BUNDLED_SPEC).unwrap();
-    spec["components"]["schemas"]["apps.secret"]["properties"]["name"]["pattern"] =
-        Value::from("^good");
     let s = state(Config {
-        spec_json: Some(spec.to_string()),
+        spec_json: Some(names_must_be_good()),
         strict: false,
         ..Config::default()
     });
