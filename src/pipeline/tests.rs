@@ -331,3 +331,57 @@ fn a_close_after_execution_counts_as_closed_not_as_the_answer_it_dropped() {
     // The secret was stored: the answer was lost on the way back.
     assert_eq!(find(&s, "sk_test_1", "n"), 200);
 }
+
+#[test]
+fn expires_at_is_refused_at_now_and_past_100_years_of_36525_days_and_taken_between() {
+    let s = state(Config::default());
+    let now = 1_700_000_000_i64;
+    let set = |n: usize, at: i64| {
+        let form = format!("name=n{n}&payload=v&scope[type]=account&expires_at={at}");
+        let req = request("POST", "/v1/apps/secrets", Some("sk_test_1"), &form);
+        send(&s, &req)
+    };
+    let limit = now + 36_525 * 86_400;
+    assert_eq!(set(1, now).0, 400, "now is not in the future");
+    assert_eq!(set(2, now + 1).0, 200);
+    assert_eq!(set(3, limit).0, 200, "exactly 100 years ahead");
+    let (status, body) = set(4, limit + 1);
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["param"], "expires_at");
+    assert_eq!(
+        body["error"]["message"],
+        "Invalid timestamp: can be no more than 100 years in the future."
+    );
+}
+
+#[test]
+fn expand_payload_shows_it_and_nothing_else_is_expandable() {
+    let s = state(Config::default());
+    let form = "name=k&payload=secret-value&scope[type]=account&expand[]=payload";
+    let (status, body) = send(
+        &s,
+        &request("POST", "/v1/apps/secrets", Some("sk_test_1"), form),
+    );
+    assert_eq!(
+        (status, body["payload"].as_str()),
+        (200, Some("secret-value"))
+    );
+    let (_, hidden) = create(&s, "sk_test_1", "other");
+    assert!(hidden.get("payload").is_none(), "{hidden}");
+    let bad = "name=k&payload=v&scope[type]=account&expand[]=name";
+    let (status, body) = send(
+        &s,
+        &request("POST", "/v1/apps/secrets", Some("sk_test_1"), bad),
+    );
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["error"]["message"],
+        "This property cannot be expanded (name)."
+    );
+    let list = "scope[type]=account&expand[]=data.payload";
+    let (_, page) = send(
+        &s,
+        &request("GET", "/v1/apps/secrets", Some("sk_test_1"), list),
+    );
+    assert_eq!(page["data"][0]["payload"], "v", "{page}");
+}

@@ -356,3 +356,20 @@ pub(crate) fn render_parts(
     obj.insert("scope".into(), scope);
     Value::Object(obj)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_list_can_come_to_a_page_with_more() {
+        assert_eq!(outcomes(ApiOp::List)[0], Outcome::HasMore);
+        for op in [ApiOp::Set, ApiOp::Find, ApiOp::Delete] {
+            assert!(!outcomes(op).contains(&Outcome::HasMore), "{op:?}");
+        }
+        assert_eq!(
+            outcomes(ApiOp::Find),
+            [Outcome::refused(Reason::SecretNotFound).unwrap()]
+        );
+    }
+}
