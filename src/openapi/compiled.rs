@@ -12,7 +12,7 @@ use serde_json::Value;
 pub(crate) struct Compiler {
     /// The translated components as `{"definitions": {...}}`, registered
     /// under [`crate::openapi::schema::DEFINITIONS`].
-    pub registry: Registry,
+    pub registry: Registry<'static>,
 }
 
 impl Compiler {
@@ -23,7 +23,7 @@ impl Compiler {
     pub fn compile(&self, schema: &Value, what: &str) -> Result<Validator, String> {
         jsonschema::options()
             .with_draft(Draft::Draft4)
-            .with_registry(self.registry.clone())
+            .with_registry(&self.registry)
             .build(schema)
             .map_err(|e| format!("{what}: schema does not compile: {e}"))
     }

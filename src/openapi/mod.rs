@@ -1,10 +1,12 @@
-//! The OpenAPI side: the bundled documents compiled once per process
-//! (`spec`), their schema dialect (`schema`), Stripe's bracket-notation
+//! The OpenAPI side: a document reduced to what is served (`prepare`, which
+//! the build script also runs over the bundled documents), compiled once per
+//! process (`spec`), their schema dialect (`schema`), Stripe's bracket-notation
 //! inputs (`form`) and schema violations turned into Stripe's errors
 //! (`validate`). Nothing here knows about secrets.
 
 pub(crate) mod compiled;
 pub(crate) mod form;
+pub(crate) mod prepare;
 pub(crate) mod schema;
 pub(crate) mod spec;
 pub(crate) mod validate;

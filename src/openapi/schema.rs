@@ -8,6 +8,10 @@
 //! - `nullable: true` becomes a `null` alternative of the type (and enum).
 //! - OpenAPI-only formats (`unix-time`, `int64`, …) are dropped: they are
 //!   annotations, and the `type` already says "integer".
+//! - Annotations that no rule reads (`description`, `title`, `example`,
+//!   `x-…` extensions) are dropped, so that a compiled document is what
+//!   validation needs and no more (the expandable fields are read from the
+//!   untranslated document).
 //! - **Closed objects [mock decision]:** an object schema that lists
 //!   `properties` and says nothing of `additionalProperties` is closed. Stripe
 //!   rejects unknown parameters at any depth (`scope[foo]`), and the mock must
@@ -89,7 +93,8 @@ fn translate_in(schema: &Value, inside_all_of: bool) -> Value {
             "additionalProperties" if value.is_object() => translate_in(value, false),
             "anyOf" | "oneOf" => list(value, false),
             "allOf" => list(value, true),
-            "nullable" => continue,
+            "nullable" | "description" | "title" | "example" => continue,
+            extension if extension.starts_with("x-") => continue,
             "format"
                 if value
                     .as_str()
@@ -198,6 +203,22 @@ mod tests {
             json!({
                 "type": "object",
                 "properties": {"at": {"type": "integer"}},
+                "additionalProperties": false
+            })
+        );
+    }
+
+    #[test]
+    fn annotations_are_dropped_but_properties_of_those_names_are_kept() {
+        let t = translate(&json!({
+            "type": "object", "description": "d", "title": "t", "x-resourceId": "r",
+            "properties": {"description": {"type": "string", "description": "d"}}
+        }));
+        assert_eq!(
+            t,
+            json!({
+                "type": "object",
+                "properties": {"description": {"type": "string"}},
                 "additionalProperties": false
             })
         );

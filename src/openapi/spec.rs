@@ -10,11 +10,10 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 
 use jsonschema::{Draft, Registry, Validator};
-use openapiv3::{Info, Parameter, Paths, ReferenceOr, StatusCode};
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::openapi::compiled::{Compiler, Lazy};
+use crate::openapi::prepare::{prepare, Prepared, PreparedOp};
 use crate::openapi::schema;
 use crate::ops::OpKind;
 
@@ -24,10 +23,14 @@ pub const BUNDLED_SPEC: &str = include_str!("../../spec/apps_secrets.openapi.jso
 /// The OpenAPI document of the mock's own control endpoints (`/_mock/…`).
 pub const CONTROL_SPEC: &str = include_str!("../../spec/mock_control.openapi.json");
 
-/// Response fields that Stripe leaves out unless the request expands them
-/// (docs/behaviour.md §3: `payload`), although the spec's `x-expandableFields` does
-/// not list them. They count as expandable wherever the result has them.
-pub(crate) const HIDDEN_UNLESS_EXPANDED: &[&str] = &["payload"];
+/// [`BUNDLED_SPEC`] and [`CONTROL_SPEC`] as `build.rs` prepared them
+/// ([`crate::openapi::prepare`]).
+const BUNDLED_PREPARED: &str =
+    include_str!(concat!(env!("OUT_DIR"), "/apps_secrets.prepared.json"));
+const CONTROL_PREPARED: &str =
+    include_str!(concat!(env!("OUT_DIR"), "/mock_control.prepared.json"));
+
+pub(crate) use crate::openapi::prepare::HIDDEN_UNLESS_EXPANDED;
 
 /// A document a mock serves: one of the bundled ones (shared by every mock
 /// in the process, parsed when first needed) or one given as text.
@@ -103,39 +106,20 @@ impl Spec {
     /// compile on first use) and shared.
     pub fn bundled() -> &'static Spec {
         static BUNDLED: OnceLock<Spec> = OnceLock::new();
-        BUNDLED.get_or_init(|| Spec::parse(BUNDLED_SPEC).expect("the bundled spec parses"))
+        BUNDLED.get_or_init(|| Spec::embedded(BUNDLED_PREPARED))
     }
 
     /// The control document, parsed once per process and shared.
     pub fn control() -> &'static Spec {
         static CONTROL: OnceLock<Spec> = OnceLock::new();
-        CONTROL.get_or_init(|| Spec::parse(CONTROL_SPEC).expect("the control spec parses"))
-    }
-
-    /// Starts parsing both bundled documents and compiling all their
-    /// validators on a thread of its own, once per process, so that a
-    /// freshly started mock answers its first requests without paying for
-    /// them on the way (whoever needs one first waits for it, nothing is
-    /// done twice).
-    pub fn warm_up() {
-        static STARTED: std::sync::Once = std::sync::Once::new();
-        STARTED.call_once(|| {
-            let spawned = std::thread::Builder::new()
-                .name("spec-warm-up".into())
-                .spawn(|| {
-                    let _ = Spec::control().compile_all();
-                    let _ = Spec::bundled().compile_all();
-                });
-            // Without a thread, everything still compiles on first use.
-            drop(spawned);
-        });
+        CONTROL.get_or_init(|| Spec::embedded(CONTROL_PREPARED))
     }
 
     /// Parses an OpenAPI 3.0 document given as JSON text and compiles every
     /// validator now, so a document that cannot be served is refused at
     /// start.
     pub fn from_json(text: &str) -> Result<Spec, String> {
-        let spec = Spec::parse(text)?;
+        let spec = Spec::build(prepare(text)?)?;
         spec.compile_all()?;
         Ok(spec)
     }
@@ -157,101 +141,51 @@ impl Spec {
         Ok(())
     }
 
-    /// Parses the document and prepares (without compiling) its validators.
-    fn parse(text: &str) -> Result<Spec, String> {
-        let raw: Value =
-            serde_json::from_str(text).map_err(|e| format!("spec is not JSON: {e}"))?;
-        // Only `info` and `paths` are read as OpenAPI objects: components are
-        // translated from the JSON directly, and deserialising them too would
-        // double the start-up cost for nothing.
-        let part = |name: &str| raw.get(name).unwrap_or(&Value::Null);
-        let not_openapi = |e: serde_json::Error| format!("spec is not OpenAPI 3.0: {e}");
-        let info = Info::deserialize(part("info")).map_err(not_openapi)?;
-        let paths = Paths::deserialize(part("paths")).map_err(not_openapi)?;
-        let definitions = Arc::new(definitions(&raw));
-        let resource = Draft::Draft4.create_resource(definitions.as_ref().clone());
-        let registry = Registry::try_new(schema::DEFINITIONS, resource)
+    /// A bundled document, prepared by the build script.
+    fn embedded(prepared: &str) -> Spec {
+        let prepared = serde_json::from_str(prepared).expect("the build script wrote it");
+        Spec::build(prepared).expect("the bundled documents compile (a unit test compiles them)")
+    }
+
+    /// Builds a spec from a prepared document, compiling nothing yet.
+    fn build(prepared: Prepared) -> Result<Spec, String> {
+        let Prepared {
+            version,
+            operations,
+            definitions,
+        } = prepared;
+        let resource = Draft::Draft4.create_resource(definitions.clone());
+        let registry = Registry::new()
+            .draft(Draft::Draft4)
+            .add(schema::DEFINITIONS, resource)
+            .and_then(|builder| builder.prepare())
             .map_err(|e| format!("components do not compile: {e}"))?;
         let compiler = Arc::new(Compiler { registry });
-
-        let mut operations = Vec::new();
-        for (path, item) in paths.iter() {
-            let ReferenceOr::Item(item) = item else {
-                return Err(format!("{path}: path $refs are not supported"));
-            };
-            for (method, op) in item.iter() {
-                let id = op
-                    .operation_id
-                    .clone()
-                    .ok_or_else(|| format!("{method} {path}: missing operationId"))?;
-                let json_body = accepts_json(op);
-                let request_schema = request_schema(&raw, op, &id)?;
-                let request_validator = Lazy::new(&compiler, request_schema.clone(), id.clone());
-                let mut responses = Vec::new();
-                let mut success_schema = None;
-                let listed = op
-                    .responses
-                    .responses
-                    .iter()
-                    .map(|(code, r)| (status_key(code), r))
-                    .chain(
-                        op.responses
-                            .default
-                            .iter()
-                            .map(|r| ("default".to_string(), r)),
-                    );
-                for (status, response) in listed {
-                    let ReferenceOr::Item(response) = response else {
-                        return Err(format!("{id} {status}: response $refs are not supported"));
-                    };
-                    let Some(media) = response.content.get("application/json") else {
-                        continue;
-                    };
-                    let Some(s) = &media.schema else { continue };
-                    let s = serde_json::to_value(s).map_err(|e| e.to_string())?;
-                    if status.starts_with('2') && success_schema.is_none() {
-                        success_schema = Some(s.clone());
-                    }
-                    let what = format!("{id} {status}");
-                    responses.push((status, Lazy::new(&compiler, schema::translate(&s), what)));
-                }
-                let expandable = success_schema
-                    .map(|s| expandable_fields(&raw, &s))
-                    .unwrap_or_default();
-                operations.push(Operation {
-                    kind: OpKind::resolve(&id),
-                    id,
-                    method: method.to_ascii_uppercase(),
-                    path: path.clone(),
-                    request_schema,
-                    definitions: definitions.clone(),
-                    request_validator,
-                    responses,
-                    expandable,
-                    json_body,
-                });
-            }
-        }
         let reference =
             |name: &str| json!({ "$ref": format!("{}#/definitions/{name}", schema::DEFINITIONS) });
-        let error_validator = raw.pointer("/components/schemas/error").map(|_| {
+        let components: Vec<(String, Lazy)> = definitions["definitions"]
+            .as_object()
+            .into_iter()
+            .flat_map(|defs| defs.keys())
+            .map(|name| {
+                let lazy = Lazy::new(&compiler, reference(name), name.clone());
+                (name.clone(), lazy)
+            })
+            .collect();
+        let error_validator = components.iter().any(|(name, _)| name == "error").then(|| {
             Lazy::new(
                 &compiler,
                 reference("error"),
                 "components.schemas.error".into(),
             )
         });
-        let mut components = Vec::new();
-        if let Some(Value::Object(schemas)) = raw.pointer("/components/schemas") {
-            for name in schemas.keys() {
-                components.push((
-                    name.clone(),
-                    Lazy::new(&compiler, reference(name), name.clone()),
-                ));
-            }
-        }
+        let definitions = Arc::new(definitions);
+        let operations = operations
+            .into_iter()
+            .map(|op| Operation::build(op, &compiler, &definitions))
+            .collect();
         Ok(Spec {
-            version: info.version,
+            version,
             operations,
             error_validator,
             components,
@@ -299,6 +233,30 @@ impl Spec {
 }
 
 impl Operation {
+    fn build(op: PreparedOp, compiler: &Arc<Compiler>, definitions: &Arc<Value>) -> Operation {
+        let request_validator = Lazy::new(compiler, op.request_schema.clone(), op.id.clone());
+        let responses = op
+            .responses
+            .into_iter()
+            .map(|(status, s)| {
+                let what = format!("{} {status}", op.id);
+                (status, Lazy::new(compiler, s, what))
+            })
+            .collect();
+        Operation {
+            kind: OpKind::resolve(&op.id),
+            id: op.id,
+            method: op.method,
+            path: op.path,
+            request_schema: op.request_schema,
+            definitions: definitions.clone(),
+            request_validator,
+            responses,
+            expandable: op.expandable,
+            json_body: op.json_body,
+        }
+    }
+
     /// All schema violations of the (already coerced) request (none when it
     /// conforms, found without allocating); a validator that does not
     /// compile is reported as an error.
@@ -337,7 +295,7 @@ fn first_violation(validator: &Validator, body: &Value) -> Result<(), String> {
     match validator.iter_errors(body).next() {
         None => Ok(()),
         Some(e) => {
-            let at = e.instance_path.as_str();
+            let at = e.instance_path().as_str();
             let at = if at.is_empty() { "/" } else { at };
             Err(format!("{at}: {e}"))
         }
@@ -348,9 +306,9 @@ fn first_violation(validator: &Validator, body: &Value) -> Result<(), String> {
 /// unknown or missing field: at the field).
 fn describe(e: &jsonschema::ValidationError<'_>) -> Violation {
     use jsonschema::error::ValidationErrorKind as K;
-    let at = e.instance_path.as_str().to_string();
+    let at = e.instance_path().as_str().to_string();
     let field = |name: &str| format!("{at}/{}", name.replace('~', "~0").replace('/', "~1"));
-    let (pointer, rule) = match &e.kind {
+    let (pointer, rule) = match e.kind() {
         K::Enum { options } => {
             let names: Vec<String> = options
                 .as_array()
@@ -390,117 +348,6 @@ fn describe(e: &jsonschema::ValidationError<'_>) -> Violation {
         _ => (at, e.to_string()),
     };
     Violation { pointer, rule }
-}
-
-/// Whether the operation's body is `application/json`.
-fn accepts_json(op: &openapiv3::Operation) -> bool {
-    matches!(&op.request_body, Some(ReferenceOr::Item(body)) if body.content.contains_key("application/json"))
-}
-
-fn status_key(code: &StatusCode) -> String {
-    match code {
-        StatusCode::Code(n) => n.to_string(),
-        StatusCode::Range(n) => format!("{n}XX"),
-    }
-}
-
-/// `components.schemas`, translated, as `{"definitions": {...}}`.
-fn definitions(raw: &Value) -> Value {
-    let mut defs = Map::new();
-    if let Some(Value::Object(schemas)) = raw.pointer("/components/schemas") {
-        for (name, s) in schemas {
-            defs.insert(name.clone(), schema::translate(s));
-        }
-    }
-    json!({ "definitions": defs })
-}
-
-/// The inputs of one operation as one closed object schema: each query
-/// parameter is a property, and so is each property of the form body.
-fn request_schema(raw: &Value, op: &openapiv3::Operation, id: &str) -> Result<Value, String> {
-    let mut properties = Map::new();
-    let mut required = Vec::new();
-    for p in &op.parameters {
-        let ReferenceOr::Item(p) = p else {
-            return Err(format!("{id}: parameter $refs are not supported"));
-        };
-        let data = match p {
-            Parameter::Query { parameter_data, .. } => parameter_data,
-            // Path, header and cookie parameters are not form inputs.
-            _ => continue,
-        };
-        let openapiv3::ParameterSchemaOrContent::Schema(s) = &data.format else {
-            return Err(format!("{id}: parameter {} has no schema", data.name));
-        };
-        let s = serde_json::to_value(s).map_err(|e| e.to_string())?;
-        properties.insert(data.name.clone(), schema::translate(&s));
-        if data.required {
-            required.push(json!(data.name));
-        }
-    }
-    if let Some(ReferenceOr::Item(body)) = &op.request_body {
-        let media = body
-            .content
-            .get("application/x-www-form-urlencoded")
-            .or_else(|| body.content.get("application/json"));
-        if let Some(media) = media {
-            if let Some(s) = &media.schema {
-                let s = serde_json::to_value(s).map_err(|e| e.to_string())?;
-                let t = schema::translate(schema::follow(raw, &s));
-                if let Some(Value::Object(props)) = t.get("properties") {
-                    for (k, v) in props {
-                        properties.insert(k.clone(), v.clone());
-                    }
-                }
-                if let Some(Value::Array(req)) = t.get("required") {
-                    required.extend(req.iter().cloned());
-                }
-            }
-        }
-    }
-    schema::apply_list_convention(&mut properties);
-    let mut schema = json!({
-        "type": "object",
-        "properties": properties,
-        "additionalProperties": false,
-    });
-    // Draft 4 wants at least one name in `required`, or no `required`.
-    if !required.is_empty() {
-        schema["required"] = Value::Array(required);
-    }
-    Ok(schema)
-}
-
-/// What `expand[]` accepts for a result schema: its `x-expandableFields`,
-/// the hidden-unless-expanded fields it has, and for a list (an object whose
-/// `data` is an array) the same of each item prefixed with `data.`.
-fn expandable_fields(raw: &Value, s: &Value) -> BTreeSet<String> {
-    let deref = |s| schema::follow(raw, s);
-    let own = |s: &Value| -> BTreeSet<String> {
-        let mut set: BTreeSet<String> = s
-            .get("x-expandableFields")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
-        for hidden in HIDDEN_UNLESS_EXPANDED {
-            if s.pointer(&format!("/properties/{hidden}")).is_some() {
-                set.insert(hidden.to_string());
-            }
-        }
-        set
-    };
-    let s = deref(s);
-    let mut set = own(s);
-    if let Some(items) = s.pointer("/properties/data/items") {
-        for f in own(deref(items)) {
-            set.insert(format!("data.{f}"));
-        }
-    }
-    set
 }
 
 #[cfg(test)]

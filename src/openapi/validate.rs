@@ -68,10 +68,10 @@ fn join(parent: &str, child: &str) -> String {
 }
 
 fn to_api_errors(error: &ValidationError<'_>) -> Vec<(u8, ApiError)> {
-    let param = param_label(&param_name(error.instance_path.as_str()));
-    let instance = error.instance.as_ref();
+    let param = param_label(&param_name(error.instance_path().as_str()));
+    let instance = error.instance().as_ref();
     let one = |rank, e| vec![(rank, e)];
-    match &error.kind {
+    match error.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
             .iter()
             .map(|name| (RANK_UNKNOWN, ApiError::unknown(&join(&param, name))))

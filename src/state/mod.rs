@@ -103,7 +103,6 @@ impl State {
     /// Compiles the spec (unless it is the bundled one) and loads the
     /// fixtures.
     pub fn new(config: Config) -> Result<State, BuildError> {
-        Spec::warm_up();
         let spec = match &config.spec_json {
             Some(text) => {
                 let spec = Spec::from_json(text).map_err(|e| BuildError::Spec(SpecError(e)))?;
