@@ -2,6 +2,18 @@
 
 use std::path::PathBuf;
 
+/// By default the journal keeps at most this many requests …
+pub const JOURNAL_ENTRIES: usize = 2_000;
+
+/// … and at most this many bytes of them, each entry counted as the bytes
+/// it adds to `GET /_mock/requests` and to `GET /_mock/transcript`
+/// together, as those endpoints write them (pretty-printed, which is more
+/// than the entry holds), plus its partition and a fixed overhead: so each
+/// of those answers is bounded by this figure too. Chosen so that a mock
+/// under a test suite's traffic stays near stripe-mock's footprint
+/// (docs/benchmarks.md); a longer recording raises both.
+pub const JOURNAL_BYTES: usize = 4 << 20;
+
 /// Everything that shapes a mock server's behaviour (not where it listens).
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -43,6 +55,11 @@ pub struct Config {
     /// without a manifest of its own. An app whose manifest lacks
     /// `secret_write` is refused every Secret Store operation.
     pub app_manifests: Vec<(Option<String>, PathBuf)>,
+    /// The journal (`/_mock/requests`, `/_mock/transcript`) keeps at most
+    /// this many of the latest requests …
+    pub journal_entries: usize,
+    /// … within this many bytes, counted as those endpoints write them.
+    pub journal_bytes: usize,
 }
 
 impl Default for Config {
@@ -59,6 +76,8 @@ impl Default for Config {
             control_token: None,
             header_read_timeout: std::time::Duration::from_secs(30),
             max_connections: 1_000,
+            journal_entries: JOURNAL_ENTRIES,
+            journal_bytes: JOURNAL_BYTES,
             strict_version_check: false,
             app_manifests: Vec::new(),
         }

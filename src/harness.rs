@@ -281,6 +281,16 @@ impl MockServerBuilder {
         self
     }
 
+    /// How many of the latest requests, and how many bytes of them (counted
+    /// as `/_mock/requests` and `/_mock/transcript` write them), the journal
+    /// keeps; by default [`crate::JOURNAL_ENTRIES`] and
+    /// [`crate::JOURNAL_BYTES`]. Raise them to record a long session.
+    pub fn journal_limits(mut self, entries: usize, bytes: usize) -> Self {
+        self.config.journal_entries = entries;
+        self.config.journal_bytes = bytes;
+        self
+    }
+
     /// Serve this OpenAPI document (JSON text) instead of the bundled one.
     pub fn spec_json(mut self, spec: impl Into<String>) -> Self {
         self.config.spec_json = Some(spec.into());

@@ -47,6 +47,7 @@ use std::sync::Arc;
 
 pub use clock::DEFAULT_NOW;
 pub use config::{Config, FixtureSource};
+pub use config::{JOURNAL_BYTES, JOURNAL_ENTRIES};
 pub use error::{BuildError, FixtureError, SpecError};
 pub use harness::{MockClock, MockServer, MockServerBuilder};
 pub use openapi::spec::{BUNDLED_SPEC, CONTROL_SPEC};

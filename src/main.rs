@@ -55,6 +55,13 @@ struct Args {
     /// manifest lacks secret_write is refused every Secret Store operation.
     #[arg(long = "app-manifest", value_name = "[KEY=]PATH")]
     app_manifests: Vec<String>,
+    /// Requests the journal (/_mock/requests, /_mock/transcript) keeps, the
+    /// latest first; raise it to record a longer session.
+    #[arg(long, value_name = "N", default_value_t = stripe_secrets_mock::JOURNAL_ENTRIES)]
+    journal_entries: usize,
+    /// Bytes the journal keeps, counted as those endpoints write them.
+    #[arg(long, value_name = "BYTES", default_value_t = stripe_secrets_mock::JOURNAL_BYTES)]
+    journal_bytes: usize,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -177,6 +184,8 @@ async fn main() {
         control_token: args.control_token,
         strict_version_check: args.strict_version_check,
         app_manifests: args.app_manifests.iter().map(|m| app_manifest(m)).collect(),
+        journal_entries: args.journal_entries,
+        journal_bytes: args.journal_bytes,
         ..Config::default()
     };
     // Compile the spec and load the fixtures before binding, so a bad

@@ -1,8 +1,9 @@
 //! The request journal: what the mock was asked and what it answered, so a
 //! test can assert on the calls its code made.
 //!
-//! Bounded by entries and by bytes ([`JOURNAL_ENTRIES`], [`JOURNAL_BYTES`]),
-//! oldest dropped first. An entry keeps what a person reads: payload values
+//! Bounded by entries and by bytes (by default [`JOURNAL_ENTRIES`] and
+//! [`JOURNAL_BYTES`]; `Config::journal_entries` and `journal_bytes`), oldest
+//! dropped first. An entry keeps what a person reads: payload values
 //! are redacted, long strings abbreviated, and parameters too large to read
 //! are replaced by a note saying how large they were. Each entry is kept as
 //! its compact JSON text, so what is counted is what is held.
@@ -22,15 +23,7 @@ use serde::Deserialize;
 use crate::record::transcript::{Interaction, TranscriptRequest, TranscriptResponse, REDACTED};
 use crate::secrets::store::PartitionKey;
 
-/// The journal keeps at most this many requests.
-pub(crate) const JOURNAL_ENTRIES: usize = 10_000;
-
-/// … and at most this many bytes of them, each entry counted as the bytes
-/// it adds to `GET /_mock/requests` and to `GET /_mock/transcript`
-/// together, as those endpoints write them (pretty-printed, which is more
-/// than the entry holds), plus its partition and a fixed overhead: so each
-/// of those answers is bounded by this figure too.
-pub(crate) const JOURNAL_BYTES: usize = 16 << 20;
+pub(crate) use crate::config::{JOURNAL_BYTES, JOURNAL_ENTRIES};
 
 /// Strings longer than this (in characters) are abbreviated in the journal.
 const MAX_VALUE_CHARS: usize = 200;
@@ -259,8 +252,12 @@ impl Entry {
 }
 
 /// The journal's entries and its bookkeeping.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Journal {
+    /// At most this many entries …
+    max_entries: usize,
+    /// … and this many bytes counted.
+    max_bytes: usize,
     /// Oldest first.
     entries: VecDeque<Entry>,
     /// Bytes counted against [`JOURNAL_BYTES`].
@@ -298,7 +295,26 @@ impl Filter<'_> {
     }
 }
 
+impl Default for Journal {
+    fn default() -> Journal {
+        Journal::new(JOURNAL_ENTRIES, JOURNAL_BYTES)
+    }
+}
+
 impl Journal {
+    /// An empty journal with these bounds.
+    pub fn new(max_entries: usize, max_bytes: usize) -> Journal {
+        Journal {
+            max_entries,
+            max_bytes,
+            entries: VecDeque::new(),
+            bytes: 0,
+            per_partition: HashMap::new(),
+            released: Vec::new(),
+            dropped: 0,
+        }
+    }
+
     /// Appends a record, dropping the oldest entries while over either
     /// bound.
     pub fn record(&mut self, record: Record<'_>) {
@@ -331,7 +347,7 @@ impl Journal {
             exchange: exchange.map(Arc::new),
             size,
         });
-        while self.entries.len() > JOURNAL_ENTRIES || self.bytes > JOURNAL_BYTES {
+        while self.entries.len() > self.max_entries || self.bytes > self.max_bytes {
             let Some(oldest) = self.entries.pop_front() else {
                 break;
             };
@@ -393,7 +409,7 @@ impl Journal {
 
     /// Drops every entry.
     pub fn clear(&mut self) {
-        *self = Journal::default();
+        *self = Journal::new(self.max_entries, self.max_bytes);
     }
 
     /// Drops the entries of the partitions `doomed` selects; returns how
@@ -737,5 +753,34 @@ mod tests {
         }
         assert!(j.bytes() <= JOURNAL_BYTES);
         assert!(j.len() <= JOURNAL_BYTES / 150_000, "{}", j.len());
+    }
+
+    #[test]
+    fn bounds_given_apply_exactly_and_survive_a_clear() {
+        let mut j = Journal::new(3, usize::MAX);
+        for _ in 0..5 {
+            j.record(record("k", "/"));
+        }
+        assert_eq!((j.len(), j.dropped), (3, 2));
+        j.clear();
+        for _ in 0..4 {
+            j.record(record("k", "/"));
+        }
+        assert_eq!(j.len(), 3);
+        let one = {
+            let mut probe = Journal::new(1, usize::MAX);
+            probe.record(record("k", "/"));
+            probe.bytes()
+        };
+        let mut exact = Journal::new(usize::MAX, 2 * one);
+        for _ in 0..3 {
+            exact.record(record("k", "/"));
+        }
+        assert_eq!((exact.len(), exact.bytes()), (2, 2 * one));
+        let mut short = Journal::new(usize::MAX, 2 * one - 1);
+        for _ in 0..3 {
+            short.record(record("k", "/"));
+        }
+        assert_eq!(short.len(), 1);
     }
 }

@@ -140,6 +140,7 @@ impl State {
         check_bound(secrets, bytes)?;
         totals.reset(secrets, bytes);
         let seed = config.seed;
+        let journal = Journal::new(config.journal_entries, config.journal_bytes);
         Ok(State {
             permissions,
             totals,
@@ -153,7 +154,7 @@ impl State {
             config,
             gate: Gate::default(),
             idempotency: Ordered::new(Level::Idempotency, Idempotency::default()),
-            journal: Ordered::new(Level::Journal, Journal::default()),
+            journal: Ordered::new(Level::Journal, journal),
             coverage: Ordered::new(Level::Coverage, coverage::Counts::default()),
             faults: Ordered::new(Level::Faults, Faults::default()),
             anonymous: Ordered::new(Level::Ids, IdGen::new(seed, &["<anonymous>"])),

@@ -69,6 +69,33 @@ async fn port_zero_prints_the_address_serves_and_stops_on_sigterm() {
 }
 
 #[tokio::test]
+async fn the_journal_bounds_are_flags() {
+    let (_child, addr) = spawn_mock(&["--port", "0", "--journal-entries", "2"]).await;
+    let app = Client::at(addr, "sk_test_123");
+    for name in ["a", "b", "c"] {
+        app.create(name, "v").await;
+    }
+    let journal = app.get("/_mock/requests").await;
+    let kept: Vec<&str> = journal.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["params"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(kept, ["b", "c"], "{}", journal.body);
+    let (_child, addr) = spawn_mock(&["--port", "0", "--journal-bytes", "0"]).await;
+    let app = Client::at(addr, "sk_test_123");
+    app.create("a", "v").await;
+    let journal = app.get("/_mock/requests").await;
+    assert_eq!(
+        journal.body["data"],
+        serde_json::json!([]),
+        "{}",
+        journal.body
+    );
+}
+
+#[tokio::test]
 async fn the_cli_and_the_library_give_the_same_bytes_for_the_same_seed() {
     let (_child, addr) = spawn_mock(&["--port", "0", "--seed", "11"]).await;
     let from_cli = Client::at(addr, "sk_test_123").create("k", "v").await;
@@ -108,6 +135,8 @@ async fn help_lists_every_flag() {
         "--control-token",
         "--strict-version-check",
         "--app-manifest",
+        "--journal-entries",
+        "--journal-bytes",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");
     }

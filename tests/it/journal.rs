@@ -58,6 +58,37 @@ async fn the_journal_endpoint_filters_by_operation_and_app() {
     snap!("journal_filtered", of_a);
 }
 
+#[tokio::test]
+async fn the_journal_keeps_the_latest_requests_within_the_limits_given() {
+    let server = MockServer::builder()
+        .journal_limits(2, usize::MAX)
+        .start()
+        .await;
+    let app = Client::new(&server, "sk_test_123");
+    for name in ["a", "b", "c"] {
+        app.create(name, "v").await;
+    }
+    let names: Vec<String> = server
+        .received_requests()
+        .iter()
+        .map(|r| {
+            r.params.as_ref().unwrap()["name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(names, ["b", "c"]);
+    // The defaults are the documented ones.
+    assert_eq!(
+        (
+            stripe_secrets_mock::JOURNAL_ENTRIES,
+            stripe_secrets_mock::JOURNAL_BYTES
+        ),
+        (2_000, 4 << 20)
+    );
+}
+
 /// A scripted session over fixtures; every response and the final journal.
 async fn scripted(seed: u64) -> (Vec<String>, String) {
     let server = MockServer::builder()
