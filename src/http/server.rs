@@ -269,27 +269,21 @@ async fn respond(
         Ok((body, held)) => (Ok(body), Some(held)),
         Err(e) => (Err(e), None),
     };
-    let header = |name: &str| header_str(&parts.headers, name);
-    let bad_header = CHECKED_HEADERS.iter().copied().find(|name| {
-        parts
-            .headers
-            .get(*name)
-            .is_some_and(|v| v.to_str().is_err())
-    });
+    let mut sent = ReadHeaders::of(&parts.headers);
     let request = MockRequest {
         method: parts.method.as_str().to_string(),
         path: parts.uri.path().to_string(),
         query: parts.uri.query().unwrap_or("").to_string(),
-        authorization: header("authorization"),
-        stripe_account: header("stripe-account"),
-        stripe_context: header("stripe-context"),
-        ui_extension_user: header(UI_EXTENSION_HEADER),
-        stripe_version: header("stripe-version"),
-        content_type: header("content-type"),
-        idempotency_key: header("idempotency-key"),
-        cors_request_headers: header("access-control-request-headers"),
+        authorization: sent.take("authorization"),
+        stripe_account: sent.take("stripe-account"),
+        stripe_context: sent.take("stripe-context"),
+        ui_extension_user: sent.take(UI_EXTENSION_HEADER),
+        stripe_version: sent.take("stripe-version"),
+        content_type: sent.take("content-type"),
+        idempotency_key: sent.take("idempotency-key"),
+        cors_request_headers: sent.take("access-control-request-headers"),
         body,
-        bad_header,
+        bad_header: sent.bad,
     };
     // An answer that grows with what the mock holds waits for its turn,
     // and keeps it until its client has taken the answer.
@@ -308,17 +302,70 @@ async fn respond(
     Ok(to_hyper(response, handling, permit))
 }
 
-/// Headers whose value must be visible ASCII: one that is not is refused
-/// with a 400 naming it, never taken as absent (a write meant for a
-/// connected account must not land on the platform).
-const CHECKED_HEADERS: &[&str] = &[
-    "Authorization",
-    "Stripe-Account",
-    "Stripe-Context",
-    "Stripe-Version",
-    "Idempotency-Key",
-    "Stripe-Mock-UI-Extension-User",
+/// The request headers the mock reads (lower case, as hyper names them).
+const READ_HEADERS: [&str; 8] = [
+    "authorization",
+    "stripe-account",
+    "stripe-context",
+    UI_EXTENSION_HEADER,
+    "stripe-version",
+    "content-type",
+    "idempotency-key",
+    "access-control-request-headers",
 ];
+
+/// Headers whose value must be visible ASCII, as an error names them: one
+/// that is not is refused with a 400 naming it, never taken as absent (a
+/// write meant for a connected account must not land on the platform).
+const CHECKED_HEADERS: &[(&str, &str)] = &[
+    ("authorization", "Authorization"),
+    ("stripe-account", "Stripe-Account"),
+    ("stripe-context", "Stripe-Context"),
+    ("stripe-version", "Stripe-Version"),
+    ("idempotency-key", "Idempotency-Key"),
+    (UI_EXTENSION_HEADER, "Stripe-Mock-UI-Extension-User"),
+];
+
+/// The first value of each of [`READ_HEADERS`], found in one pass over the
+/// headers sent (a lookup by name would parse the name each time).
+struct ReadHeaders<'a> {
+    /// By [`READ_HEADERS`] index: the first value sent, if any.
+    values: [Option<&'a HeaderValue>; READ_HEADERS.len()],
+    /// The first of [`CHECKED_HEADERS`] whose value is not visible ASCII.
+    bad: Option<&'static str>,
+}
+
+impl<'a> ReadHeaders<'a> {
+    fn of(headers: &'a HeaderMap) -> ReadHeaders<'a> {
+        let mut values = [None; READ_HEADERS.len()];
+        for (name, value) in headers {
+            if let Some(i) = READ_HEADERS.iter().position(|n| *n == name.as_str()) {
+                values[i].get_or_insert(value);
+            }
+        }
+        let value = |name: &str| {
+            READ_HEADERS
+                .iter()
+                .position(|n| *n == name)
+                .and_then(|i| values[i])
+        };
+        let bad = CHECKED_HEADERS
+            .iter()
+            .find(|(name, _)| value(name).is_some_and(|v| v.to_str().is_err()))
+            .map(|(_, shown)| *shown);
+        ReadHeaders { values, bad }
+    }
+
+    /// The value of `name` (one of [`READ_HEADERS`]) as text, if sent and
+    /// visible ASCII.
+    fn take(&mut self, name: &str) -> Option<String> {
+        let i = READ_HEADERS.iter().position(|n| *n == name)?;
+        self.values[i]
+            .take()
+            .and_then(|v| v.to_str().ok())
+            .map(String::from)
+    }
+}
 
 /// How long a request body may take to arrive once its headers have.
 const BODY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -380,13 +427,6 @@ impl std::fmt::Display for Closed {
 }
 
 impl std::error::Error for Closed {}
-
-fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(String::from)
-}
 
 /// A [`MockResponse`] as hyper sends it, with the headers every answer has
 /// (the mock's and the proxy's own errors alike).

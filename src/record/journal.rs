@@ -439,26 +439,18 @@ impl Journal {
 /// pretty-printed as serde_json does, starting `depth` levels deep (two
 /// spaces a level): computed in one pass, without parsing.
 pub(crate) fn pretty_len(text: &str, depth: usize) -> usize {
-    let mut len = text.len();
+    let bytes = text.as_bytes();
+    let mut len = bytes.len();
     let mut d = depth;
-    let mut in_string = false;
-    // Byte by byte through an iterator: no index to get wrong.
-    let mut bytes = text.bytes().peekable();
-    while let Some(b) = bytes.next() {
-        if in_string {
-            match b {
-                b'\\' => {
-                    bytes.next();
-                }
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        i += 1;
         match b {
-            b'"' => in_string = true,
+            // A string is written as it is: skip to its closing quote, a
+            // run at a time (most of an entry's bytes are inside strings).
+            b'"' => i = string_end(bytes, i),
             // `{}` and `[]` are written as they are.
-            b'{' | b'[' if bytes.next_if(|n| matches!(n, b'}' | b']')).is_some() => {}
+            b'{' | b'[' if matches!(bytes.get(i), Some(b'}' | b']')) => i += 1,
             b'{' | b'[' => {
                 d += 1;
                 len += 1 + 2 * d;
@@ -473,6 +465,23 @@ pub(crate) fn pretty_len(text: &str, depth: usize) -> usize {
         }
     }
     len
+}
+
+/// Where the JSON string whose contents start at `from` ends: just past
+/// its closing quote (or the end of `bytes`, for a string left open).
+fn string_end(bytes: &[u8], mut from: usize) -> usize {
+    while let Some(at) = bytes
+        .get(from..)
+        .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
+    {
+        let at = from + at;
+        if bytes[at] == b'"' {
+            return at + 1;
+        }
+        // An escape: the byte after the backslash is part of it.
+        from = at + 2;
+    }
+    bytes.len()
 }
 
 /// Entries' texts as the control endpoint shows them.
