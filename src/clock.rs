@@ -176,6 +176,30 @@ mod tests {
     }
 
     #[test]
+    fn wall_nanos_reads_the_system_clock_in_nanoseconds() {
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as u128;
+        let nanos = wall_nanos();
+        assert!(nanos / 1_000_000_000 >= secs && nanos / 1_000_000_000 <= secs + 5);
+        assert!(!nanos.is_multiple_of(1_000_000_000) || wall_nanos() != nanos);
+    }
+
+    #[test]
+    fn each_refusal_has_its_one_wording() {
+        assert_eq!(
+            ClockError::System.to_string(),
+            "the mock runs on the system clock, which cannot be moved (start it without \
+             --system-clock to control time)"
+        );
+        assert_eq!(
+            ClockError::OutOfRange.to_string(),
+            "the mock's clock runs from 0 (1970-01-01) to 253402300799 (9999-12-31T23:59:59Z)"
+        );
+    }
+
+    #[test]
     fn system_clock_cannot_be_set() {
         let c = Clock::system();
         assert_eq!(c.set(5), Err(ClockError::System));

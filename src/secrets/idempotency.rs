@@ -325,9 +325,10 @@ mod tests {
             idem.check(&key("k"), "i", 8, false).unwrap_err().status,
             400
         );
-        idem.purge(100 + IDEMPOTENCY_TTL - 1);
+        // 24 hours: 86,400 seconds after it was saved, and not one before.
+        idem.purge(100 + 86_399);
         assert_eq!(idem.count(&key("k")), 1);
-        idem.purge(100 + IDEMPOTENCY_TTL);
+        idem.purge(100 + 86_400);
         assert_eq!(idem.count(&key("k")), 0);
         assert_eq!(idem.take_released(), [key("k")]);
         assert_eq!(idem.bytes(), 0);
@@ -345,6 +346,84 @@ mod tests {
         assert!(idem.check(&key("k"), "i0", 7, false).unwrap().is_none());
         let last = format!("i{}", n - 1);
         assert!(idem.check(&key("k"), &last, 7, false).unwrap().is_some());
+    }
+
+    /// What one saved answer counts: its slot's strings twice (the map and
+    /// the age index each hold the slot), the body, the request id, the
+    /// object id and the fixed overhead, taken back exactly when it goes.
+    #[test]
+    fn a_saved_answer_costs_its_strings_and_the_overhead_exactly() {
+        let mut idem = Idempotency::default();
+        let account = PartitionKey::new("k", Some("acct_1"));
+        let mut answer = saved(0, "{}");
+        answer.object_id = Some("sec_1".into());
+        idem.save(&account, "i", answer.clone());
+        // 2 × ("k" + "acct_1" + "i") + "{}" + "req_1" + "sec_1" + overhead.
+        assert_eq!(idem.bytes(), 2 * 8 + 2 + 5 + 5 + ENTRY_OVERHEAD);
+        idem.save(&account, "i", answer);
+        assert_eq!(
+            (idem.len(), idem.bytes()),
+            (1, 2 * 8 + 2 + 5 + 5 + ENTRY_OVERHEAD)
+        );
+        idem.forget(|_| true);
+        assert_eq!((idem.len(), idem.bytes()), (0, 0));
+        assert_eq!(idem.take_released().last(), Some(&account));
+    }
+
+    /// The budget holds answers that fill it exactly; one byte more evicts
+    /// the oldest, and only as many as it takes.
+    #[test]
+    fn the_budget_is_full_at_exactly_saved_bytes() {
+        // Slot "k"/"a": 2 × 2 bytes, "req_1": 5, no object id.
+        let fixed = 2 * 2 + 5 + ENTRY_OVERHEAD;
+        let half = "x".repeat(SAVED_BYTES / 2 - fixed);
+        let mut idem = Idempotency::default();
+        idem.save(&key("k"), "a", saved(0, &half));
+        idem.save(&key("k"), "b", saved(0, &half));
+        assert_eq!((idem.len(), idem.bytes()), (2, SAVED_BYTES));
+        idem.save(&key("k"), "c", saved(0, ""));
+        assert_eq!(idem.len(), 2);
+        assert!(idem.check(&key("k"), "a", 7, false).unwrap().is_none());
+        assert!(idem.check(&key("k"), "b", 7, false).unwrap().is_some());
+        assert_eq!(idem.bytes(), SAVED_BYTES / 2 + fixed);
+    }
+
+    #[test]
+    fn keys_of_255_characters_are_taken_and_256_refused() {
+        let mut idem = Idempotency::default();
+        // Characters, not bytes: 255 of a two-byte character is still 255.
+        for short in ["k".repeat(255), "é".repeat(255)] {
+            assert!(idem.check(&key("k"), &short, 7, false).is_ok());
+        }
+        for long in ["k".repeat(256), "é".repeat(256)] {
+            let e = idem.check(&key("k"), &long, 7, false).unwrap_err();
+            assert_eq!(e.status, 400);
+            assert!(
+                e.message.contains("at most 255 characters"),
+                "{}",
+                e.message
+            );
+        }
+    }
+
+    #[test]
+    fn busy_means_a_key_of_that_partition_is_in_flight() {
+        let mut idem = Idempotency::default();
+        assert!(!idem.busy(&key("k")));
+        idem.hold(&key("k"), "i");
+        assert!(idem.busy(&key("k")) && !idem.busy(&key("other")));
+        idem.release(&key("k"), "i");
+        assert!(!idem.busy(&key("k")));
+    }
+
+    #[test]
+    fn forget_takes_only_the_partitions_it_matches() {
+        let mut idem = Idempotency::default();
+        idem.save(&key("a"), "i", saved(0, "{}"));
+        idem.save(&key("b"), "i", saved(0, "{}"));
+        idem.forget(|k| k.key == "a");
+        assert_eq!((idem.count(&key("a")), idem.count(&key("b"))), (0, 1));
+        assert_eq!(idem.bytes(), 2 * 2 + 2 + 5 + ENTRY_OVERHEAD);
     }
 
     #[test]
