@@ -439,18 +439,19 @@ impl Journal {
 /// pretty-printed as serde_json does, starting `depth` levels deep (two
 /// spaces a level): computed in one pass, without parsing.
 pub(crate) fn pretty_len(text: &str, depth: usize) -> usize {
-    let bytes = text.as_bytes();
-    let mut len = bytes.len();
+    let mut len = text.len();
     let mut d = depth;
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        i += 1;
+    // Each step takes at least one byte off `rest`: no change to the
+    // arithmetic below can make this loop for ever.
+    let mut rest = text.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        rest = tail;
         match b {
-            // A string is written as it is: skip to its closing quote, a
+            // A string is written as it is: skip past its closing quote, a
             // run at a time (most of an entry's bytes are inside strings).
-            b'"' => i = string_end(bytes, i),
+            b'"' => rest = after_string(rest),
             // `{}` and `[]` are written as they are.
-            b'{' | b'[' if matches!(bytes.get(i), Some(b'}' | b']')) => i += 1,
+            b'{' | b'[' if matches!(rest.first(), Some(b'}' | b']')) => rest = &rest[1..],
             b'{' | b'[' => {
                 d += 1;
                 len += 1 + 2 * d;
@@ -467,21 +468,17 @@ pub(crate) fn pretty_len(text: &str, depth: usize) -> usize {
     len
 }
 
-/// Where the JSON string whose contents start at `from` ends: just past
-/// its closing quote (or the end of `bytes`, for a string left open).
-fn string_end(bytes: &[u8], mut from: usize) -> usize {
-    while let Some(at) = bytes
-        .get(from..)
-        .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
-    {
-        let at = from + at;
-        if bytes[at] == b'"' {
-            return at + 1;
+/// What follows the JSON string whose contents `rest` starts with: the
+/// bytes after its closing quote (none, for a string left open).
+fn after_string(mut rest: &[u8]) -> &[u8] {
+    while let Some(at) = memchr::memchr2(b'"', b'\\', rest) {
+        if rest[at] == b'"' {
+            return &rest[at + 1..];
         }
         // An escape: the byte after the backslash is part of it.
-        from = at + 2;
+        rest = rest.get(at + 2..).unwrap_or_default();
     }
-    bytes.len()
+    &[]
 }
 
 /// Entries' texts as the control endpoint shows them.
