@@ -12,7 +12,7 @@
 use serde_json::{Map, Number, Value};
 
 use crate::error::{abbreviate, echo, param_label, ApiError};
-use crate::openapi::schema;
+use crate::openapi::shape::{Kind, NodeId, Shape};
 use crate::outcome::Reason;
 
 /// How many `[…]` segments one key may have. Stripe's deepest parameters
@@ -218,26 +218,25 @@ fn percent_decode(s: &str) -> Result<String, BadEncoding> {
     String::from_utf8(out).map_err(|_| BadEncoding::NotUtf8)
 }
 
-/// Coerces decoded strings into what `schema` asks for, in place (`root`
-/// holds what its references name). Values that
-/// cannot be coerced are reported (`Invalid integer: abc`) and left as they
-/// are; shape mismatches are left for schema validation to report.
+/// Coerces decoded strings into what node `at` of `shape` asks for, in
+/// place. Values that cannot be coerced are reported (`Invalid integer:
+/// abc`) and left as they are; shape mismatches are left for schema
+/// validation to report.
 pub(crate) fn coerce(
     value: &mut Value,
-    schema: &Value,
-    root: &Value,
+    shape: &Shape,
+    at: NodeId,
     path: &str,
     errors: &mut Vec<ApiError>,
 ) {
-    let schema = schema::follow(root, schema);
-    let (kind, nullable) = schema_type(schema);
-    if nullable && value.as_str() == Some("") {
+    let node = shape.get(at);
+    if node.nullable && value.as_str() == Some("") {
         // Stripe's form encoding unsets a nullable field with an empty value.
         *value = Value::Null;
         return;
     }
-    match kind {
-        Some("integer") => {
+    match node.kind {
+        Kind::Integer => {
             if let Value::String(s) = value {
                 match s.parse::<i64>() {
                     Ok(n) => *value = Value::Number(n.into()),
@@ -251,7 +250,7 @@ pub(crate) fn coerce(
                 }
             }
         }
-        Some("number") => {
+        Kind::Number => {
             if let Value::String(s) = value {
                 match s.parse::<f64>().ok().and_then(Number::from_f64) {
                     Some(n) => *value = Value::Number(n),
@@ -262,7 +261,7 @@ pub(crate) fn coerce(
                 }
             }
         }
-        Some("boolean") => {
+        Kind::Boolean => {
             if let Value::String(s) = value {
                 match s.as_str() {
                     "true" => *value = Value::Bool(true),
@@ -274,7 +273,7 @@ pub(crate) fn coerce(
                 }
             }
         }
-        Some("array") => {
+        Kind::Array => {
             if let Value::Object(map) = value {
                 match indexed_to_array(map) {
                     Some(Ok(items)) => *value = Value::Array(items),
@@ -285,28 +284,26 @@ pub(crate) fn coerce(
                     None => {}
                 }
             }
-            if let (Value::Array(items), Some(item_schema)) = (value, schema.get("items")) {
-                for (i, item) in items.iter_mut().enumerate() {
-                    coerce(item, item_schema, root, &format!("{path}[{i}]"), errors);
+            if let (Value::Array(items), Some(item)) = (value, node.items) {
+                for (i, v) in items.iter_mut().enumerate() {
+                    coerce(v, shape, item, &format!("{path}[{i}]"), errors);
                 }
             }
         }
-        Some("object") | None => {
+        Kind::Object => {
             let Value::Object(map) = value else { return };
-            let props = schema.get("properties").and_then(Value::as_object);
-            let extra = schema.get("additionalProperties").filter(|s| s.is_object());
             for (k, v) in map.iter_mut() {
-                let child = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}[{k}]")
-                };
-                if let Some(s) = props.and_then(|p| p.get(k)).or(extra) {
-                    coerce(v, s, root, &child, errors);
+                if let Some(child) = node.property(k).or(node.extra) {
+                    let path = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}[{k}]")
+                    };
+                    coerce(v, shape, child, &path, errors);
                 }
             }
         }
-        Some(_) => {}
+        Kind::Other => {}
     }
 }
 
@@ -316,27 +313,25 @@ pub(crate) fn coerce(
 /// `expand[]=payload` already is; values stay as sent (strings). What the
 /// journal, transcripts and expectations record, so both encodings are the
 /// same request there.
-pub(crate) fn shape_arrays(value: &mut Value, schema: &Value, root: &Value) {
-    let schema = schema::follow(root, schema);
-    match (schema_type(schema).0, value) {
-        (Some("array"), value) => {
+pub(crate) fn shape_arrays(value: &mut Value, shape: &Shape, at: NodeId) {
+    let node = shape.get(at);
+    match (node.kind, value) {
+        (Kind::Array, value) => {
             if let Value::Object(map) = value {
                 if let Some(Ok(items)) = indexed_to_array(map) {
                     *value = Value::Array(items);
                 }
             }
-            if let (Value::Array(items), Some(item_schema)) = (value, schema.get("items")) {
-                for item in items {
-                    shape_arrays(item, item_schema, root);
+            if let (Value::Array(items), Some(item)) = (value, node.items) {
+                for v in items {
+                    shape_arrays(v, shape, item);
                 }
             }
         }
-        (Some("object") | None, Value::Object(map)) => {
-            let props = schema.get("properties").and_then(Value::as_object);
-            let extra = schema.get("additionalProperties").filter(|s| s.is_object());
+        (Kind::Object, Value::Object(map)) => {
             for (k, v) in map.iter_mut() {
-                if let Some(s) = props.and_then(|p| p.get(k)).or(extra) {
-                    shape_arrays(v, s, root);
+                if let Some(child) = node.property(k).or(node.extra) {
+                    shape_arrays(v, shape, child);
                 }
             }
         }
@@ -373,18 +368,6 @@ fn indexed_to_array(map: &mut Map<String, Value>) -> Option<Result<Vec<Value>, S
         .into_iter()
         .filter_map(|(_, k)| map.remove(&k))
         .collect()))
-}
-
-/// The schema's non-null type and whether it admits null.
-fn schema_type(schema: &Value) -> (Option<&str>, bool) {
-    match schema.get("type") {
-        Some(Value::String(t)) => (Some(t.as_str()), false),
-        Some(Value::Array(ts)) => (
-            ts.iter().filter_map(Value::as_str).find(|t| *t != "null"),
-            ts.iter().any(|t| t == "null"),
-        ),
-        _ => (None, false),
-    }
 }
 
 /// The bracket-notation pairs of a parameter tree (`scope[type]=user`,
@@ -555,9 +538,10 @@ mod tests {
                 "at": {"type": ["integer", "null"]}
             }
         });
+        let shape = Shape::compile(&schema, &schema);
         let mut v = json!({"limit": "5", "flag": "true", "expand": {"1": "b", "0": "a"}, "at": ""});
         let mut errors = Vec::new();
-        coerce(&mut v, &schema, &schema, "", &mut errors);
+        coerce(&mut v, &shape, Shape::ROOT, "", &mut errors);
         assert!(errors.is_empty());
         assert_eq!(
             v,
@@ -567,11 +551,11 @@ mod tests {
         // A JSON body's `{}` where an array belongs stays a hash (and is
         // refused by the schema), never an empty array.
         let mut empty = json!({"expand": {}});
-        coerce(&mut empty, &schema, &schema, "", &mut errors);
+        coerce(&mut empty, &shape, Shape::ROOT, "", &mut errors);
         assert_eq!(empty, json!({"expand": {}}));
 
         let mut gap = json!({"expand": {"1": "b"}});
-        coerce(&mut gap, &schema, &schema, "", &mut errors);
+        coerce(&mut gap, &shape, Shape::ROOT, "", &mut errors);
         assert_eq!(
             errors.pop().unwrap().message,
             "If passing an array with explicit keys (e.g. foo[0]=a&foo[1]=b) instead of as an \
@@ -579,7 +563,7 @@ mod tests {
              from 0. You passed the keys `1`, we expected to have a key with the value `0`."
         );
         let mut gap = json!({"expand": {"0": "a", "2": "c"}});
-        coerce(&mut gap, &schema, &schema, "", &mut errors);
+        coerce(&mut gap, &shape, Shape::ROOT, "", &mut errors);
         let e = errors.pop().unwrap();
         assert!(e.message.ends_with(
             "You passed the keys `0, 2`, we expected to have a key with the value `1`."
@@ -587,7 +571,7 @@ mod tests {
         assert_eq!(e.param.as_deref(), Some("expand"));
 
         let mut bad = json!({"limit": "abc"});
-        coerce(&mut bad, &schema, &schema, "", &mut errors);
+        coerce(&mut bad, &shape, Shape::ROOT, "", &mut errors);
         assert_eq!(errors[0].message, "Invalid integer: abc");
         assert_eq!(errors[0].param.as_deref(), Some("limit"));
         assert_eq!(errors[0].code, Some("parameter_invalid_integer"));

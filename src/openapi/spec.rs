@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use crate::openapi::compiled::{Compiler, Lazy};
 use crate::openapi::prepare::{prepare, Prepared, PreparedOp};
 use crate::openapi::schema;
+use crate::openapi::shape::Shape;
 use crate::ops::OpKind;
 
 /// The OpenAPI document embedded in the binary.
@@ -93,6 +94,8 @@ pub(crate) struct Operation {
     pub definitions: Arc<Value>,
     /// `request_schema`, compiled on first use.
     request_validator: Lazy,
+    /// `request_schema`'s shape for coercion and coverage, on first use.
+    shape: OnceLock<Shape>,
     /// Response validators by status (`"200"`, …, `"default"`).
     responses: Vec<(String, Lazy)>,
     /// Values `expand[]` accepts for this operation.
@@ -251,10 +254,17 @@ impl Operation {
             request_schema: op.request_schema,
             definitions: definitions.clone(),
             request_validator,
+            shape: OnceLock::new(),
             responses,
             expandable: op.expandable,
             json_body: op.json_body,
         }
+    }
+
+    /// The shape of the request's parameters (compiled on first use).
+    pub fn shape(&self) -> &Shape {
+        self.shape
+            .get_or_init(|| Shape::compile(&self.request_schema, &self.definitions))
     }
 
     /// All schema violations of the (already coerced) request (none when it

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::error::{abbreviate, param_label, ApiError};
 use crate::openapi::form;
+use crate::openapi::shape::Shape;
 use crate::openapi::spec::Operation;
 use crate::outcome::Reason;
 
@@ -17,7 +18,7 @@ use crate::outcome::Reason;
 /// it; the first error by rank is the one reported.
 pub(crate) fn check(op: &Operation, input: &mut Value) -> Result<(), ApiError> {
     let mut found = Vec::new();
-    form::coerce(input, &op.request_schema, &op.definitions, "", &mut found);
+    form::coerce(input, op.shape(), Shape::ROOT, "", &mut found);
     let mut ranked: Vec<(u8, ApiError)> = found.into_iter().map(|e| (RANK_TYPE, e)).collect();
     for error in op.request_errors(input).map_err(ApiError::internal)? {
         ranked.extend(to_api_errors(&error));

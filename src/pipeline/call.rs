@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::openapi::form;
+use crate::openapi::shape::Shape;
 use crate::openapi::spec::Operation;
 use crate::openapi::validate;
 use crate::record::coverage;
@@ -61,7 +62,7 @@ impl<'a> Call<'a> {
         let mut decoded = body_text(req).and_then(|body| decode(&req.query, body));
         // One shape for both array encodings, before anything records it.
         if let (Some(op), Ok(v)) = (op, decoded.as_mut()) {
-            form::shape_arrays(v, &op.request_schema, &op.definitions);
+            form::shape_arrays(v, op.shape(), Shape::ROOT);
         }
         let fingerprint = match idempotency_key {
             Some(_) => fingerprint(&req.method, &req.path, decoded.as_ref().ok()),

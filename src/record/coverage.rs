@@ -16,6 +16,7 @@ use serde_json::Value;
 use hyper::StatusCode;
 
 use crate::openapi::schema::follow;
+use crate::openapi::shape::{NodeId, Shape};
 use crate::openapi::spec::{Operation, Spec};
 use crate::ops::OpKind;
 use crate::outcome::{Outcome, Reason};
@@ -77,28 +78,26 @@ impl Counts {
 /// appear: the input has passed validation.
 pub(crate) fn sent_parameters(op: &Operation, input: &Value) -> Vec<String> {
     let mut out = Vec::new();
-    walk_value(&op.definitions, &op.request_schema, input, "", &mut out);
+    walk_value(op.shape(), Shape::ROOT, input, "", &mut out);
     out
 }
 
-fn walk_value(defs: &Value, schema: &Value, value: &Value, prefix: &str, out: &mut Vec<String>) {
-    let schema = follow(defs, schema);
+fn walk_value(shape: &Shape, at: NodeId, value: &Value, prefix: &str, out: &mut Vec<String>) {
+    let node = shape.get(at);
     match value {
         Value::Object(map) => {
             for (k, v) in map {
-                let Some(sub) = schema.get("properties").and_then(|p| p.get(k)) else {
+                let Some(sub) = node.property(k) else {
                     continue;
                 };
-                let key = join(prefix, k);
-                walk_value(defs, sub, v, &key, out);
+                walk_value(shape, sub, v, &join(prefix, k), out);
             }
         }
         Value::Array(items) => {
             let key = format!("{prefix}[]");
             out.push(key.clone());
-            let item_schema = follow(defs, schema.get("items").unwrap_or(&Value::Null));
-            for item in items {
-                if let (Some(s), true) = (item.as_str(), has_enum(item_schema)) {
+            if node.items.is_some_and(|i| shape.get(i).has_enum) {
+                for s in items.iter().filter_map(Value::as_str) {
                     out.push(format!("{key}={s}"));
                 }
             }
@@ -106,7 +105,7 @@ fn walk_value(defs: &Value, schema: &Value, value: &Value, prefix: &str, out: &m
         _ if prefix.is_empty() => {}
         _ => {
             out.push(prefix.to_string());
-            if let (Some(s), true) = (value.as_str(), has_enum(schema)) {
+            if let (Some(s), true) = (value.as_str(), node.has_enum) {
                 out.push(format!("{prefix}={s}"));
             }
         }
@@ -144,10 +143,6 @@ fn walk_schema(defs: &Value, schema: &Value, prefix: &str, out: &mut Vec<String>
             out.push(format!("{key}={s}"));
         }
     }
-}
-
-fn has_enum(schema: &Value) -> bool {
-    schema.get("enum").is_some()
 }
 
 fn join(prefix: &str, key: &str) -> String {
