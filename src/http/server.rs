@@ -4,12 +4,12 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -428,6 +428,17 @@ impl std::fmt::Display for Closed {
 
 impl std::error::Error for Closed {}
 
+/// [`EVERY_RESPONSE`] as hyper's types, made once: a name made from a
+/// `&str` is parsed again every time.
+static EVERY_RESPONSE_HYPER: LazyLock<Vec<(HeaderName, HeaderValue)>> = LazyLock::new(|| {
+    EVERY_RESPONSE
+        .iter()
+        .map(|(n, v)| (HeaderName::from_static(n), HeaderValue::from_static(v)))
+        .collect()
+});
+const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
+const STRIPE_VERSION: HeaderName = HeaderName::from_static("stripe-version");
+
 /// A [`MockResponse`] as hyper sends it, with the headers every answer has
 /// (the mock's and the proxy's own errors alike).
 pub(crate) fn to_hyper(
@@ -438,15 +449,16 @@ pub(crate) fn to_hyper(
     let mut out = Response::new(handling.answer_holding(res.body, res.streamed, permit));
     *out.status_mut() = res.status;
     let headers = out.headers_mut();
+    headers.reserve(EVERY_RESPONSE.len() + 3 + res.headers.len());
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(res.content_type));
-    for (name, value) in EVERY_RESPONSE {
-        headers.insert(*name, HeaderValue::from_static(value));
+    for (name, value) in EVERY_RESPONSE_HYPER.iter() {
+        headers.insert(name.clone(), value.clone());
     }
     if let Ok(v) = HeaderValue::from_str(&res.request_id) {
-        headers.insert("request-id", v);
+        headers.insert(REQUEST_ID, v);
     }
     if let Ok(v) = HeaderValue::from_str(&res.stripe_version) {
-        headers.insert("stripe-version", v);
+        headers.insert(STRIPE_VERSION, v);
     }
     for (name, value) in res.headers {
         if let Ok(v) = HeaderValue::from_str(&value) {
