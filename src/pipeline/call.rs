@@ -11,6 +11,7 @@ use crate::openapi::spec::Operation;
 use crate::openapi::validate;
 use crate::record::coverage;
 use crate::record::journal::params_json;
+use crate::record::pretty::Written;
 use crate::secrets::auth::App;
 use crate::secrets::context::Caller;
 use crate::secrets::idempotency::fingerprint;
@@ -46,7 +47,7 @@ pub(super) struct Call<'a> {
     /// The parameters as the journal keeps them.
     pub params: Option<Box<RawValue>>,
     /// The request half of its transcript interaction, as JSON text.
-    pub request_half: Box<str>,
+    pub request_half: Written,
     /// The parameters as coverage names them (valid input only).
     pub covered: Vec<String>,
 }

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::pipeline::request::MockRequest;
+use crate::record::pretty::{self, Written};
 use crate::record::transcript::REQUEST_HEADERS;
 
 /// Longest raw query or body kept (bytes) when the parameters could not be
@@ -35,14 +36,15 @@ struct Half<'a> {
     request: RequestOut<'a>,
 }
 
-/// `{"operation": …, "request": {…}}` as JSON text. `params` are the
+/// `{"operation": …, "request": {…}}` as JSON text, with its length as a
+/// transcript writes it. `params` are the
 /// decoded parameters as sent (`None`: they could not be decoded, and the
 /// raw query and body are kept instead).
 pub(crate) fn request_text(
     req: &MockRequest,
     operation: Option<&str>,
     params: Option<&RawValue>,
-) -> Box<str> {
+) -> Written {
     let mut headers = BTreeMap::new();
     // In the order of REQUEST_HEADERS.
     let sent = [
@@ -74,9 +76,8 @@ pub(crate) fn request_text(
             }),
         },
     };
-    serde_json::to_string(&half)
-        .unwrap_or_else(|_| "{}".into())
-        .into()
+    // Two levels deep in a transcript (`interactions`, then the interaction).
+    pretty::to_string(&half, 2)
 }
 
 /// Bytes as text (lossy), cut at [`MAX_RAW_BYTES`] with a note.

@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 use hyper::body::Bytes;
 use serde::Deserialize;
 
+use crate::record::pretty::{self, Written};
 use crate::record::transcript::{Interaction, TranscriptRequest, TranscriptResponse, REDACTED};
 use crate::secrets::store::PartitionKey;
 
@@ -154,8 +155,9 @@ pub(crate) struct Record<'a> {
 /// [`Interaction`] only when a transcript is asked for.
 #[derive(Debug)]
 pub(crate) struct Exchange {
-    /// `{"operation": …, "request": {…}}` as JSON text.
-    pub request: Box<str>,
+    /// `{"operation": …, "request": {…}}` as JSON text, and its length as
+    /// a transcript writes it.
+    pub request: Written,
     /// The answer; `None` when the connection was closed unanswered.
     pub response: Option<Answered>,
     /// The injected fault that shaped it, described.
@@ -186,7 +188,7 @@ impl Exchange {
         // A JSON string as written: each byte at most 6 (`\u0001`), quotes.
         let string = |s: &str| 6 * s.len() + 2;
         // The request half's fields sit in the interaction as in the half.
-        pretty_len(&self.request, 2)
+        self.request.pretty_len
             + INTERACTION_FRAME
             + self.fault.as_deref().map_or(0, string)
             + self.response.as_ref().map_or(0, |a| {
@@ -208,7 +210,7 @@ impl Exchange {
             operation: Option<String>,
             request: TranscriptRequest,
         }
-        let half: Half = serde_json::from_str(&self.request).ok()?;
+        let half: Half = serde_json::from_str(&self.request.text).ok()?;
         let response = self.response.as_ref().map(|a| TranscriptResponse {
             status: a.status,
             headers: a
@@ -318,14 +320,13 @@ impl Journal {
     /// Appends a record, dropping the oldest entries while over either
     /// bound.
     pub fn record(&mut self, record: Record<'_>) {
-        let text: Arc<str> = serde_json::to_string(&record)
-            .unwrap_or_else(|_| "{}".into())
-            .into();
+        let written = pretty::to_string(&record, 2);
+        let text: Arc<str> = written.text.into();
         let operation = record.operation.map(Box::from);
         let partition = record.partition;
         let exchange = record.exchange;
         let size = ENTRY_OVERHEAD
-            + pretty_len(&text, 2)
+            + written.pretty_len
             + exchange.as_ref().map_or(0, Exchange::size)
             + operation.as_deref().map_or(0, str::len)
             + partition.as_ref().map_or(0, |p| {
@@ -433,52 +434,6 @@ impl Journal {
     pub fn take_released(&mut self) -> Vec<PartitionKey> {
         std::mem::take(&mut self.released)
     }
-}
-
-/// The length of compact JSON `text` (as serde_json writes it) once
-/// pretty-printed as serde_json does, starting `depth` levels deep (two
-/// spaces a level): computed in one pass, without parsing.
-pub(crate) fn pretty_len(text: &str, depth: usize) -> usize {
-    let mut len = text.len();
-    let mut d = depth;
-    // Each step takes at least one byte off `rest`: no change to the
-    // arithmetic below can make this loop for ever.
-    let mut rest = text.as_bytes();
-    while let Some((&b, tail)) = rest.split_first() {
-        rest = tail;
-        match b {
-            // A string is written as it is: skip past its closing quote, a
-            // run at a time (most of an entry's bytes are inside strings).
-            b'"' => rest = after_string(rest),
-            // `{}` and `[]` are written as they are.
-            b'{' | b'[' if matches!(rest.first(), Some(b'}' | b']')) => rest = &rest[1..],
-            b'{' | b'[' => {
-                d += 1;
-                len += 1 + 2 * d;
-            }
-            b'}' | b']' => {
-                d = d.saturating_sub(1);
-                len += 1 + 2 * d;
-            }
-            b',' => len += 1 + 2 * d,
-            b':' => len += 1,
-            _ => {}
-        }
-    }
-    len
-}
-
-/// What follows the JSON string whose contents `rest` starts with: the
-/// bytes after its closing quote (none, for a string left open).
-fn after_string(mut rest: &[u8]) -> &[u8] {
-    while let Some(at) = memchr::memchr2(b'"', b'\\', rest) {
-        if rest[at] == b'"' {
-            return &rest[at + 1..];
-        }
-        // An escape: the byte after the backslash is part of it.
-        rest = rest.get(at + 2..).unwrap_or_default();
-    }
-    &[]
 }
 
 /// Entries' texts as the control endpoint shows them.
@@ -620,7 +575,7 @@ mod tests {
             },
         });
         Exchange {
-            request: serde_json::to_string(&half).unwrap().into(),
+            request: pretty::to_string(&half, 2),
             response: Some(Answered {
                 status: 200,
                 headers: headers.iter().map(|(k, v)| (*k, v.to_string())).collect(),
@@ -668,35 +623,6 @@ mod tests {
         // The count itself, pinned: a change to it must be deliberate (the
         // journal's documented bound, docs/limits.md, is this count).
         assert_eq!((typical.size(), written(&typical)), (1240, 890));
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn pretty_len_is_the_length_serde_json_pretty_prints(v in json_value(), depth in 0usize..4) {
-            let compact = serde_json::to_string(&v).unwrap();
-            let pretty = serde_json::to_string_pretty(&v).unwrap();
-            // Starting `depth` deep adds two spaces per level to every line
-            // but the first.
-            let lines = pretty.matches('\n').count();
-            proptest::prop_assert_eq!(pretty_len(&compact, depth), pretty.len() + 2 * depth * lines);
-        }
-    }
-
-    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
-        use proptest::prelude::*;
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::from),
-            any::<i64>().prop_map(Value::from),
-            "[a-z\"\\\\\n:,{}\\[\\] \u{1}é]{0,8}".prop_map(Value::from),
-        ];
-        leaf.prop_recursive(5, 64, 6, |inner| {
-            prop_oneof![
-                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
-                proptest::collection::btree_map("[a-z:,\"{}]{0,4}", inner, 0..6)
-                    .prop_map(|m| Value::Object(m.into_iter().collect())),
-            ]
-        })
     }
 
     #[test]

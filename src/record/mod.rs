@@ -3,4 +3,5 @@
 
 pub mod coverage;
 pub mod journal;
+pub(crate) mod pretty;
 pub mod transcript;
