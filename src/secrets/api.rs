@@ -343,7 +343,7 @@ pub(crate) fn render_parts(
     payload: Option<&Value>,
     scope: Value,
 ) -> Value {
-    let mut obj = Map::new();
+    let mut obj = Map::with_capacity(8);
     obj.insert("id".into(), json!(id));
     obj.insert("object".into(), json!("apps.secret"));
     obj.insert("created".into(), json!(created));

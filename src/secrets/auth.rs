@@ -114,11 +114,18 @@ pub(crate) fn mask(key: &str) -> String {
         })
         .unwrap_or(0);
     let (prefix, rest) = key.split_at(prefix_len);
-    let chars: Vec<char> = rest.chars().collect();
-    let hidden = chars.len().saturating_sub(4);
-    let tail: String = chars[hidden..].iter().collect();
+    let hidden = rest.chars().count().saturating_sub(4);
+    let tail = rest
+        .char_indices()
+        .nth(hidden)
+        .map_or("", |(at, _)| &rest[at..]);
     // An absurdly long key still yields an error body within the spec's limits.
-    format!("{prefix}{}{tail}", "*".repeat(hidden.min(MAX_MASK)))
+    let stars = hidden.min(MAX_MASK);
+    let mut masked = String::with_capacity(prefix.len() + stars + tail.len());
+    masked.push_str(prefix);
+    masked.extend(std::iter::repeat_n('*', stars));
+    masked.push_str(tail);
+    masked
 }
 
 #[cfg(test)]
