@@ -80,8 +80,16 @@ impl Logger {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// The lines this thread logged, for unit tests to read.
+    pub(crate) static LOGGED: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Writes one line to stderr, through the process's logger; never blocks.
 pub(crate) fn line(line: String) {
+    #[cfg(test)]
+    LOGGED.with(|l| l.borrow_mut().push(line.clone()));
     static STDERR: OnceLock<Logger> = OnceLock::new();
     STDERR
         .get_or_init(|| Logger::new(std::io::stderr(), QUEUE))

@@ -81,11 +81,11 @@ impl Plan<'_> {
             .is_some_and(|f| f.kind == FaultKind::Close && f.after == after)
     }
 
-    /// Whether this request holds `idem` in flight in `key`.
-    fn holds(&self, key: &PartitionKey, idem: &str) -> bool {
-        self.in_flight
-            .as_ref()
-            .is_some_and(|f| &f.key == key && f.idem == idem)
+    /// Whether this request holds its `Idempotency-Key` in flight: the only
+    /// key a plan ever holds is its own request's, in its own partition
+    /// ([`plan`] takes both from that request).
+    fn holds_its_key(&self) -> bool {
+        self.in_flight.is_some()
     }
 }
 

@@ -140,7 +140,7 @@ fn execute(
         Err(e) => return Execution::Refused(e),
     };
     if let Some(idem) = call.idempotency_key {
-        let held = plan.holds(key, idem);
+        let held = plan.holds_its_key();
         match state.check_idempotency(key, idem, call.fingerprint, held, turn.through) {
             Err(e) => return Execution::Refused(e),
             Ok(Some(saved)) => return Execution::Replay(saved),

@@ -388,3 +388,28 @@ fn expand_payload_shows_it_and_nothing_else_is_expandable() {
     );
     assert_eq!(page["data"][0]["payload"], "v", "{page}");
 }
+
+#[test]
+fn a_spec_violation_is_logged_with_its_request_id_whether_strict_or_not() {
+    // The bundled spec, except that secret ids must start with `sec_`,
+    // which the store's `appsecret_` ids never do.
+    let mut spec: Value = serde_json::from_str(BUNDLED_SPEC).unwrap();
+    spec["components"]["schemas"]["apps.secret"]["properties"]["id"]["pattern"] =
+        serde_json::json!("^sec_");
+    for strict in [true, false] {
+        let s = state(Config {
+            spec_json: Some(spec.to_string()),
+            strict,
+            ..Config::default()
+        });
+        crate::log::LOGGED.with(|l| l.borrow_mut().clear());
+        let req = create_request("n", None);
+        let res = serve(&s, &req, &plan(&s, &req)).unwrap();
+        assert_eq!(res.status, if strict { 500 } else { 200 });
+        let logged = crate::log::LOGGED.with(|l| l.borrow().clone());
+        assert_eq!(logged.len(), 1, "{logged:?}");
+        let prefix = format!("stripe-secrets-mock: {}: ", res.request_id);
+        assert!(logged[0].starts_with(&prefix), "{logged:?}");
+        assert!(logged[0].contains("^sec_"), "{logged:?}");
+    }
+}
