@@ -12,9 +12,10 @@
 //!    before execution, parameters, the operation), the response check,
 //!    the idempotency save, a fault after execution; one
 //!    [`steps::Answer`] is carried through, and the journal entry and the
-//!    coverage count are made once, from it.
-//! 4. After every lock is released: log lines, and forgetting partitions
-//!    that no longer hold anything.
+//!    coverage count are made once, from it, in the request's turn.
+//! 4. With the partition unlocked: the journal entry written (in its turn's
+//!    place) and counted; then log lines, and forgetting partitions that no
+//!    longer hold anything.
 //!
 //! Control paths (`/_mock/`) and CORS preflights take [`control`] instead:
 //! validated against the control spec, no authentication, no journal.
@@ -183,10 +184,15 @@ pub(crate) fn serve(state: &State, req: &MockRequest, plan: &Plan) -> Option<Moc
     let call = call::Call::new(req, route);
     let served = {
         let _gate = state.enter();
-        match &route.partition {
+        let (mut served, recorded) = match &route.partition {
             Some(key) => state.in_partition(key, |p| steps::run(state, call, plan, Some(p))),
             None => steps::run(state, call, plan, None),
-        }
+        };
+        // Written with the partition unlocked (its place was taken under
+        // the lock), before the answer goes out, so a client that reads the
+        // journal after its answer finds its request there.
+        served.released.extend(recorded.write(state));
+        served
     };
     if let Some(v) = &served.answer.violation {
         check::log_violation(&served.request_id, v);

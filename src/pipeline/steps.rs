@@ -1,6 +1,7 @@
 //! Step 3 of an API request, under its partition lock: one [`Answer`]
 //! carried through named steps, in the order of docs/behaviour.md §5–6,
-//! then recorded once.
+//! and its journal entry made once, in its turn (written after the lock is
+//! released).
 
 use hyper::body::Bytes;
 use hyper::StatusCode;
@@ -48,8 +49,24 @@ pub(super) struct Served {
     pub answer: Answer,
     /// The request's id.
     pub request_id: String,
-    /// Partitions that lost their last saved answer or journal entry.
+    /// Partitions that lost their last saved answer.
     pub released: Vec<PartitionKey>,
+}
+
+/// A request's journal entry and coverage count, made under its partition
+/// lock, written after.
+pub(super) struct Recorded<'a> {
+    entry: Record<'a>,
+    outcome: Outcome,
+    covered: Vec<String>,
+}
+
+impl Recorded<'_> {
+    /// Journals the entry and counts the outcome. Returns the partitions
+    /// that lost their last journal entry.
+    pub fn write(self, state: &State) -> Vec<PartitionKey> {
+        state.record(self.entry, self.outcome, &self.covered)
+    }
 }
 
 /// The request's turn: when it is served, and its id.
@@ -73,13 +90,14 @@ enum Execution {
 }
 
 /// The locked part of a request. `partition` is the caller's, locked
-/// (`None` without a valid key).
-pub(super) fn run(
+/// (`None` without a valid key). Its journal entry comes back beside the
+/// answer, to be written once the lock is released ([`Recorded::write`]).
+pub(super) fn run<'a>(
     state: &State,
-    call: Call<'_>,
+    call: Call<'a>,
     plan: &Plan,
     mut partition: Option<&mut Partition>,
-) -> Served {
+) -> (Served, Recorded<'a>) {
     #[cfg(test)]
     super::tests::panic_if_asked(call.req);
     let turn = begin(state, partition.as_deref_mut());
@@ -99,12 +117,13 @@ pub(super) fn run(
         after_execution(state, &call, &turn, plan, answer)
     };
     answer.headers = headers(&call, plan, &turn, &answer);
-    released.extend(record(state, call, plan, &turn, &answer));
-    Served {
+    let recorded = record(state, call, plan, &turn, &answer);
+    let served = Served {
         answer,
         request_id: turn.request_id,
         released,
-    }
+    };
+    (served, recorded)
 }
 
 /// The clock, expiry in the partition, and the request id (from the
@@ -378,14 +397,14 @@ fn headers(
 }
 
 /// The journal entry and the coverage count, made once from the call and
-/// its answer. Returns the partitions that lost their last journal entry.
-fn record(
+/// its answer, in the request's turn.
+fn record<'a>(
     state: &State,
-    call: Call<'_>,
+    call: Call<'a>,
     plan: &Plan,
     turn: &Turn,
     answer: &Answer,
-) -> Vec<PartitionKey> {
+) -> Recorded<'a> {
     let req = call.req;
     let fault = plan.fault.as_ref().map(Fault::describe);
     let response = answer.status.map(|status| {
@@ -403,7 +422,7 @@ fn record(
     let entry = Record {
         object: "mock.request",
         at: turn.now,
-        request_id: &turn.request_id,
+        request_id: turn.request_id.clone(),
         method: shorten(&req.method),
         path: shorten(&req.path),
         operation: call.op.map(|o| o.id.as_str()),
@@ -428,6 +447,11 @@ fn record(
             response,
             fault,
         }),
+        turn: state.journal_turn(),
     };
-    state.record(entry, answer.outcome.clone(), &call.covered)
+    Recorded {
+        entry,
+        outcome: answer.outcome.clone(),
+        covered: call.covered,
+    }
 }

@@ -300,7 +300,7 @@ fn a_fault_after_execution_keeps_the_answers_own_spec_violation() {
     let route = planned.route.as_ref().unwrap();
     let call = super::call::Call::new(&req, route);
     let key = route.partition.clone().unwrap();
-    let served = s.in_partition(&key, |p| super::steps::run(&s, call, &planned, Some(p)));
+    let (served, _) = s.in_partition(&key, |p| super::steps::run(&s, call, &planned, Some(p)));
     assert_eq!(served.answer.status.map(|s| s.as_u16()), Some(500));
     let violation = served.answer.violation.expect("the answer's violation");
     assert!(

@@ -118,7 +118,7 @@ pub(crate) struct Record<'a> {
     /// Mock clock when it was served.
     pub at: i64,
     /// The response's `Request-Id`.
-    pub request_id: &'a str,
+    pub request_id: String,
     /// HTTP method, shortened.
     pub method: Cow<'a, str>,
     /// Request path, shortened.
@@ -147,6 +147,44 @@ pub(crate) struct Record<'a> {
     /// payloads kept); never shown by the journal.
     #[serde(skip)]
     pub exchange: Option<Exchange>,
+    /// Its place in the order requests were served (taken with the
+    /// partition locked, [`crate::state::State::journal_turn`]): an entry
+    /// written after its lock was released still goes where it was served.
+    #[serde(skip)]
+    pub turn: u64,
+}
+
+/// A [`Record`] made into an entry, before the journal's lock is taken.
+pub(crate) struct Pending {
+    entry: Entry,
+}
+
+impl Pending {
+    /// Writes `record`'s text and counts its bytes: the costly part of
+    /// recording, done with no lock held.
+    pub fn new(record: Record<'_>) -> Pending {
+        let written = pretty::to_string(&record, 2);
+        let operation = record.operation.map(Box::from);
+        let partition = record.partition;
+        let exchange = record.exchange;
+        let size = ENTRY_OVERHEAD
+            + written.pretty_len
+            + exchange.as_ref().map_or(0, Exchange::size)
+            + operation.as_deref().map_or(0, str::len)
+            + partition.as_ref().map_or(0, |p| {
+                p.key.len() + p.account.as_ref().map_or(0, String::len)
+            });
+        Pending {
+            entry: Entry {
+                text: written.text.into(),
+                operation,
+                partition,
+                exchange: exchange.map(Arc::new),
+                size,
+                turn: record.turn,
+            },
+        }
+    }
 }
 
 /// A request and its answer as the journal keeps them for transcripts: the
@@ -245,6 +283,8 @@ struct Entry {
     exchange: Option<Arc<Exchange>>,
     /// Bytes counted against [`JOURNAL_BYTES`].
     size: usize,
+    /// Its [`Record::turn`].
+    turn: u64,
 }
 
 impl Entry {
@@ -319,20 +359,18 @@ impl Journal {
 
     /// Appends a record, dropping the oldest entries while over either
     /// bound.
+    #[cfg(test)]
     pub fn record(&mut self, record: Record<'_>) {
-        let written = pretty::to_string(&record, 2);
-        let text: Arc<str> = written.text.into();
-        let operation = record.operation.map(Box::from);
-        let partition = record.partition;
-        let exchange = record.exchange;
-        let size = ENTRY_OVERHEAD
-            + written.pretty_len
-            + exchange.as_ref().map_or(0, Exchange::size)
-            + operation.as_deref().map_or(0, str::len)
-            + partition.as_ref().map_or(0, |p| {
-                p.key.len() + p.account.as_ref().map_or(0, String::len)
-            });
-        if let Some(p) = &partition {
+        self.insert(Pending::new(record));
+    }
+
+    /// Adds an entry made by [`Pending::new`] in its turn's place, dropping
+    /// the oldest entries while over either bound (the
+    /// newest but for requests still being written, so the search from the
+    /// end stops within as many entries as requests run at once).
+    pub fn insert(&mut self, pending: Pending) {
+        let Pending { entry } = pending;
+        if let Some(p) = &entry.partition {
             match self.per_partition.get_mut(p) {
                 Some(n) => *n += 1,
                 None => {
@@ -340,14 +378,13 @@ impl Journal {
                 }
             }
         }
-        self.bytes += size;
-        self.entries.push_back(Entry {
-            text,
-            operation,
-            partition,
-            exchange: exchange.map(Arc::new),
-            size,
-        });
+        self.bytes += entry.size;
+        let at = self
+            .entries
+            .iter()
+            .rposition(|e| e.turn <= entry.turn)
+            .map_or(0, |i| i + 1);
+        self.entries.insert(at, entry);
         while self.entries.len() > self.max_entries || self.bytes > self.max_bytes {
             let Some(oldest) = self.entries.pop_front() else {
                 break;
@@ -530,7 +567,7 @@ mod tests {
         Record {
             object: "mock.request",
             at: 0,
-            request_id: "req_1",
+            request_id: "req_1".into(),
             method: "GET".into(),
             path: path.to_string().into(),
             operation: None,
@@ -543,6 +580,7 @@ mod tests {
             replayed: false,
             partition: Some(PartitionKey::new(partition, None)),
             exchange: None,
+            turn: 0,
         }
     }
 
@@ -667,6 +705,35 @@ mod tests {
         };
         assert_eq!(j.texts(app("k")).len(), 1);
         assert!(j.texts(app("other")).is_empty());
+    }
+
+    #[test]
+    fn an_entry_written_late_goes_where_its_turn_says() {
+        let mut j = Journal::new(JOURNAL_ENTRIES, JOURNAL_BYTES);
+        for (turn, path) in [(0, "/a"), (2, "/c"), (1, "/b"), (3, "/d"), (3, "/e")] {
+            j.record(Record {
+                turn,
+                ..record("sk_test_1", path)
+            });
+        }
+        let paths: Vec<Value> = parse(&j.texts(Filter::default()))
+            .into_iter()
+            .map(|e| e["path"].clone())
+            .collect();
+        assert_eq!(paths, ["/a", "/b", "/c", "/d", "/e"]);
+        // The oldest by turn is the one the bound drops first.
+        let mut j = Journal::new(2, JOURNAL_BYTES);
+        for (turn, path) in [(5, "/new"), (4, "/old"), (6, "/newest")] {
+            j.record(Record {
+                turn,
+                ..record("sk_test_1", path)
+            });
+        }
+        let paths: Vec<Value> = parse(&j.texts(Filter::default()))
+            .into_iter()
+            .map(|e| e["path"].clone())
+            .collect();
+        assert_eq!(paths, ["/new", "/newest"]);
     }
 
     #[test]

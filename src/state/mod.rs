@@ -25,6 +25,7 @@ pub(crate) mod fixtures;
 pub(crate) mod manifests;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use serde_json::{json, Value};
@@ -38,7 +39,7 @@ use crate::ids::IdGen;
 use crate::openapi::spec::{Spec, SpecRef};
 use crate::outcome::Outcome;
 use crate::record::coverage;
-use crate::record::journal::{self, Exchange, Filter, Journal, Record, RecordedRequest};
+use crate::record::journal::{self, Exchange, Filter, Journal, Pending, Record, RecordedRequest};
 use crate::record::transcript::Transcript;
 use crate::secrets::auth;
 use crate::secrets::idempotency::{Idempotency, Saved};
@@ -81,6 +82,8 @@ pub(crate) struct State {
     idempotency: Ordered<Idempotency>,
     /// Requests served on the Stripe paths.
     journal: Ordered<Journal>,
+    /// The next [`State::journal_turn`].
+    journal_turns: AtomicU64,
     /// Faults waiting for matching requests.
     faults: Ordered<Faults>,
     /// Outcomes and parameters exercised, per operation.
@@ -155,6 +158,7 @@ impl State {
             gate: Gate::default(),
             idempotency: Ordered::new(Level::Idempotency, Idempotency::default()),
             journal: Ordered::new(Level::Journal, journal),
+            journal_turns: AtomicU64::new(0),
             coverage: Ordered::new(Level::Coverage, coverage::Counts::default()),
             faults: Ordered::new(Level::Faults, Faults::default()),
             anonymous: Ordered::new(Level::Ids, IdGen::new(seed, &["<anonymous>"])),
@@ -511,8 +515,16 @@ impl State {
         store.take_released()
     }
 
-    /// Journals a request and counts its outcome for coverage. Returns the
-    /// partitions that lost their last journal entry to the bound.
+    /// A request's place in the journal, taken with its partition locked so
+    /// that the journal keeps each partition's requests in the order they
+    /// changed it, though each is written after the lock is released.
+    pub fn journal_turn(&self) -> u64 {
+        self.journal_turns.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Journals a request (its entry written before the journal's lock is
+    /// taken) and counts its outcome for coverage. Returns the partitions
+    /// that lost their last journal entry to the bound.
     pub fn record(
         &self,
         entry: Record<'_>,
@@ -520,9 +532,10 @@ impl State {
         sent: &[String],
     ) -> Vec<PartitionKey> {
         let op = entry.operation;
+        let pending = Pending::new(entry);
         let released = {
             let mut journal = self.journal.lock();
-            journal.record(entry);
+            journal.insert(pending);
             journal.take_released()
         };
         self.coverage.lock().count(op, outcome, sent);
