@@ -709,31 +709,26 @@ mod tests {
 
     #[test]
     fn an_entry_written_late_goes_where_its_turn_says() {
-        let mut j = Journal::new(JOURNAL_ENTRIES, JOURNAL_BYTES);
-        for (turn, path) in [(0, "/a"), (2, "/c"), (1, "/b"), (3, "/d"), (3, "/e")] {
-            j.record(Record {
-                turn,
-                ..record("sk_test_1", path)
-            });
-        }
-        let paths: Vec<Value> = parse(&j.texts(Filter::default()))
-            .into_iter()
-            .map(|e| e["path"].clone())
-            .collect();
-        assert_eq!(paths, ["/a", "/b", "/c", "/d", "/e"]);
+        // The paths a journal of at most `max` entries keeps, recorded in
+        // the order given with the turns given.
+        let kept = |max: usize, recorded: &[(u64, &str)]| -> Vec<Value> {
+            let mut j = Journal::new(max, JOURNAL_BYTES);
+            for &(turn, path) in recorded {
+                j.record(Record {
+                    turn,
+                    ..record("sk_test_1", path)
+                });
+            }
+            parse(&j.texts(Filter::default()))
+                .into_iter()
+                .map(|e| e["path"].clone())
+                .collect()
+        };
+        let late = [(0, "/a"), (2, "/c"), (1, "/b"), (3, "/d"), (3, "/e")];
+        assert_eq!(kept(10, &late), ["/a", "/b", "/c", "/d", "/e"]);
         // The oldest by turn is the one the bound drops first.
-        let mut j = Journal::new(2, JOURNAL_BYTES);
-        for (turn, path) in [(5, "/new"), (4, "/old"), (6, "/newest")] {
-            j.record(Record {
-                turn,
-                ..record("sk_test_1", path)
-            });
-        }
-        let paths: Vec<Value> = parse(&j.texts(Filter::default()))
-            .into_iter()
-            .map(|e| e["path"].clone())
-            .collect();
-        assert_eq!(paths, ["/new", "/newest"]);
+        let late = [(5, "/new"), (4, "/old"), (6, "/newest")];
+        assert_eq!(kept(2, &late), ["/new", "/newest"]);
     }
 
     #[test]
