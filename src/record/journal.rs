@@ -154,6 +154,9 @@ pub(crate) struct Record<'a> {
     pub turn: u64,
 }
 
+/// Entries the bounds dropped, freed when this is dropped.
+pub(crate) struct Evicted(Vec<Entry>);
+
 /// A [`Record`] made into an entry, before the journal's lock is taken.
 pub(crate) struct Pending {
     entry: Entry,
@@ -361,14 +364,16 @@ impl Journal {
     /// bound.
     #[cfg(test)]
     pub fn record(&mut self, record: Record<'_>) {
-        self.insert(Pending::new(record));
+        drop(self.insert(Pending::new(record)));
     }
 
-    /// Adds an entry made by [`Pending::new`] in its turn's place, dropping
-    /// the oldest entries while over either bound (the
+    /// Adds an entry made by [`Pending::new`] in its turn's place (the
     /// newest but for requests still being written, so the search from the
-    /// end stops within as many entries as requests run at once).
-    pub fn insert(&mut self, pending: Pending) {
+    /// end stops within as many entries as requests run at once), and takes
+    /// out the oldest entries while over either bound: they are returned,
+    /// for the caller to drop once the lock is released.
+    #[must_use = "the entries dropped for the bounds, to free after the lock"]
+    pub fn insert(&mut self, pending: Pending) -> Evicted {
         let Pending { entry } = pending;
         if let Some(p) = &entry.partition {
             match self.per_partition.get_mut(p) {
@@ -385,14 +390,17 @@ impl Journal {
             .rposition(|e| e.turn <= entry.turn)
             .map_or(0, |i| i + 1);
         self.entries.insert(at, entry);
+        let mut evicted = Evicted(Vec::new());
         while self.entries.len() > self.max_entries || self.bytes > self.max_bytes {
-            let Some(oldest) = self.entries.pop_front() else {
+            let Some(mut oldest) = self.entries.pop_front() else {
                 break;
             };
             self.bytes -= oldest.size;
             self.dropped += 1;
-            self.unref(oldest.partition);
+            self.unref(oldest.partition.take());
+            evicted.0.push(oldest);
         }
+        evicted
     }
 
     fn unref(&mut self, partition: Option<PartitionKey>) {

@@ -533,11 +533,13 @@ impl State {
     ) -> Vec<PartitionKey> {
         let op = entry.operation;
         let pending = Pending::new(entry);
-        let released = {
+        let (released, evicted) = {
             let mut journal = self.journal.lock();
-            journal.insert(pending);
-            journal.take_released()
+            let evicted = journal.insert(pending);
+            (journal.take_released(), evicted)
         };
+        // Freed with the journal unlocked.
+        drop(evicted);
         self.coverage.lock().count(op, outcome, sent);
         released
     }
