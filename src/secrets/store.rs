@@ -570,6 +570,26 @@ mod tests {
     }
 
     #[test]
+    fn only_user_scope_takes_a_user_and_it_needs_one() {
+        assert_eq!(
+            Scope::parse(Some("user"), Some("usr_1")),
+            Ok(Scope::User("usr_1".into()))
+        );
+        assert_eq!(
+            Scope::parse(Some("user"), None),
+            Err(ScopeError::MissingUser)
+        );
+        for kind in [Some("account"), None] {
+            assert_eq!(
+                Scope::parse(kind, Some("usr_1")),
+                Err(ScopeError::UnexpectedUser),
+                "{kind:?}"
+            );
+            assert_eq!(Scope::parse(kind, None), Ok(Scope::Account));
+        }
+    }
+
+    #[test]
     fn a_secret_costs_its_name_payload_and_user_as_written_plus_its_overhead() {
         let user = Scope::User("usr_\u{1}".into());
         assert_eq!(
