@@ -413,3 +413,32 @@ fn a_spec_violation_is_logged_with_its_request_id_whether_strict_or_not() {
         assert!(logged[0].contains("^sec_"), "{logged:?}");
     }
 }
+
+#[test]
+fn a_journal_entry_written_late_still_goes_where_its_request_was_served() {
+    // Two requests to one partition, served in turn; the second's entry is
+    // written first (as when the first's worker is descheduled after its
+    // lock): the journal still lists them in the order they were served.
+    let s = state(Config::default());
+    let first = create_request("first", None);
+    let second = create_request("second", None);
+    let (plan_first, plan_second) = (plan(&s, &first), plan(&s, &second));
+    fn locked<'a>(
+        s: &Arc<State>,
+        req: &'a MockRequest,
+        planned: &'a super::Plan<'a>,
+    ) -> super::steps::Recorded<'a> {
+        let route = planned.route.as_ref().unwrap();
+        let call = super::call::Call::new(req, route);
+        let key = route.partition.clone().unwrap();
+        s.in_partition(&key, |p| super::steps::run(s, call, planned, Some(p)))
+            .1
+    }
+    let recorded_first = locked(&s, &first, &plan_first);
+    let recorded_second = locked(&s, &second, &plan_second);
+    recorded_second.write(&s);
+    recorded_first.write(&s);
+    let journal = crate::record::journal::parse(&s.journal_texts(Default::default()));
+    let names: Vec<&Value> = journal.iter().map(|e| &e["params"]["name"]).collect();
+    assert_eq!(names, ["first", "second"]);
+}
