@@ -442,3 +442,27 @@ fn a_journal_entry_written_late_still_goes_where_its_request_was_served() {
     let names: Vec<&Value> = journal.iter().map(|e| &e["params"]["name"]).collect();
     assert_eq!(names, ["first", "second"]);
 }
+
+#[test]
+fn the_store_wide_totals_follow_every_reset_and_import() {
+    let s = state(Config::default());
+    assert_eq!(create(&s, "sk_test_1", "a").0, 200);
+    assert_eq!(create(&s, "sk_test_2", "b").0, 200);
+    let (secrets, bytes) = s.totals().get();
+    assert_eq!(secrets, 2);
+    // Counted exactly: the same as walking every partition.
+    assert_eq!((secrets, bytes), s.footprint_of_all());
+    // One app's reset takes its secret out of the totals; a full reset all.
+    s.reset(Some("sk_test_1"), None);
+    assert_eq!(s.totals().get(), s.footprint_of_all());
+    assert_eq!(s.totals().get().0, 1);
+    s.reset(None, None);
+    assert_eq!(s.totals().get(), (0, 0));
+    // An import counts what it brought in.
+    let fixture = serde_json::json!({"secrets": [
+        {"app": "sk_test_1", "name": "x", "payload": "y", "scope": {"type": "account"}}
+    ]});
+    assert_eq!(s.import(&fixture).unwrap(), 1);
+    assert_eq!(s.totals().get().0, 1);
+    assert_eq!(s.totals().get(), s.footprint_of_all());
+}

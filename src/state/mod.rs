@@ -253,6 +253,18 @@ impl State {
         self.totals.reset(secrets, bytes);
     }
 
+    /// `(secrets, bytes)` of every partition, walked (for tests to check
+    /// the totals against).
+    #[cfg(test)]
+    pub fn footprint_of_all(&self) -> (usize, usize) {
+        let map = self.partitions.lock();
+        let each: Vec<(usize, usize)> = map.values().map(|c| c.lock().footprint()).collect();
+        (
+            each.iter().map(|f| f.0).sum(),
+            each.iter().map(|f| f.1).sum(),
+        )
+    }
+
     /// Forgets each of `keys` that holds nothing, has no saved answer, no
     /// key in flight and no journal entry, and that no request is using.
     /// Its id streams start over if it is used again, as after a reset of
