@@ -445,7 +445,22 @@ fn a_journal_entry_written_late_still_goes_where_its_request_was_served() {
 
 #[test]
 fn the_store_wide_totals_follow_every_reset_and_import() {
-    let s = state(Config::default());
+    // Seeded with one secret of its own, counted from the start.
+    let seeded = r#"{"secrets": [{"app": "sk_test_3", "name": "s", "payload": "p",
+        "scope": {"type": "account"}}]}"#;
+    let s = state(Config {
+        fixtures: vec![crate::config::FixtureSource::Inline {
+            name: "seed".into(),
+            json: seeded.into(),
+        }],
+        ..Config::default()
+    });
+    assert_eq!(s.totals().get().0, 1);
+    assert_eq!(s.totals().get(), s.footprint_of_all());
+    s.reset(Some("sk_test_3"), None);
+    assert_eq!(s.totals().get().0, 1, "the seeded secret is back");
+    s.import(&serde_json::json!({"secrets": []})).unwrap();
+    assert_eq!(s.totals().get(), (0, 0));
     assert_eq!(create(&s, "sk_test_1", "a").0, 200);
     assert_eq!(create(&s, "sk_test_2", "b").0, 200);
     let (secrets, bytes) = s.totals().get();
@@ -456,8 +471,10 @@ fn the_store_wide_totals_follow_every_reset_and_import() {
     s.reset(Some("sk_test_1"), None);
     assert_eq!(s.totals().get(), s.footprint_of_all());
     assert_eq!(s.totals().get().0, 1);
+    // A full reset restores the seeded secret and nothing else.
     s.reset(None, None);
-    assert_eq!(s.totals().get(), (0, 0));
+    assert_eq!(s.totals().get().0, 1);
+    assert_eq!(s.totals().get(), s.footprint_of_all());
     // An import counts what it brought in.
     let fixture = serde_json::json!({"secrets": [
         {"app": "sk_test_1", "name": "x", "payload": "y", "scope": {"type": "account"}}

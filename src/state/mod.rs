@@ -607,10 +607,10 @@ pub struct Stats {
     pub saved_answers: usize,
     /// Bytes counted for them (bounded by 8 MiB).
     pub saved_bytes: usize,
-    /// Journal entries (bounded by 10,000).
+    /// Journal entries (bounded by `--journal-entries`, 2,000 by default).
     pub journal_entries: usize,
     /// Bytes counted for them, as the journal's answers write them (bounded
-    /// by 16 MiB).
+    /// by `--journal-bytes`, 4 MiB by default).
     pub journal_bytes: usize,
 }
 
