@@ -483,3 +483,89 @@ fn the_store_wide_totals_follow_every_reset_and_import() {
     assert_eq!(s.totals().get().0, 1);
     assert_eq!(s.totals().get(), s.footprint_of_all());
 }
+
+/// App `sk_test_a` holds no secret but one saved answer and two journal
+/// entries: a keyed create, then an unkeyed delete of the secret.
+fn app_a_emptied(s: &Arc<State>) {
+    let create = create_request("n", Some("key-a"));
+    let req = MockRequest {
+        authorization: Some("Bearer sk_test_a".into()),
+        ..create
+    };
+    assert_eq!(send(s, &req).0, 200);
+    let delete = request(
+        "POST",
+        "/v1/apps/secrets/delete",
+        Some("sk_test_a"),
+        "name=n&scope[type]=account",
+    );
+    assert_eq!(send(s, &delete).0, 200);
+    assert_eq!(s.stats().saved_answers, 1);
+}
+
+#[test]
+fn an_empty_app_is_kept_while_the_journal_names_it() {
+    let s = state(Config {
+        journal_entries: 20_000,
+        journal_bytes: 64 << 20,
+        ..Config::default()
+    });
+    app_a_emptied(&s);
+    // Another app's keyed POSTs push `a`'s saved answer out of the budget.
+    // The oldest answer, `a`'s, is the first the budget drops.
+    let name = "n".repeat(4_000);
+    let mut n = 0;
+    while s.stats().saved_answers == n + 1 {
+        assert!(n < 20_000, "the budget never filled: {:?}", s.stats());
+        assert_eq!(
+            send(&s, &create_request(&name, Some(&format!("k{n}")))).0,
+            200
+        );
+        n += 1;
+    }
+    let stats = s.stats();
+    // Its two journal entries still name it.
+    assert_eq!(stats.partitions, 2, "{stats:?}");
+}
+
+#[test]
+fn an_empty_app_is_kept_while_a_saved_answer_names_it() {
+    let s = state(Config {
+        journal_entries: 10,
+        ..Config::default()
+    });
+    app_a_emptied(&s);
+    // Another app's requests push `a`'s out of the journal.
+    for _ in 0..10 {
+        assert_eq!(find(&s, "sk_test_c", "n"), 404);
+    }
+    // Its saved answer still names it.
+    assert_eq!(s.stats().partitions, 2, "{:?}", s.stats());
+}
+
+#[test]
+fn an_empty_app_is_kept_while_a_request_is_in_it() {
+    use std::sync::mpsc::channel;
+    use std::time::Duration;
+    let s = state(Config::default());
+    let key = crate::secrets::store::PartitionKey::new("sk_test_a", None);
+    let (entered, inside) = channel();
+    let (leave, told) = channel::<()>();
+    let busy = {
+        let (s, key) = (s.clone(), key.clone());
+        std::thread::spawn(move || {
+            s.in_partition(&key, |_| {
+                entered.send(()).unwrap();
+                // Bounded: a forget that waits for this lock fails the
+                // test below instead of hanging it.
+                let _ = told.recv_timeout(Duration::from_secs(2));
+            })
+        })
+    };
+    inside.recv_timeout(Duration::from_secs(10)).unwrap();
+    // Empty, named by nothing, but a request holds it: not forgotten.
+    s.forget_idle(vec![key.clone()]);
+    let _ = leave.send(());
+    busy.join().unwrap();
+    assert_eq!(s.stats().partitions, 1);
+}
