@@ -157,6 +157,7 @@ mod tests {
             "scope": {"$ref": "#/definitions/scope"},
             "again": {"$ref": "#/definitions/scope"},
             "limit": {"type": ["integer", "null"]},
+            "count": {"type": ["integer"]},
             "ratio": {"type": "number"},
             "flag": {"type": "boolean"},
             "expand": {"type": "array", "items": {"type": "string"}},
@@ -179,6 +180,10 @@ mod tests {
         assert_eq!(
             (prop("limit").kind, prop("limit").nullable),
             (Kind::Integer, true)
+        );
+        assert_eq!(
+            (prop("count").kind, prop("count").nullable),
+            (Kind::Integer, false)
         );
         assert_eq!(prop("ratio").kind, Kind::Number);
         assert_eq!(prop("flag").kind, Kind::Boolean);
