@@ -658,3 +658,26 @@ fn app_range<'m, V>(
     };
     map.range(from..).take_while(move |(k, _)| k.key == app)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The store-wide bound on what fixtures load: exactly at each limit
+    /// loads, one past it is refused with both limits named.
+    #[test]
+    fn fixtures_bound_is_inclusive() {
+        assert!(check_bound(MAX_SECRETS, MAX_STORED_BYTES).is_ok());
+        assert!(check_bound(0, 0).is_ok());
+        for (secrets, bytes) in [(MAX_SECRETS + 1, 0), (0, MAX_STORED_BYTES + 1)] {
+            let FixtureError(e) = check_bound(secrets, bytes).unwrap_err();
+            assert_eq!(
+                e,
+                format!(
+                    "the fixtures hold {secrets} secrets ({bytes} counted bytes); the store \
+                     holds at most 100000 secrets and 134217728 bytes"
+                )
+            );
+        }
+    }
+}
