@@ -576,4 +576,60 @@ mod tests {
         assert_eq!(errors[0].param.as_deref(), Some("limit"));
         assert_eq!(errors[0].code, Some("parameter_invalid_integer"));
     }
+
+    #[test]
+    fn coercion_leaves_what_needs_no_change() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "flag": {"type": "boolean"},
+                "name": {"type": "string"},
+                "at": {"type": ["integer", "null"]}
+            }
+        });
+        let shape = Shape::compile(&schema, &schema);
+        let mut v = json!({"flag": "false", "name": "", "at": "7"});
+        let mut errors = Vec::new();
+        coerce(&mut v, &shape, Shape::ROOT, "", &mut errors);
+        assert!(errors.is_empty());
+        // Only a nullable field's empty value unsets it.
+        assert_eq!(v, json!({"flag": false, "name": "", "at": 7}));
+    }
+
+    #[test]
+    fn indexed_hashes_become_arrays_where_the_schema_has_one() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "expand": {"type": "array", "items": {"type": "string"}},
+                "limit": {"type": "integer"},
+                "opts": {"type": "object", "properties": {
+                    "tags": {"type": "array", "items": {"type": "string"}}
+                }}
+            }
+        });
+        let shape = Shape::compile(&schema, &schema);
+        let mut v = json!({
+            "expand": {"0": "a", "1": "b"},
+            "opts": {"tags": {"0": "x"}},
+            "limit": "5",
+            "other": {"0": "z"}
+        });
+        shape_arrays(&mut v, &shape, Shape::ROOT);
+        assert_eq!(
+            v,
+            json!({
+                "expand": ["a", "b"],
+                "opts": {"tags": ["x"]},
+                "limit": "5",
+                "other": {"0": "z"}
+            })
+        );
+    }
+
+    #[test]
+    fn brackets_are_escaped_unless_kept_readable() {
+        assert_eq!(percent_encode("a[b] c~", false), "a%5Bb%5D%20c~");
+        assert_eq!(percent_encode("a[b] c~", true), "a[b]%20c~");
+    }
 }

@@ -90,7 +90,8 @@ fn translate_in(schema: &Value, inside_all_of: bool) -> Value {
                     .unwrap_or_default(),
             ),
             "items" | "not" => translate_in(value, false),
-            "additionalProperties" if value.is_object() => translate_in(value, false),
+            // (`true` and `false` pass through translate_in unchanged.)
+            "additionalProperties" => translate_in(value, false),
             "anyOf" | "oneOf" => list(value, false),
             "allOf" => list(value, true),
             "nullable" | "description" | "title" | "example" => continue,
@@ -243,5 +244,53 @@ mod tests {
             props["limit"],
             json!({"type": "integer", "maximum": 50, "minimum": 1, "default": 10})
         );
+    }
+
+    #[test]
+    fn a_ref_without_a_pointer_resolves_to_itself() {
+        let raw = json!({"components": {"schemas": {"b": {"type": "string"}}}});
+        let elsewhere = json!({"$ref": "other.json"});
+        assert_eq!(follow(&raw, &elsewhere), &elsewhere);
+    }
+
+    #[test]
+    fn combinators_and_schema_valued_additional_properties_are_translated() {
+        let t = translate(&json!({
+            "anyOf": [{"$ref": "#/components/schemas/a"}, {"type": "string", "nullable": true}],
+            "oneOf": [{"type": "integer", "description": "d"}],
+            "allOf": [{"type": "object", "properties": {"x": {"type": "string"}}}],
+            "additionalProperties": {"$ref": "#/components/schemas/b"}
+        }));
+        assert_eq!(
+            t,
+            json!({
+                "anyOf": [
+                    {"$ref": "urn:stripe-secrets-mock:components#/definitions/a"},
+                    {"type": ["string", "null"]}
+                ],
+                "oneOf": [{"type": "integer"}],
+                // Inside allOf an object stays open: its siblings add fields.
+                "allOf": [{"type": "object", "properties": {"x": {"type": "string"}}}],
+                "additionalProperties": {"$ref": "urn:stripe-secrets-mock:components#/definitions/b"}
+            })
+        );
+        // A combinator that is not a list is kept as it is.
+        assert_eq!(translate(&json!({"anyOf": true})), json!({"anyOf": true}));
+    }
+
+    #[test]
+    fn only_openapi_formats_are_dropped() {
+        let t = translate(&json!({"type": "string", "format": "email"}));
+        assert_eq!(t, json!({"type": "string", "format": "email"}));
+    }
+
+    #[test]
+    fn the_list_convention_needs_both_cursors() {
+        for cursors in [json!({"starting_after": {}}), json!({"ending_before": {}})] {
+            let mut props = cursors.clone();
+            props["limit"] = json!({"type": "integer"});
+            apply_list_convention(props.as_object_mut().unwrap());
+            assert_eq!(props["limit"], json!({"type": "integer"}), "{cursors}");
+        }
     }
 }

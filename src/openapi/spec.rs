@@ -465,4 +465,99 @@ mod tests {
         let unknown_field = json!({"error": {"type": "api_error", "extra": 1}});
         assert!(find.validate_response(500, &unknown_field).is_err());
     }
+
+    /// A document of one JSON operation whose only component is `thing`
+    /// (no `error`), answered by `responses`.
+    fn thing_spec(responses: Value) -> Result<Spec, String> {
+        let text = json!({
+            "openapi": "3.0.0",
+            "info": {"title": "t", "version": "v"},
+            "paths": {"/v1/things": {"post": {
+                "operationId": "make",
+                "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
+                "responses": responses
+            }}},
+            "components": {"schemas": {"thing": {
+                "type": "object",
+                "properties": {
+                    "code": {"type": "string", "minLength": 2, "pattern": "^[a-z]+$"},
+                    "n": {"type": "integer", "minimum": 1, "maximum": 9},
+                    "payload": {"type": "string"}
+                }
+            }}}
+        });
+        Spec::from_json(&text.to_string())
+    }
+
+    fn answers(schema: Value) -> Value {
+        json!({"description": "d", "content": {"application/json": {"schema": schema}}})
+    }
+
+    #[test]
+    fn component_violations_name_each_bound() {
+        let spec = thing_spec(json!({"200": answers(json!({"type": "object"}))})).unwrap();
+        let rules = |v: Value| -> Vec<String> {
+            spec.violations("thing", &v)
+                .into_iter()
+                .map(|v| format!("{} {}", v.pointer, v.rule))
+                .collect()
+        };
+        assert_eq!(
+            rules(json!({"code": "A"})),
+            [
+                "/code must be at least 2 characters",
+                "/code must match the pattern ^[a-z]+$"
+            ]
+        );
+        assert_eq!(rules(json!({"n": 0})), ["/n must be at least 1"]);
+        assert_eq!(rules(json!({"n": 10})), ["/n must be at most 9"]);
+        assert!(rules(json!({"code": "ab", "n": 9})).is_empty());
+    }
+
+    #[test]
+    fn a_document_without_an_error_schema_checks_no_error_body() {
+        let spec = thing_spec(json!({"200": answers(json!({"type": "object"}))})).unwrap();
+        spec.validate_error(&json!({"anything": 1})).unwrap();
+        // The bundled one does.
+        assert!(Spec::bundled()
+            .validate_error(&json!({"anything": 1}))
+            .is_err());
+        Spec::bundled()
+            .validate_error(&json!({"error": {"type": "api_error", "message": "m"}}))
+            .unwrap();
+    }
+
+    #[test]
+    fn a_json_body_is_told_from_a_form() {
+        let spec = thing_spec(json!({"200": answers(json!({"type": "object"}))})).unwrap();
+        assert!(spec.operations[0].json_body);
+        assert!(Spec::bundled().operations.iter().all(|op| !op.json_body));
+    }
+
+    /// Expandable fields come from the first 2xx answer, whatever comes
+    /// before or after it.
+    #[test]
+    fn expandable_fields_come_from_the_first_success() {
+        let thing = json!({"$ref": "#/components/schemas/thing"});
+        let spec = thing_spec(json!({
+            "400": answers(json!({"type": "object", "properties": {"payload": {}}})),
+            "200": answers(json!({"type": "object"})),
+            "201": answers(thing.clone())
+        }))
+        .unwrap();
+        assert!(spec.operations[0].expandable.is_empty());
+        let spec = thing_spec(json!({"201": answers(thing)})).unwrap();
+        assert_eq!(
+            spec.operations[0].expandable,
+            BTreeSet::from(["payload".to_string()])
+        );
+    }
+
+    #[test]
+    fn a_document_whose_schema_does_not_compile_is_refused() {
+        let e = thing_spec(json!({"200": answers(json!({"type": "string", "pattern": "("}))}))
+            .err()
+            .expect("refused");
+        assert!(e.contains("does not compile"), "{e}");
+    }
 }
