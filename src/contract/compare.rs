@@ -62,8 +62,9 @@ impl IdMap {
         let mut out = String::with_capacity(text.len());
         let mut word_start = None;
         let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+        // The space after the end closes a word that ends the text.
         for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
-            match (word_start, is_word(c) && i < text.len()) {
+            match (word_start, is_word(c)) {
                 (None, true) => word_start = Some(i),
                 (Some(start), false) => {
                     let word = &text[start..i];
@@ -325,11 +326,200 @@ mod tests {
     }
 
     #[test]
+    fn an_id_pairs_with_one_id_only() {
+        let mut ids = IdMap::default();
+        ids.pair("s_1", "s_9").unwrap();
+        // The same pair again is no conflict.
+        ids.pair("s_1", "s_9").unwrap();
+        assert_eq!(
+            ids.pair("s_1", "s_8").unwrap_err(),
+            "recorded \"s_1\", which the target answered as \"s_9\" earlier, got \"s_8\""
+        );
+        assert_eq!(
+            ids.pair("s_2", "s_9").unwrap_err(),
+            "recorded \"s_2\", got \"s_9\", which earlier stood for recorded \"s_1\""
+        );
+        // Neither refused pair was kept.
+        assert_eq!(ids.as_target("s_1 s_2"), "s_9 s_2");
+        assert_eq!(ids.as_recorded("s_9 s_8"), "s_1 s_8");
+    }
+
+    fn secret(id: &str, name: &str) -> Value {
+        json!({
+            "id": id, "object": "apps.secret", "created": 1700000000, "expires_at": null,
+            "livemode": false, "name": name, "scope": {"type": "account"}
+        })
+    }
+
+    fn not_found() -> Value {
+        json!({"error": {
+            "code": "resource_missing",
+            "doc_url": "https://stripe.com/docs/error-codes/resource-missing",
+            "message": "No such secret: 'nope'", "param": "name",
+            "request_log_url": "https://dashboard.stripe.com/test/logs/req_1?t=1700000000",
+            "type": "invalid_request_error"
+        }})
+    }
+
+    /// A recorded find: status, headers and body.
+    fn recorded(status: u16, headers: &[(&str, &str)], body: Value) -> Interaction {
+        Interaction {
+            operation: Some("getAppsSecretsFind".into()),
+            request: crate::record::transcript::TranscriptRequest {
+                method: "GET".into(),
+                path: "/v1/apps/secrets/find".into(),
+                headers: Default::default(),
+                params: Some(json!({"name": "k", "scope": {"type": "account"}})),
+                query: None,
+                body: None,
+            },
+            response: Some(crate::record::transcript::TranscriptResponse {
+                status,
+                headers: headers
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                body,
+            }),
+            fault: None,
+            violations: Vec::new(),
+        }
+    }
+
+    fn received(status: u16, headers: &[(&'static str, &str)], body: &str) -> Received {
+        let mut map = hyper::HeaderMap::new();
+        for (k, v) in headers {
+            map.insert(*k, v.parse().unwrap());
+        }
+        Received {
+            status,
+            headers: map,
+            body: body.to_string().into(),
+        }
+    }
+
+    fn failures(outcome: Outcome) -> Vec<String> {
+        match outcome {
+            Outcome::Failed(d) => d,
+            other => panic!("not failed: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_answer_is_checked_by_status_headers_spec_and_body() {
+        let spec = Spec::bundled();
+        let rec = recorded(200, &[("request-id", "req_1")], secret("s_1", "k"));
+        let same = received(
+            200,
+            &[("request-id", "req_9")],
+            &secret("s_9", "k").to_string(),
+        );
+        assert_eq!(
+            check(&rec, &same, spec, &mut IdMap::default()),
+            Outcome::Passed
+        );
+        let mut ids = IdMap::default();
+        let other = received(404, &[], &not_found().to_string());
+        assert_eq!(
+            failures(check(&rec, &other, spec, &mut ids)),
+            [
+                "status: recorded 200, got 404",
+                "body: recorded an object (apps.secret), got an error (resource_missing: \
+                 \"No such secret: 'nope'\")",
+            ]
+        );
+        // The reverse, and an error without a code, named by its type.
+        let rec_error = recorded(
+            400,
+            &[],
+            json!({"error": {"type": "invalid_request_error"}}),
+        );
+        let got = received(400, &[], &secret("s_9", "k").to_string());
+        let d = failures(check(&rec_error, &got, spec, &mut ids));
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert!(d[0].starts_with("body breaks the spec: /: "), "{d:?}");
+        assert_eq!(
+            d[1],
+            "body: recorded an error (invalid_request_error: \"\"), got an object (apps.secret)"
+        );
+        // A body the spec refuses is named, even when it matches the record.
+        let broken = json!({"id": "s_1", "object": "apps.secret"});
+        let rec_broken = recorded(200, &[], broken.clone());
+        let d = failures(check(
+            &rec_broken,
+            &received(200, &[], &broken.to_string()),
+            spec,
+            &mut IdMap::default(),
+        ));
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].starts_with("body breaks the spec: "), "{d:?}");
+        // A body that is not JSON.
+        assert_eq!(
+            failures(check(
+                &rec,
+                &received(200, &[], "oops"),
+                spec,
+                &mut IdMap::default()
+            )),
+            ["body: not JSON (4 bytes: \"oops\")"]
+        );
+    }
+
+    #[test]
+    fn replays_are_checked_by_their_headers() {
+        let spec = Spec::bundled();
+        let body = secret("s_1", "k");
+        let text = secret("s_9", "k").to_string();
+        let mut ids = IdMap::default();
+        // The first answer pairs the request ids req_1 and req_9.
+        let first = recorded(200, &[("request-id", "req_1")], body.clone());
+        let got = received(200, &[("request-id", "req_9")], &text);
+        assert_eq!(check(&first, &got, spec, &mut ids), Outcome::Passed);
+        let replay = recorded(
+            200,
+            &[
+                ("request-id", "req_2"),
+                ("idempotent-replayed", "true"),
+                ("original-request", "req_1"),
+            ],
+            body.clone(),
+        );
+        let good = received(
+            200,
+            &[
+                ("request-id", "req_8"),
+                ("idempotent-replayed", "true"),
+                ("original-request", "req_9"),
+            ],
+            &text,
+        );
+        assert_eq!(check(&replay, &good, spec, &mut ids), Outcome::Passed);
+        let wrong_original = received(
+            200,
+            &[
+                ("request-id", "req_7"),
+                ("idempotent-replayed", "true"),
+                ("original-request", "req_6"),
+            ],
+            &text,
+        );
+        assert_eq!(
+            failures(check(&replay, &wrong_original, spec, &mut ids)),
+            ["header Original-Request: names \"req_6\", not the request recorded as \"req_1\""]
+        );
+        let not_replayed = received(200, &[("request-id", "req_5")], &text);
+        assert_eq!(
+            failures(check(&replay, &not_replayed, spec, &mut ids)),
+            ["header Idempotent-Replayed: recorded \"true\", got nothing"]
+        );
+    }
+
+    #[test]
     fn differences_name_where_and_what() {
         let mut ids = IdMap::default();
         let d = diffs(
-            json!({"a": 1, "list": [1, 2], "gone": true, "payload": REDACTED}),
-            json!({"a": 2, "list": [1], "extra": null, "payload": "x"}),
+            json!({"a": 1, "list": [1, 2], "gone": true, "payload": REDACTED, "name": "k"}),
+            json!({"a": 2, "list": [1], "extra": null, "payload": "x", "name": "j"}),
             &mut ids,
         );
         assert_eq!(
@@ -338,6 +528,7 @@ mod tests {
                 "body.a: recorded 1, got 2",
                 "body.list: recorded 2 items, got 1",
                 "body.gone: missing (recorded true)",
+                "body.name: recorded \"k\", got \"j\"",
                 "body.extra: not recorded (got null)",
             ]
         );
