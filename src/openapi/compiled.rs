@@ -30,7 +30,8 @@ impl Compiler {
 }
 
 /// A schema compiled on first use (a server that never sees an operation
-/// never pays for its validators), then shared.
+/// never pays for its validators), then shared: by every operation that
+/// answers with the same schema too ([`Validators`]).
 pub(crate) struct Lazy {
     /// What it checks, for messages.
     what: String,
@@ -52,10 +53,44 @@ impl Lazy {
         }
     }
 
+    /// The translated schema it compiles.
+    pub fn schema(&self) -> &Value {
+        &self.schema
+    }
+
     pub fn get(&self) -> Result<&Validator, String> {
         self.compiled
             .get_or_init(|| self.compiler.compile(&self.schema, &self.what))
             .as_ref()
             .map_err(Clone::clone)
+    }
+}
+
+/// The validators of one document, one per distinct schema: the `200`
+/// answers of several operations, their `default` answers and the `error`
+/// component are often one `$ref`, compiled (and held) once.
+pub(crate) struct Validators {
+    compiler: Arc<Compiler>,
+    made: Vec<Arc<Lazy>>,
+}
+
+impl Validators {
+    pub fn new(compiler: Compiler) -> Validators {
+        Validators {
+            compiler: Arc::new(compiler),
+            made: Vec::new(),
+        }
+    }
+
+    /// The validator of `schema`, made now unless an equal schema has one
+    /// (`what` then names the first). Linear: a document has tens of
+    /// schemas, and this runs once per document.
+    pub fn of(&mut self, schema: Value, what: String) -> Arc<Lazy> {
+        if let Some(made) = self.made.iter().find(|l| *l.schema() == schema) {
+            return made.clone();
+        }
+        let lazy = Arc::new(Lazy::new(&self.compiler, schema, what));
+        self.made.push(lazy.clone());
+        lazy
     }
 }

@@ -12,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 use jsonschema::{Draft, Registry, Validator};
 use serde_json::{json, Value};
 
-use crate::openapi::compiled::{Compiler, Lazy};
+use crate::openapi::compiled::{Compiler, Lazy, Validators};
 use crate::openapi::prepare::{prepare, Prepared, PreparedOp};
 use crate::openapi::schema;
 use crate::openapi::shape::Shape;
@@ -61,10 +61,10 @@ pub(crate) struct Spec {
     pub operations: Vec<Operation>,
     /// `components.schemas.error`, for errors raised before an operation is
     /// known (unknown URL, bad credentials on an unknown URL).
-    error_validator: Option<Lazy>,
+    error_validator: Option<Arc<Lazy>>,
     /// Every component schema, for checking data that is not a request or
     /// response (fixtures).
-    components: Vec<(String, Lazy)>,
+    components: Vec<(String, Arc<Lazy>)>,
 }
 
 /// One way a value breaks a schema, for messages outside the HTTP API.
@@ -93,11 +93,11 @@ pub(crate) struct Operation {
     /// The translated components `request_schema` refers to.
     pub definitions: Arc<Value>,
     /// `request_schema`, compiled on first use.
-    request_validator: Lazy,
+    request_validator: Arc<Lazy>,
     /// `request_schema`'s shape for coercion and coverage, on first use.
     shape: OnceLock<Shape>,
     /// Response validators by status (`"200"`, …, `"default"`).
-    responses: Vec<(String, Lazy)>,
+    responses: Vec<(String, Arc<Lazy>)>,
     /// Values `expand[]` accepts for this operation.
     pub expandable: BTreeSet<String>,
     /// Whether the body is JSON (`application/json`) rather than a form.
@@ -163,29 +163,23 @@ impl Spec {
             .add(schema::DEFINITIONS, resource)
             .and_then(|builder| builder.prepare())
             .map_err(|e| format!("components do not compile: {e}"))?;
-        let compiler = Arc::new(Compiler { registry });
+        let mut validators = Validators::new(Compiler { registry });
         let reference =
             |name: &str| json!({ "$ref": format!("{}#/definitions/{name}", schema::DEFINITIONS) });
-        let components: Vec<(String, Lazy)> = definitions["definitions"]
+        let components: Vec<(String, Arc<Lazy>)> = definitions["definitions"]
             .as_object()
             .into_iter()
             .flat_map(|defs| defs.keys())
-            .map(|name| {
-                let lazy = Lazy::new(&compiler, reference(name), name.clone());
-                (name.clone(), lazy)
-            })
+            .map(|name| (name.clone(), validators.of(reference(name), name.clone())))
             .collect();
-        let error_validator = components.iter().any(|(name, _)| name == "error").then(|| {
-            Lazy::new(
-                &compiler,
-                reference("error"),
-                "components.schemas.error".into(),
-            )
-        });
+        let error_validator = components
+            .iter()
+            .any(|(name, _)| name == "error")
+            .then(|| validators.of(reference("error"), "components.schemas.error".into()));
         let definitions = Arc::new(definitions);
         let operations = operations
             .into_iter()
-            .map(|op| Operation::build(op, &compiler, &definitions))
+            .map(|op| Operation::build(op, &mut validators, &definitions))
             .collect();
         Ok(Spec {
             version,
@@ -236,14 +230,14 @@ impl Spec {
 }
 
 impl Operation {
-    fn build(op: PreparedOp, compiler: &Arc<Compiler>, definitions: &Arc<Value>) -> Operation {
-        let request_validator = Lazy::new(compiler, op.request_schema.clone(), op.id.clone());
+    fn build(op: PreparedOp, validators: &mut Validators, definitions: &Arc<Value>) -> Operation {
+        let request_validator = validators.of(op.request_schema.clone(), op.id.clone());
         let responses = op
             .responses
             .into_iter()
             .map(|(status, s)| {
                 let what = format!("{} {status}", op.id);
-                (status, Lazy::new(compiler, s, what))
+                (status, validators.of(s, what))
             })
             .collect();
         Operation {
@@ -559,5 +553,33 @@ mod tests {
             .err()
             .expect("refused");
         assert!(e.contains("does not compile"), "{e}");
+    }
+
+    /// Operations answering with one schema share its validator, and so
+    /// compile it once; different schemas keep their own.
+    #[test]
+    fn one_schema_is_one_validator() {
+        let spec = Spec::bundled();
+        let answer = |id: &str, status: &str| {
+            let op = spec.operations.iter().find(|o| o.id == id).unwrap();
+            op.responses
+                .iter()
+                .find(|(s, _)| s == status)
+                .unwrap()
+                .1
+                .clone()
+        };
+        let find = answer("getAppsSecretsFind", "200");
+        assert!(Arc::ptr_eq(&find, &answer("postAppsSecrets", "200")));
+        assert!(Arc::ptr_eq(&find, &answer("postAppsSecretsDelete", "200")));
+        assert!(!Arc::ptr_eq(&find, &answer("getAppsSecrets", "200")));
+        let error = spec.error_validator.as_ref().unwrap();
+        assert!(Arc::ptr_eq(error, &answer("getAppsSecretsFind", "default")));
+        let (_, component) = spec
+            .components
+            .iter()
+            .find(|(n, _)| n == "apps.secret")
+            .unwrap();
+        assert!(Arc::ptr_eq(component, &find));
     }
 }
