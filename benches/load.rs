@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 const RUN: Duration = Duration::from_secs(4);
 /// Keep-alive connections wrk holds open.
 const CONNECTIONS: u32 = 32;
+/// Alternating rounds of bare hyper and the empty mock.
+const ROUNDS: usize = 3;
 /// SDK-style POSTs, each with a new `Idempotency-Key`.
 const KEYED_POSTS: u32 = 200_000;
 
@@ -66,17 +68,42 @@ fn main() {
         "empty mock",
     );
 
-    // Throughput: bare hyper, then an empty mock.
+    // Throughput: bare hyper and an empty mock, both running, measured in
+    // ROUNDS alternating rounds (the machine's speed drifts by more than a
+    // change moves a figure); each figure is the median of its rounds. RSS
+    // after load is read after each server's first round.
     let bare = Server::start(&bare_bin, &[]);
-    let bare_idle = bare.rss_kib();
-    let b = Figures::measure(&bare, &scripts);
-    let bare_loaded = bare.rss_kib();
-    drop(bare);
-
     let mock = Server::start(&mock_bin, &[]);
+    let bare_idle = bare.rss_kib();
     let mock_idle = mock.rss_kib();
-    let m = Figures::measure(&mock, &scripts);
-    let mock_loaded = mock.rss_kib();
+    let (mut bare_rounds, mut mock_rounds) = (Vec::new(), Vec::new());
+    let (mut bare_loaded, mut mock_loaded) = (0, 0);
+    for round in 0..ROUNDS {
+        bare_rounds.push(Figures::measure(&bare, &scripts));
+        mock_rounds.push(Figures::measure(&mock, &scripts));
+        if round == 0 {
+            bare_loaded = bare.rss_kib();
+            mock_loaded = mock.rss_kib();
+        }
+    }
+    drop(bare);
+    let b = Figures::median(&bare_rounds);
+    let m = Figures::median(&mock_rounds);
+    for (what, rounds) in [("bare hyper", &bare_rounds), ("empty mock", &mock_rounds)] {
+        let each = |f: fn(&Figures) -> f64| {
+            rounds
+                .iter()
+                .map(|r| format!("{:.0}", f(r)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        println!(
+            "  rounds, {what}: find {}; set {}; list {}",
+            each(|r| r.find),
+            each(|r| r.set),
+            each(|r| r.list)
+        );
+    }
     println!();
     row("find (req/s)", m.find, b.find, "bare hyper");
     row("set (req/s)", m.set, b.set, "bare hyper");
@@ -169,6 +196,20 @@ struct Figures {
 }
 
 impl Figures {
+    /// Each figure's median over `rounds`.
+    fn median(rounds: &[Figures]) -> Figures {
+        let of = |f: fn(&Figures) -> f64| {
+            let mut v: Vec<f64> = rounds.iter().map(f).collect();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        Figures {
+            find: of(|r| r.find),
+            set: of(|r| r.set),
+            list: of(|r| r.list),
+        }
+    }
+
     fn measure(server: &Server, scripts: &Scripts) -> Figures {
         // The secret that find reads (and set replaces).
         server.post(&scripts.set_path, &scripts.set_body);
