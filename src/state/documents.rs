@@ -400,4 +400,42 @@ mod tests {
             .unwrap_err();
         assert_eq!((e.0.as_str(), seen), ("stop", 2));
     }
+
+    #[test]
+    fn a_folder_is_read_as_its_json_files_by_name() {
+        let dir = std::env::temp_dir().join(format!("fixture-folder-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in ["b.json", "a.json", "notes.txt"] {
+            std::fs::write(dir.join(name), "{}").unwrap();
+        }
+        let docs = read(&[FixtureSource::Path(dir.clone())]).unwrap();
+        let names: Vec<String> = docs
+            .iter()
+            .map(|d| {
+                Path::new(&d.name)
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into()
+            })
+            .collect();
+        assert_eq!(names, ["a.json", "b.json"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_parsed_document_loses_only_an_array_of_secrets_from_its_head() {
+        let head = |v: Value| Doc::parsed("body", v).head().unwrap();
+        assert_eq!(
+            head(json!({"secrets": [{"name": "a"}], "clock": {"now": 5}})),
+            json!({"secrets": [], "clock": {"now": 5}})
+        );
+        // Anything else under `secrets` stays, for the schema to refuse.
+        assert_eq!(head(json!({"secrets": 5})), json!({"secrets": 5}));
+        assert_eq!(
+            head(json!({"clock": {"now": 5}})),
+            json!({"clock": {"now": 5}})
+        );
+        assert_eq!(head(json!([1])), json!([1]));
+    }
 }

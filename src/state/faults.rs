@@ -306,6 +306,20 @@ mod tests {
         assert!(Fault::status(503).times(0).check().is_err());
         assert!(Fault::delay(0).check().is_err());
         assert!(Fault::delay(10).check().is_ok());
+        // The delay's bound: a minute exactly, not a millisecond more.
+        assert!(Fault::delay(60_000).check().is_ok());
+        assert_eq!(
+            Fault::delay(60_001).check().unwrap_err(),
+            "delay_ms must be at most 60000"
+        );
+        // Status faults: the whole 4xx and 5xx range, nothing outside it.
+        for ok in [400, 599] {
+            assert!(Fault::status(ok).check().is_ok(), "{ok}");
+        }
+        assert_eq!(
+            Fault::status(600).check().unwrap_err(),
+            "status must be an error status (400-599), not 600"
+        );
     }
 
     #[test]
