@@ -330,4 +330,80 @@ mod tests {
         assert_eq!(f.error(503).status, 503);
         assert_eq!(f.error(409).code, Some("lock_timeout"));
     }
+
+    #[test]
+    fn a_fault_describes_itself_for_the_journal() {
+        assert_eq!(Fault::status(500).describe(), "status 500");
+        assert_eq!(
+            Fault::status(503)
+                .with_delay(10)
+                .after_execution()
+                .describe(),
+            "status 503 after 10 ms after execution"
+        );
+        assert_eq!(Fault::close().describe(), "close");
+        assert_eq!(Fault::delay(250).describe(), "delay 250 ms");
+    }
+
+    #[test]
+    fn a_fault_lists_as_the_control_endpoint_shows_it() {
+        let f = Fault::status(429)
+            .times(2)
+            .operation("postAppsSecrets")
+            .app("sk_test_123")
+            .with_delay(5)
+            .should_retry(true);
+        assert_eq!(
+            f.to_json(),
+            json!({
+                "object": "mock.fault", "remaining": 2, "operation": "postAppsSecrets",
+                "app": crate::secrets::auth::mask("sk_test_123"), "status": 429,
+                "close": false, "delay_ms": 5, "after": false, "should_retry": true
+            })
+        );
+        assert_eq!(
+            Fault::close().after_execution().to_json(),
+            json!({
+                "object": "mock.fault", "remaining": 1, "operation": null, "app": null,
+                "status": null, "close": true, "delay_ms": 0, "after": true,
+                "should_retry": null
+            })
+        );
+    }
+
+    /// 5xx faults are `api_error`s, anything below is an
+    /// `invalid_request_error`; the boundary is 500 exactly.
+    #[test]
+    fn status_faults_split_at_500() {
+        let f = Fault::status(499);
+        for (status, kind) in [
+            (499, ErrorType::InvalidRequest),
+            (500, ErrorType::Api),
+            (599, ErrorType::Api),
+        ] {
+            let e = f.error(status);
+            assert_eq!((e.status.as_u16(), e.kind, e.code), (status, kind, None));
+            assert_eq!(
+                e.message,
+                format!(
+                    "Injected fault: the mock was told to answer this request with status \
+                     {status}."
+                )
+            );
+            assert_eq!(e.reason, Some(Reason::InjectedFault));
+        }
+    }
+
+    #[test]
+    fn clearing_an_apps_faults_keeps_the_others() {
+        let mut f = Faults::default();
+        f.push(Fault::status(500).app("a")).unwrap();
+        f.push(Fault::status(501).app("b")).unwrap();
+        f.push(Fault::status(502)).unwrap();
+        f.clear(Some("a"));
+        let left: Vec<String> = f.list().iter().map(Fault::describe).collect();
+        assert_eq!(left, ["status 501", "status 502"]);
+        f.clear(None);
+        assert!(f.list().is_empty());
+    }
 }

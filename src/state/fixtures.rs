@@ -401,4 +401,47 @@ mod tests {
         assert_eq!(export(again.partitions.iter(), 50), exported);
         assert_eq!(exported["secrets"][0]["created"], 50);
     }
+
+    fn load_all(docs: &[(&str, Value)]) -> Result<Loaded, FixtureError> {
+        let docs: Vec<Doc> = docs
+            .iter()
+            .map(|(n, v)| Doc::parsed(n, v.clone()))
+            .collect();
+        load(&docs, 0, None, Spec::bundled(), Spec::control(), 10)
+    }
+
+    #[test]
+    fn documents_may_repeat_a_clock_but_not_contradict_it() {
+        let at = |now: i64| json!({"clock": {"now": now}, "secrets": []});
+        assert_eq!(
+            load_all(&[("a.json", at(5)), ("b.json", at(5))])
+                .unwrap()
+                .clock,
+            Some(5)
+        );
+        assert_eq!(
+            load_all(&[("a.json", at(5)), ("b.json", at(6))])
+                .err()
+                .unwrap()
+                .0,
+            "b.json: /clock/now: 6 conflicts with 5 set by a.json"
+        );
+    }
+
+    #[test]
+    fn a_document_that_is_not_an_object_is_refused_at_its_root() {
+        assert_eq!(
+            try_load(json!(5)).err().unwrap().0,
+            "a.json: /: must be of type object"
+        );
+    }
+
+    #[test]
+    fn the_envelope_is_an_export_of_nothing() {
+        assert_eq!(export_envelope(7), export(std::iter::empty(), 7));
+        assert_eq!(
+            export_envelope(7),
+            json!({"clock": {"now": 7}, "secrets": []})
+        );
+    }
 }
