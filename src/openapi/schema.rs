@@ -258,7 +258,7 @@ mod tests {
         let t = translate(&json!({
             "anyOf": [{"$ref": "#/components/schemas/a"}, {"type": "string", "nullable": true}],
             "oneOf": [{"type": "integer", "description": "d"}],
-            "allOf": [{"type": "object", "properties": {"x": {"type": "string"}}}],
+            "allOf": [{"type": "object", "description": "d", "properties": {"x": {"type": "string"}}}],
             "additionalProperties": {"$ref": "#/components/schemas/b"}
         }));
         assert_eq!(
