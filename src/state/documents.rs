@@ -408,6 +408,9 @@ mod tests {
         for name in ["b.json", "a.json", "notes.txt"] {
             std::fs::write(dir.join(name), "{}").unwrap();
         }
+        // A file among the sources is read as itself.
+        let one = read(&[FixtureSource::Path(dir.join("b.json"))]).unwrap();
+        assert_eq!(one.len(), 1);
         let docs = read(&[FixtureSource::Path(dir.clone())]).unwrap();
         let names: Vec<String> = docs
             .iter()

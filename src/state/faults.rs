@@ -196,9 +196,6 @@ impl Fault {
                 None,
             )
             .with_code("lock_timeout"),
-            s if s >= 500 => ApiError::internal(format!(
-                "Injected fault: the mock was told to answer this request with status {s}."
-            )),
             s => ApiError::invalid(
                 format!(
                     "Injected fault: the mock was told to answer this request with status {s}."
@@ -209,6 +206,7 @@ impl Fault {
         e.status =
             hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
         e.reason = Some(Reason::InjectedFault);
+        // 5xx: an `api_error`, as Stripe's own failures are.
         if status >= 500 {
             e.kind = ErrorType::Api;
         }
