@@ -569,3 +569,25 @@ fn an_empty_app_is_kept_while_a_request_is_in_it() {
     busy.join().unwrap();
     assert_eq!(s.stats().partitions, 1);
 }
+
+/// A keyed POST held in flight (here by its delay) refuses a duplicate
+/// with 409, and is itself served: only the plan that took the key holds
+/// it.
+#[test]
+fn a_key_in_flight_refuses_its_duplicate_but_not_its_holder() {
+    let s = state(Config::default());
+    s.push_fault(Fault::delay(400).operation("postAppsSecrets"))
+        .unwrap();
+    let req = create_request("n", Some("flight-1"));
+    let first = plan(&s, &req);
+    let (status, body) = send(&s, &req);
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "idempotency_key_in_use");
+    let res = serve(&s, &req, &first).expect("an answer");
+    assert_eq!(res.status.as_u16(), 200);
+    drop(first);
+    // Released: the retry replays the first answer.
+    let (again, replayed) = send(&s, &req);
+    assert_eq!(again, 200);
+    assert_eq!(replayed["name"], "n");
+}
