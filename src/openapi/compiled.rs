@@ -2,6 +2,7 @@
 //! per document, shared by every validator, and each validator compiled on
 //! first use.
 
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use jsonschema::{Draft, Registry, Validator};
@@ -31,7 +32,7 @@ impl Compiler {
 
 /// A schema compiled on first use (a server that never sees an operation
 /// never pays for its validators), then shared: by every operation that
-/// answers with the same schema too ([`Validators`]).
+/// answers with the same `$ref` too ([`Validators`]).
 pub(crate) struct Lazy {
     /// What it checks, for messages.
     what: String,
@@ -53,11 +54,6 @@ impl Lazy {
         }
     }
 
-    /// The translated schema it compiles.
-    pub fn schema(&self) -> &Value {
-        &self.schema
-    }
-
     pub fn get(&self) -> Result<&Validator, String> {
         self.compiled
             .get_or_init(|| self.compiler.compile(&self.schema, &self.what))
@@ -66,31 +62,57 @@ impl Lazy {
     }
 }
 
-/// The validators of one document, one per distinct schema: the `200`
+/// The validators of one document, one per `$ref` target: the `200`
 /// answers of several operations, their `default` answers and the `error`
-/// component are often one `$ref`, compiled (and held) once.
+/// component are each a lone `$ref`, compiled (and held) once. Any other
+/// schema gets a validator of its own.
 pub(crate) struct Validators {
     compiler: Arc<Compiler>,
-    made: Vec<Arc<Lazy>>,
+    /// By the target of the lone `$ref` they check.
+    by_ref: HashMap<String, Arc<Lazy>>,
 }
 
 impl Validators {
     pub fn new(compiler: Compiler) -> Validators {
         Validators {
             compiler: Arc::new(compiler),
-            made: Vec::new(),
+            by_ref: HashMap::new(),
         }
     }
 
-    /// The validator of `schema`, made now unless an equal schema has one
-    /// (`what` then names the first). Linear: a document has tens of
-    /// schemas, and this runs once per document.
+    /// The validator of `schema`: the one already made for the same lone
+    /// `$ref` (`what` then names the first), else a new one. One lookup
+    /// per schema, however large the document.
     pub fn of(&mut self, schema: Value, what: String) -> Arc<Lazy> {
-        if let Some(made) = self.made.iter().find(|l| *l.schema() == schema) {
+        let target = lone_ref(&schema).map(str::to_owned);
+        if let Some(made) = target.as_ref().and_then(|t| self.by_ref.get(t)) {
             return made.clone();
         }
         let lazy = Arc::new(Lazy::new(&self.compiler, schema, what));
-        self.made.push(lazy.clone());
+        if let Some(t) = target {
+            self.by_ref.insert(t, lazy.clone());
+        }
         lazy
+    }
+}
+
+/// `{"$ref": X}` and nothing else: `X`.
+fn lone_ref(schema: &Value) -> Option<&str> {
+    let fields = schema.as_object().filter(|o| o.len() == 1)?;
+    fields.get("$ref")?.as_str()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_a_lone_ref_is_shared_by_its_target() {
+        assert_eq!(lone_ref(&json!({"$ref": "#/a"})), Some("#/a"));
+        assert_eq!(lone_ref(&json!({"$ref": "#/a", "type": "object"})), None);
+        assert_eq!(lone_ref(&json!({"type": "object"})), None);
+        assert_eq!(lone_ref(&json!({"$ref": 1})), None);
+        assert_eq!(lone_ref(&json!(true)), None);
     }
 }
