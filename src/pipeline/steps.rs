@@ -336,9 +336,9 @@ fn after_execution(
     answer: Answer,
 ) -> Answer {
     if plan.closes(true) {
+        // Without a status nothing sends, saves or records the body.
         return Answer {
             status: None,
-            body: Bytes::new(),
             outcome: Outcome::Closed,
             ..answer
         };

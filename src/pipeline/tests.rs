@@ -591,3 +591,40 @@ fn a_key_in_flight_refuses_its_duplicate_but_not_its_holder() {
     assert_eq!(again, 200);
     assert_eq!(replayed["name"], "n");
 }
+
+/// The journal names the object a 200 answered and the account a request
+/// acted in; an error answers no object, and an empty account header
+/// names none.
+#[test]
+fn the_journal_names_the_object_answered_and_the_account() {
+    let s = state(Config::default());
+    let mut req = create_request("n", None);
+    req.stripe_account = Some("acct_1".into());
+    let (status, body) = send(&s, &req);
+    assert_eq!(status, 200, "{body}");
+    let (missing, _) = send(
+        &s,
+        &request(
+            "GET",
+            "/v1/apps/secrets/find",
+            Some("sk_test_1"),
+            "name=nope&scope[type]=account",
+        ),
+    );
+    assert_eq!(missing, 404);
+    let mut empty = create_request("m", None);
+    empty.stripe_account = Some(String::new());
+    let (status, _) = send(&s, &empty);
+    let journal = s.received_requests();
+    assert_eq!(journal[0].object_id.as_deref(), body["id"].as_str());
+    assert_eq!(journal[0].account.as_deref(), Some("acct_1"));
+    assert_eq!(
+        (journal[1].object_id.as_deref(), journal[1].status),
+        (None, Some(404))
+    );
+    assert_eq!(journal[1].account, None);
+    assert_eq!(
+        (journal[2].status, journal[2].account.as_deref()),
+        (Some(status), None)
+    );
+}
