@@ -157,10 +157,12 @@ impl Spec {
             operations,
             definitions,
         } = prepared;
-        let resource = Draft::Draft4.create_resource(definitions.clone());
+        // Shared with the registry, not copied: a deep copy of the
+        // components was a fifth of a process's first answer.
+        let definitions = Arc::new(definitions);
         let registry = Registry::new()
             .draft(Draft::Draft4)
-            .add(schema::DEFINITIONS, resource)
+            .add(schema::DEFINITIONS, Arc::clone(&definitions))
             .and_then(|builder| builder.prepare())
             .map_err(|e| format!("components do not compile: {e}"))?;
         let mut validators = Validators::new(Compiler { registry });
@@ -176,7 +178,6 @@ impl Spec {
             .iter()
             .any(|(name, _)| name == "error")
             .then(|| validators.of(reference("error"), "components.schemas.error".into()));
-        let definitions = Arc::new(definitions);
         let operations = operations
             .into_iter()
             .map(|op| Operation::build(op, &mut validators, &definitions))
