@@ -49,7 +49,7 @@ pub(super) struct Call<'a> {
     /// The request half of its transcript interaction, as JSON text.
     pub request_half: Written,
     /// The parameters as coverage names them (valid input only).
-    pub covered: Vec<String>,
+    pub covered: coverage::Sent,
 }
 
 impl<'a> Call<'a> {
@@ -70,18 +70,16 @@ impl<'a> Call<'a> {
             None => 0,
         };
         let params = decoded.as_ref().ok().map(params_json);
-        let sent = decoded
-            .as_ref()
-            .ok()
-            .and_then(|v| serde_json::value::to_raw_value(v).ok());
-        let request_half = exchange::request_text(req, op.map(|o| o.id.as_str()), sent.as_deref());
+        // Written as sent, before validation coerces them.
+        let request_half =
+            exchange::request_text(req, op.map(|o| o.id.as_str()), decoded.as_ref().ok());
         let input = match op {
             Some(op) => decoded.and_then(|mut v| validate::check(op, &mut v).map(|()| v)),
             None => decoded,
         };
         let covered = match (op, &input) {
             (Some(op), Ok(v)) => coverage::sent_parameters(op, v),
-            _ => Vec::new(),
+            _ => coverage::Sent::default(),
         };
         Call {
             req,

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use serde_json::value::RawValue;
+use serde_json::Value;
 
 use crate::pipeline::request::MockRequest;
 use crate::record::pretty::{self, Written};
@@ -23,7 +23,7 @@ struct RequestOut<'a> {
     method: &'a str,
     path: &'a str,
     headers: BTreeMap<&'static str, &'a str>,
-    params: Option<&'a RawValue>,
+    params: Option<&'a Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     query: Option<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -43,7 +43,7 @@ struct Half<'a> {
 pub(crate) fn request_text(
     req: &MockRequest,
     operation: Option<&str>,
-    params: Option<&RawValue>,
+    params: Option<&Value>,
 ) -> Written {
     let mut headers = BTreeMap::new();
     // In the order of REQUEST_HEADERS.

@@ -11,6 +11,7 @@ use crate::error::ApiError;
 use crate::openapi::spec::Operation;
 use crate::ops::OpKind;
 use crate::outcome::{Outcome, Reason};
+use crate::record::coverage;
 use crate::record::journal::{shorten, Answered, Exchange, Record};
 use crate::secrets::api::{self, Ctx, Done};
 use crate::secrets::auth;
@@ -58,7 +59,7 @@ pub(super) struct Served {
 pub(super) struct Recorded<'a> {
     entry: Record<'a>,
     outcome: Outcome,
-    covered: Vec<String>,
+    covered: coverage::Sent,
 }
 
 impl Recorded<'_> {

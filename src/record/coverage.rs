@@ -81,7 +81,7 @@ impl FxHasher {
 impl Counts {
     /// Counts one request to `op` that came to `outcome`, having sent the
     /// parameters `sent` (from [`sent_parameters`]).
-    pub fn count(&mut self, op: Option<&str>, outcome: Outcome, sent: &[String]) {
+    pub fn count(&mut self, op: Option<&str>, outcome: Outcome, sent: &Sent) {
         let op = op.unwrap_or(UNROUTED);
         if !self.ops.contains_key(op) {
             self.ops.insert(op.to_string(), OpCounts::default());
@@ -96,11 +96,11 @@ impl Counts {
                 c.outcomes.insert(outcome, 1);
             }
         }
-        for p in sent {
+        for p in sent.names() {
             match c.parameters.get_mut(p) {
                 Some(n) => *n += 1,
                 None => {
-                    c.parameters.insert(p.clone(), 1);
+                    c.parameters.insert(p.to_string(), 1);
                 }
             }
         }
@@ -112,17 +112,47 @@ impl Counts {
     }
 }
 
-/// The parameters a validated request sent, as coverage names them:
-/// `name`, `scope[type]`, `expand[]`, and for a parameter the spec gives an
-/// enum, its value too (`scope[type]=user`). Only names the spec defines can
-/// appear: the input has passed validation.
-pub(crate) fn sent_parameters(op: &Operation, input: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    walk_value(op.shape(), Shape::ROOT, input, "", &mut out);
+/// The parameters one request sent, as coverage names them: one string
+/// and where each name ends, so a request costs two allocations however
+/// many it sent (the table allocates a name only the first time it sees it).
+#[derive(Debug, Default)]
+pub(crate) struct Sent {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl Sent {
+    /// The names, in the order they were sent.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(&self.ends).map(|(a, &b)| &self.text[a..b])
+    }
+
+    /// Adds the name made of `parts`, in order.
+    fn push(&mut self, parts: &[&str]) {
+        for part in parts {
+            self.text.push_str(part);
+        }
+        self.ends.push(self.text.len());
+    }
+}
+
+/// The parameters `input` (valid for `op`) sends, as coverage names them:
+/// leaves, arrays as `name[]`, and enum values as `name=value`.
+pub(crate) fn sent_parameters(op: &Operation, input: &Value) -> Sent {
+    // Room for a typical request's names without growing.
+    let mut out = Sent {
+        text: String::with_capacity(128),
+        ends: Vec::with_capacity(8),
+    };
+    let mut prefix = String::with_capacity(64);
+    walk_value(op.shape(), Shape::ROOT, input, &mut prefix, &mut out);
     out
 }
 
-fn walk_value(shape: &Shape, at: NodeId, value: &Value, prefix: &str, out: &mut Vec<String>) {
+/// Names the parameters under `value` into `out`; `prefix` is the name so
+/// far, as [`join`] builds it, and is left as it was found.
+fn walk_value(shape: &Shape, at: NodeId, value: &Value, prefix: &mut String, out: &mut Sent) {
     let node = shape.get(at);
     match value {
         Value::Object(map) => {
@@ -130,23 +160,29 @@ fn walk_value(shape: &Shape, at: NodeId, value: &Value, prefix: &str, out: &mut 
                 let Some(sub) = node.property(k) else {
                     continue;
                 };
-                walk_value(shape, sub, v, &join(prefix, k), out);
+                let len = prefix.len();
+                if len == 0 {
+                    prefix.push_str(k);
+                } else {
+                    prefix.extend(["[", k, "]"]);
+                }
+                walk_value(shape, sub, v, prefix, out);
+                prefix.truncate(len);
             }
         }
         Value::Array(items) => {
-            let key = format!("{prefix}[]");
-            out.push(key.clone());
+            out.push(&[prefix, "[]"]);
             if node.items.is_some_and(|i| shape.get(i).has_enum) {
                 for s in items.iter().filter_map(Value::as_str) {
-                    out.push(format!("{key}={s}"));
+                    out.push(&[prefix, "[]=", s]);
                 }
             }
         }
         _ if prefix.is_empty() => {}
         _ => {
-            out.push(prefix.to_string());
+            out.push(&[prefix]);
             if let (Some(s), true) = (value.as_str(), node.has_enum) {
-                out.push(format!("{prefix}={s}"));
+                out.push(&[prefix, "=", s]);
             }
         }
     }
@@ -447,6 +483,23 @@ fn line(f: &mut fmt::Formatter<'_>, count: u64, what: &str) -> fmt::Result {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sent(names: &[&str]) -> Sent {
+        let mut sent = Sent::default();
+        for name in names {
+            sent.push(&[name]);
+        }
+        sent
+    }
+
+    #[test]
+    fn sent_gives_back_each_name_as_pushed() {
+        let mut s = sent(&["name", "scope[type]"]);
+        s.push(&["scope[type]", "=", "user"]);
+        let names: Vec<&str> = s.names().collect();
+        assert_eq!(names, ["name", "scope[type]", "scope[type]=user"]);
+        assert_eq!(Sent::default().names().count(), 0);
+    }
     use serde_json::json;
 
     fn op(id: &str) -> &'static Operation {
@@ -463,8 +516,9 @@ mod tests {
             "name": "n", "payload": "p", "expand": ["payload"],
             "scope": {"type": "user", "user": "u"}, "expires_at": 5
         });
-        let mut sent = sent_parameters(op("postAppsSecrets"), &input);
-        sent.sort();
+        let sent = sent_parameters(op("postAppsSecrets"), &input);
+        let mut sent: Vec<&str> = sent.names().collect();
+        sent.sort_unstable();
         assert_eq!(
             sent,
             [
@@ -499,11 +553,7 @@ mod tests {
         counts.count(
             Some("getAppsSecretsFind"),
             Outcome::refused(Reason::SecretNotFound).unwrap(),
-            &[
-                "name".into(),
-                "scope[type]".into(),
-                "scope[type]=account".into(),
-            ],
+            &sent(&["name", "scope[type]", "scope[type]=account"]),
         );
         counts.count(
             None,
@@ -511,7 +561,7 @@ mod tests {
                 StatusCode::NOT_FOUND,
                 Reason::Other("invalid_request_error"),
             ),
-            &[],
+            &Sent::default(),
         );
         let report = counts.report(Spec::bundled());
         assert_eq!(report.requests, 2);

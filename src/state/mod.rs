@@ -541,7 +541,7 @@ impl State {
         &self,
         entry: Record<'_>,
         outcome: Outcome,
-        sent: &[String],
+        sent: &coverage::Sent,
     ) -> Vec<PartitionKey> {
         let op = entry.operation;
         let pending = Pending::new(entry);
