@@ -10,9 +10,16 @@ use serde_json::Value;
 /// A body as Stripe sends it: JSON indented by two spaces, ending with a
 /// newline.
 pub(crate) fn render(body: &Value) -> String {
-    let mut text = serde_json::to_string_pretty(body).unwrap_or_else(|_| "{}".into());
-    text.push('\n');
-    text
+    // Room for a secret's answer, the most common body, so that writing
+    // it does not grow the buffer several times over (serde_json starts at
+    // 128 bytes).
+    let mut out = Vec::with_capacity(512);
+    if serde_json::to_writer_pretty(&mut out, body).is_err() {
+        out = b"{}".to_vec();
+    }
+    out.push(b'\n');
+    // serde_json writes UTF-8 only.
+    String::from_utf8(out).unwrap_or_else(|_| "{}\n".into())
 }
 
 /// Makes a listing's items, afresh each time it is called: a listing is

@@ -79,7 +79,7 @@ pub(crate) fn decode_into(into: &mut Map<String, Value>, input: &str) -> Result<
                 None,
             ));
         }
-        insert(into, base, &segments, value, base)?;
+        insert(into, base, &segments, value, &|| base.to_string())?;
     }
     Ok(())
 }
@@ -105,18 +105,21 @@ fn split_key(key: &str) -> (&str, Vec<&str>) {
     (base, segments)
 }
 
+/// Puts `value` under `name` and the brackets `rest` names. `path` names
+/// where it is for an error, and is only called to write one (a request
+/// that decodes builds no label).
 fn insert(
     map: &mut Map<String, Value>,
     name: &str,
     rest: &[&str],
     value: String,
-    path: &str,
+    path: &dyn Fn() -> String,
 ) -> Result<(), ApiError> {
     let Some((first, tail)) = rest.split_first() else {
         // Last one wins for a repeated scalar; a scalar may not replace a hash
         // or array sent under the same name.
         match map.get(name) {
-            Some(Value::Object(_) | Value::Array(_)) => return Err(conflict(path)),
+            Some(Value::Object(_) | Value::Array(_)) => return Err(conflict(&path())),
             _ => map.insert(name.to_string(), Value::String(value)),
         };
         return Ok(());
@@ -127,7 +130,7 @@ fn insert(
             .entry(name.to_string())
             .or_insert_with(|| Value::Array(Vec::new()));
         let Value::Array(items) = slot else {
-            return Err(conflict(path));
+            return Err(conflict(&path()));
         };
         if tail.is_empty() {
             items.push(Value::String(value));
@@ -141,18 +144,18 @@ fn insert(
         }
         let index = items.len() - 1;
         let Some(Value::Object(last)) = items.last_mut() else {
-            return Err(conflict(path));
+            return Err(conflict(&path()));
         };
-        let nested = format!("{path}[{index}][{field}]");
+        let nested = || format!("{}[{index}][{field}]", path());
         return insert(last, field, &tail[1..], value, &nested);
     }
     let slot = map
         .entry(name.to_string())
         .or_insert_with(|| Value::Object(Map::new()));
     let Value::Object(inner) = slot else {
-        return Err(conflict(path));
+        return Err(conflict(&path()));
     };
-    let nested = format!("{path}[{first}]");
+    let nested = || format!("{}[{first}]", path());
     insert(inner, first, tail, value, &nested)
 }
 
@@ -192,6 +195,10 @@ impl BadEncoding {
 /// Decodes `+` and `%XX`.
 fn percent_decode(s: &str) -> Result<String, BadEncoding> {
     let bytes = s.as_bytes();
+    if !bytes.iter().any(|b| matches!(b, b'+' | b'%')) {
+        // Nothing to decode, and already UTF-8.
+        return Ok(s.to_string());
+    }
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
@@ -481,6 +488,25 @@ mod tests {
         assert_eq!(e.param.as_deref(), Some("scope"));
         assert!(decode("scope[type]=user&scope=x").is_err());
         assert!(decode("expand[]=a&expand[0]=b").is_err());
+    }
+
+    #[test]
+    fn a_nested_conflict_names_where_it_is() {
+        for (body, at) in [
+            ("a[b]=1&a[b][c]=2", "a[b]"),
+            ("a[b][c]=1&a[b]=2", "a[b]"),
+            ("a[b][c]=1&a[b][c][]=2", "a[b][c]"),
+            ("x=0&a[b][c]=1&a[b][c][d]=2", "a[b][c]"),
+            ("a[b]=1&a[]=2", "a"),
+        ] {
+            let e = decode(body).unwrap_err();
+            assert_eq!(e.param.as_deref(), Some(at), "{body}");
+            assert!(
+                e.message.contains(&format!("for {at}:")),
+                "{body}: {}",
+                e.message
+            );
+        }
     }
 
     #[test]
