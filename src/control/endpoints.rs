@@ -102,7 +102,7 @@ pub(crate) fn dispatch(core: &State, op: &Operation, input: &Value) -> Result<Re
 
 /// `GET /_mock/requests`: the journal entries `filter` keeps.
 fn requests(core: &State, op: &Operation, filter: Filter<'_>) -> Listing {
-    let texts = Arc::new(core.journal_texts(filter));
+    let records = Arc::new(core.journal_records(filter).0);
     Listing {
         envelope: json!({
             "object": "list",
@@ -113,11 +113,8 @@ fn requests(core: &State, op: &Operation, filter: Filter<'_>) -> Listing {
         field: "data",
         item_schema: "mock.request",
         items: Arc::new(move || {
-            let texts = texts.clone();
-            Box::new(
-                (0..texts.len())
-                    .map(move |i| serde_json::from_str(&texts[i]).unwrap_or(Value::Null)),
-            )
+            let records = records.clone();
+            Box::new((0..records.len()).map(move |i| records[i].recorded().to_json()))
         }),
     }
 }
@@ -131,8 +128,8 @@ fn transcript(core: &State, filter: Filter<'_>, redact: Option<&str>) -> Listing
         Some("all") => (true, true),
         _ => (false, false),
     };
-    let (exchanges, dropped) = core.journal_exchanges(filter);
-    let exchanges = Arc::new(exchanges);
+    let (records, dropped) = core.journal_records(filter);
+    let records = Arc::new(records);
     let mut envelope = Transcript::new(core.spec().version.clone());
     envelope.dropped = dropped;
     Listing {
@@ -140,9 +137,9 @@ fn transcript(core: &State, filter: Filter<'_>, redact: Option<&str>) -> Listing
         field: "interactions",
         item_schema: "mock.interaction",
         items: Arc::new(move || {
-            let exchanges = exchanges.clone();
-            Box::new((0..exchanges.len()).filter_map(move |n| {
-                let mut i = exchanges[n].interaction()?;
+            let records = records.clone();
+            Box::new((0..records.len()).filter_map(move |n| {
+                let mut i = records[n].interaction();
                 if payloads {
                     i.redact_payloads();
                 }

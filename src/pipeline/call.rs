@@ -1,7 +1,6 @@
 //! Step 2 of an API request: everything worked out from the request alone,
 //! before any lock is taken.
 
-use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -10,8 +9,7 @@ use crate::openapi::shape::Shape;
 use crate::openapi::spec::Operation;
 use crate::openapi::validate;
 use crate::record::coverage;
-use crate::record::journal::params_json;
-use crate::record::pretty::Written;
+use crate::record::journal::Sent;
 use crate::secrets::auth::App;
 use crate::secrets::context::Caller;
 use crate::secrets::idempotency::fingerprint;
@@ -44,10 +42,8 @@ pub(super) struct Call<'a> {
     pub idempotency_key: Option<&'a str>,
     /// Fingerprint of method, path and parameters, for a keyed POST.
     pub fingerprint: u64,
-    /// The parameters as the journal keeps them.
-    pub params: Option<Box<RawValue>>,
-    /// The request half of its transcript interaction, as JSON text.
-    pub request_half: Written,
+    /// The parameters as sent, for the journal.
+    pub sent: Sent,
     /// The parameters as coverage names them (valid input only).
     pub covered: coverage::Sent,
 }
@@ -69,10 +65,8 @@ impl<'a> Call<'a> {
             Some(_) => fingerprint(&req.method, &req.path, decoded.as_ref().ok()),
             None => 0,
         };
-        let params = decoded.as_ref().ok().map(params_json);
-        // Written as sent, before validation coerces them.
-        let request_half =
-            exchange::request_text(req, op.map(|o| o.id.as_str()), decoded.as_ref().ok());
+        // As sent, before validation coerces them.
+        let sent = exchange::sent(req, decoded.as_ref().ok());
         let input = match op {
             Some(op) => decoded.and_then(|mut v| validate::check(op, &mut v).map(|()| v)),
             None => decoded,
@@ -95,8 +89,7 @@ impl<'a> Call<'a> {
             input,
             idempotency_key,
             fingerprint,
-            params,
-            request_half,
+            sent,
             covered,
         }
     }

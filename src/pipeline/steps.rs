@@ -12,7 +12,7 @@ use crate::openapi::spec::Operation;
 use crate::ops::OpKind;
 use crate::outcome::{Outcome, Reason};
 use crate::record::coverage;
-use crate::record::journal::{shorten, Answered, Exchange, Record};
+use crate::record::journal::{shorten, Answered, Record};
 use crate::secrets::api::{self, Ctx, Done};
 use crate::secrets::auth;
 use crate::secrets::context;
@@ -23,7 +23,7 @@ use crate::state::State;
 
 use super::call::Call;
 use super::input::bad_header;
-use super::{check, stripe_version, Plan};
+use super::{check, exchange, stripe_version, Plan};
 
 /// What a request is answered with, as the steps shape it.
 pub(super) struct Answer {
@@ -56,13 +56,13 @@ pub(super) struct Served {
 
 /// A request's journal entry and coverage count, made under its partition
 /// lock, written after.
-pub(super) struct Recorded<'a> {
-    entry: Record<'a>,
+pub(super) struct Recorded {
+    entry: Record,
     outcome: Outcome,
     covered: coverage::Sent,
 }
 
-impl Recorded<'_> {
+impl Recorded {
     /// Journals the entry and counts the outcome. Returns the partitions
     /// that lost their last journal entry.
     pub fn write(self, state: &State) -> Vec<PartitionKey> {
@@ -98,7 +98,7 @@ pub(super) fn run<'a>(
     call: Call<'a>,
     plan: &Plan,
     mut partition: Option<&mut Partition>,
-) -> (Served, Recorded<'a>) {
+) -> (Served, Recorded) {
     #[cfg(test)]
     super::tests::panic_if_asked(call.req);
     let turn = begin(state, partition.as_deref_mut());
@@ -405,7 +405,7 @@ fn record<'a>(
     plan: &Plan,
     turn: &Turn,
     answer: &Answer,
-) -> Recorded<'a> {
+) -> Recorded {
     let req = call.req;
     let fault = plan.fault.as_ref().map(Fault::describe);
     let response = answer.status.map(|status| {
@@ -421,12 +421,11 @@ fn record<'a>(
         }
     });
     let entry = Record {
-        object: "mock.request",
         at: turn.now,
         request_id: turn.request_id.clone(),
-        method: shorten(&req.method),
-        path: shorten(&req.path),
-        operation: call.op.map(|o| o.id.as_str()),
+        method: req.method.clone(),
+        path: req.path.clone(),
+        operation: call.op.map(|o| o.id.as_str().into()),
         app: call.app.as_ref().ok().map(|a| auth::mask(&a.key)),
         account: match call.account {
             Ok(account) => account.as_deref(),
@@ -436,18 +435,14 @@ fn record<'a>(
                 .or(req.stripe_account.as_deref()),
         }
         .filter(|a| !a.is_empty())
-        .map(shorten),
-        params: call.params,
-        status: answer.status.map(|s| s.as_u16()),
+        .map(|a| shorten(a).into_owned()),
+        sent: call.sent,
+        headers: exchange::headers(req),
+        response,
         object_id: answer.object_id.clone(),
-        fault: fault.clone(),
+        fault,
         replayed: answer.replayed_from.is_some(),
         partition: call.partition.cloned(),
-        exchange: Some(Exchange {
-            request: call.request_half,
-            response,
-            fault,
-        }),
         turn: state.journal_turn(),
     };
     Recorded {

@@ -427,7 +427,7 @@ fn a_journal_entry_written_late_still_goes_where_its_request_was_served() {
         s: &Arc<State>,
         req: &'a MockRequest,
         planned: &'a super::Plan<'a>,
-    ) -> super::steps::Recorded<'a> {
+    ) -> super::steps::Recorded {
         let route = planned.route.as_ref().unwrap();
         let call = super::call::Call::new(req, route);
         let key = route.partition.clone().unwrap();
@@ -438,7 +438,12 @@ fn a_journal_entry_written_late_still_goes_where_its_request_was_served() {
     let recorded_second = locked(&s, &second, &plan_second);
     recorded_second.write(&s);
     recorded_first.write(&s);
-    let journal = crate::record::journal::parse(&s.journal_texts(Default::default()));
+    let journal: Vec<Value> = s
+        .journal_records(Default::default())
+        .0
+        .iter()
+        .map(|r| r.recorded().to_json())
+        .collect();
     let names: Vec<&Value> = journal.iter().map(|e| &e["params"]["name"]).collect();
     assert_eq!(names, ["first", "second"]);
 }

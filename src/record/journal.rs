@@ -1,26 +1,27 @@
 //! The request journal: what the mock was asked and what it answered, so a
-//! test can assert on the calls its code made.
+//! test can assert on the calls its code made, and a transcript can be
+//! written from it.
 //!
 //! Bounded by entries and by bytes (by default [`JOURNAL_ENTRIES`] and
 //! [`JOURNAL_BYTES`]; `Config::journal_entries` and `journal_bytes`), oldest
-//! dropped first. An entry keeps what a person reads: payload values
-//! are redacted, long strings abbreviated, and parameters too large to read
-//! are replaced by a note saying how large they were. Each entry is kept as
-//! its compact JSON text, so what is counted is what is held.
+//! dropped first. An entry holds the request's parts as sent and its answer
+//! as sent ([`Record`]); what a person reads is made from them when the
+//! journal is read: payload values redacted, long strings abbreviated, and
+//! parameters too large to read replaced by a note saying how large they
+//! were. Each entry is counted as the bytes it adds to both answers that
+//! show it, as written (measured, not written, when it is recorded), which
+//! is at least what it holds.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-use serde::ser::{SerializeMap, SerializeSeq};
-use serde::{Serialize, Serializer};
-use serde_json::value::RawValue;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use hyper::body::Bytes;
-use serde::Deserialize;
+use memchr::memmem;
 
-use crate::record::pretty::{self, Written};
+use crate::record::pretty::{self, int_len, str_len, Container, Lens};
 use crate::record::transcript::{Interaction, TranscriptRequest, TranscriptResponse, REDACTED};
 use crate::secrets::store::PartitionKey;
 
@@ -33,9 +34,13 @@ const MAX_VALUE_CHARS: usize = 200;
 /// note.
 const MAX_PARAMS_BYTES: usize = 4 << 10;
 
-/// Fixed cost counted for each entry besides its text: the entry itself and
-/// its allocations' headers.
-const ENTRY_OVERHEAD: usize = 96;
+/// Longest raw query or body kept (bytes) when the parameters could not be
+/// decoded; past it the text is cut and a note says how much was left out.
+pub(crate) const MAX_RAW_BYTES: usize = 16 << 10;
+
+/// Fixed cost counted for each entry besides what it writes: the entry and
+/// its record, and room for their allocations' rounding.
+const ENTRY_OVERHEAD: usize = std::mem::size_of::<Entry>() + std::mem::size_of::<Record>() + 256;
 
 /// One request served on the Stripe paths, as the journal shows it.
 #[derive(Clone, Debug, PartialEq)]
@@ -88,51 +93,105 @@ impl RecordedRequest {
             "replayed": self.replayed,
         })
     }
+}
 
-    /// Reads back what [`Record`] wrote.
-    fn from_json(v: &Value) -> RecordedRequest {
-        let text = |k: &str| v.get(k).and_then(Value::as_str).map(String::from);
-        RecordedRequest {
-            at: v["at"].as_i64().unwrap_or_default(),
-            request_id: text("request_id").unwrap_or_default(),
-            method: text("method").unwrap_or_default(),
-            path: text("path").unwrap_or_default(),
-            operation: text("operation"),
-            app: text("app"),
-            account: text("account"),
-            params: v.get("params").filter(|p| !p.is_null()).cloned(),
-            status: v["status"].as_u64().and_then(|s| u16::try_from(s).ok()),
-            object_id: text("object_id"),
-            fault: text("fault"),
-            replayed: v["replayed"].as_bool().unwrap_or_default(),
+/// A request's parameters as the journal holds them.
+#[derive(Debug)]
+pub(crate) enum Sent {
+    /// Decoded, as sent (before validation coerced them): compact JSON
+    /// text, with the lengths of what the journal and a transcript write
+    /// for them (see [`Sent::params`]).
+    Params {
+        /// The text.
+        text: Box<str>,
+        /// As the journal shows them, at an entry's depth.
+        kept: usize,
+        /// As a transcript writes them, redacted or not, at its depth.
+        sent: usize,
+    },
+    /// Not decodable: the raw query and body, each cut at
+    /// [`MAX_RAW_BYTES`].
+    Raw {
+        /// The query string.
+        query: String,
+        /// The body.
+        body: String,
+    },
+}
+
+/// Depth of an entry in `GET /_mock/requests` (in `data`), and of its
+/// parameters.
+const LINE_DEPTH: usize = 2;
+/// Depth of a request's parameters in a transcript (`interactions`, the
+/// interaction, its `request`, then `params`).
+const SENT_DEPTH: usize = 4;
+
+impl Sent {
+    /// Decoded parameters, measured as both answers write them.
+    pub fn params(params: &Value) -> Sent {
+        Sent::Params {
+            text: serde_json::to_string(params)
+                .unwrap_or_else(|_| "{}".into())
+                .into(),
+            kept: kept_len(params),
+            sent: lens(params, View::Sent, SENT_DEPTH).pretty,
+        }
+    }
+
+    /// Parameters that could not be decoded: the raw text, cut.
+    pub fn raw(query: &[u8], body: &[u8]) -> Sent {
+        Sent::Raw {
+            query: cut(query).into_owned(),
+            body: cut(body).into_owned(),
+        }
+    }
+
+    /// The decoded parameters, read back.
+    fn decoded(&self) -> Option<Value> {
+        match self {
+            Sent::Params { text, .. } => serde_json::from_str(text).ok(),
+            Sent::Raw { .. } => None,
         }
     }
 }
 
-/// What the pipeline records about one request, borrowed from it; written
-/// into the journal as JSON text in the shape of [`RecordedRequest`].
-#[derive(Serialize)]
-pub(crate) struct Record<'a> {
-    /// Always `mock.request`.
-    pub object: &'static str,
+/// Bytes as text (lossy), cut at [`MAX_RAW_BYTES`] with a note.
+fn cut(bytes: &[u8]) -> Cow<'_, str> {
+    if bytes.len() <= MAX_RAW_BYTES {
+        return String::from_utf8_lossy(bytes);
+    }
+    let kept = String::from_utf8_lossy(&bytes[..MAX_RAW_BYTES]);
+    Cow::Owned(format!(
+        "{kept}...[{} more bytes]",
+        bytes.len() - MAX_RAW_BYTES
+    ))
+}
+
+/// What the pipeline records about one request: its parts as sent and its
+/// answer as sent, owned; what the journal shows and what a transcript
+/// writes are made from it when they are read.
+#[derive(Debug)]
+pub(crate) struct Record {
     /// Mock clock when it was served.
     pub at: i64,
     /// The response's `Request-Id`.
     pub request_id: String,
-    /// HTTP method, shortened.
-    pub method: Cow<'a, str>,
-    /// Request path, shortened.
-    pub path: Cow<'a, str>,
+    /// HTTP method.
+    pub method: String,
+    /// Request path, whole.
+    pub path: String,
     /// The spec's `operationId`.
-    pub operation: Option<&'a str>,
+    pub operation: Option<Box<str>>,
     /// The API key, masked.
     pub app: Option<String>,
-    /// The `Stripe-Account` header, shortened.
-    pub account: Option<Cow<'a, str>>,
-    /// Parameters as [`params_json`] keeps them.
-    pub params: Option<Box<RawValue>>,
-    /// Response status.
-    pub status: Option<u16>,
+    /// The account it acted in, shortened.
+    pub account: Option<String>,
+    /// Its parameters.
+    pub sent: Sent,
+    /// The headers of `REQUEST_HEADERS` that were sent, in that order.
+    pub headers: Vec<(&'static str, String)>,
+    /// The answer; `None` when the connection was closed unanswered.
+    pub response: Option<Answered>,
     /// The `id` of the object answered.
     pub object_id: Option<String>,
     /// The injected fault, described.
@@ -141,68 +200,11 @@ pub(crate) struct Record<'a> {
     pub replayed: bool,
     /// The partition it was served in (full key), for filtering and
     /// bookkeeping; never shown.
-    #[serde(skip)]
     pub partition: Option<PartitionKey>,
-    /// The request and its answer, for transcripts (parameters as sent,
-    /// payloads kept); never shown by the journal.
-    #[serde(skip)]
-    pub exchange: Option<Exchange>,
     /// Its place in the order requests were served (taken with the
     /// partition locked, [`crate::state::State::journal_turn`]): an entry
     /// written after its lock was released still goes where it was served.
-    #[serde(skip)]
     pub turn: u64,
-}
-
-/// Entries the bounds dropped, freed when this is dropped.
-pub(crate) struct Evicted(Vec<Entry>);
-
-/// A [`Record`] made into an entry, before the journal's lock is taken.
-pub(crate) struct Pending {
-    entry: Entry,
-}
-
-impl Pending {
-    /// Writes `record`'s text and counts its bytes: the costly part of
-    /// recording, done with no lock held.
-    pub fn new(record: Record<'_>) -> Pending {
-        let written = pretty::to_string(&record, 2);
-        let operation = record.operation.map(Box::from);
-        let partition = record.partition;
-        let exchange = record.exchange;
-        let size = ENTRY_OVERHEAD
-            + written.pretty_len
-            + exchange.as_ref().map_or(0, Exchange::size)
-            + operation.as_deref().map_or(0, str::len)
-            + partition.as_ref().map_or(0, |p| {
-                p.key.len() + p.account.as_ref().map_or(0, String::len)
-            });
-        Pending {
-            entry: Entry {
-                text: written.text.into(),
-                operation,
-                partition,
-                exchange: exchange.map(Arc::new),
-                size,
-                turn: record.turn,
-            },
-        }
-    }
-}
-
-/// A request and its answer as the journal keeps them for transcripts: the
-/// request half already written (before any lock) and the answer's parts,
-/// its body shared with the response sent. Put together into an
-/// [`Interaction`] only when a transcript is asked for.
-#[derive(Debug)]
-pub(crate) struct Exchange {
-    /// `{"operation": …, "request": {…}}` as JSON text, and its length as
-    /// a transcript writes it.
-    pub request: Written,
-    /// The answer; `None` when the connection was closed unanswered.
-    pub response: Option<Answered>,
-    /// The injected fault that shaped it, described.
-    pub fault: Option<String>,
 }
 
 /// An answer as sent.
@@ -217,41 +219,163 @@ pub(crate) struct Answered {
 }
 
 /// Room counted for an interaction's fixed parts as a transcript writes
-/// them: the `response`, `status`, `headers`, `body` and `fault` keys,
-/// their punctuation and indentation.
-const INTERACTION_FRAME: usize = 256;
+/// them: the keys of the interaction, its request and its response, their
+/// punctuation and indentation (the most any shape of interaction has; a
+/// test measures each).
+const INTERACTION_FRAME: usize = 259;
 
-impl Exchange {
+/// Depth of the headers of a request or an answer in a transcript.
+const HEADERS_DEPTH: usize = 4;
+
+/// What headers add to an interaction as written.
+fn headers_len(headers: &[(&'static str, String)]) -> usize {
+    let mut c = Container::new(HEADERS_DEPTH);
+    for (k, v) in headers {
+        c.field(str_len(k), Lens::flat(str_len(v)));
+    }
+    c.end().pretty
+}
+
+/// What masking the key in `Authorization` header `v` may add to it as
+/// written: nothing to a bearer key (masked character for character, behind
+/// a scheme as long); a basic one is decoded first, and what it decodes to
+/// (at most three bytes in four of `v`) may need escaping, each byte in at
+/// most six, behind `Bearer `.
+fn masked_room(v: &str) -> usize {
+    let basic = v
+        .trim_start()
+        .get(..5)
+        .is_some_and(|s| s.eq_ignore_ascii_case("basic"));
+    if basic {
+        "Bearer ".len() + 6 * v.len()
+    } else {
+        0
+    }
+}
+
+impl Record {
+    /// The entry as the journal shows it.
+    pub fn recorded(&self) -> RecordedRequest {
+        RecordedRequest {
+            at: self.at,
+            request_id: self.request_id.clone(),
+            method: shorten(&self.method).into_owned(),
+            path: shorten(&self.path).into_owned(),
+            operation: self.operation.as_deref().map(String::from),
+            app: self.app.clone(),
+            account: self.account.clone(),
+            params: self.sent.decoded().map(|p| kept(&p)),
+            status: self.response.as_ref().map(|a| a.status),
+            object_id: self.object_id.clone(),
+            fault: self.fault.clone(),
+            replayed: self.replayed,
+        }
+    }
+
+    /// The bytes its entry adds to `GET /_mock/requests` (inside `data`,
+    /// pretty-printed): the fixed frame of keys and punctuation, measured
+    /// once, and its values.
+    fn line_len(&self) -> usize {
+        static FRAME: LazyLock<usize> = LazyLock::new(|| {
+            let blank = Record::blank();
+            let written = pretty::lens(&blank.recorded().to_json(), LINE_DEPTH).pretty;
+            written - blank.line_values_len()
+        });
+        *FRAME + self.line_values_len()
+    }
+
+    /// What its values add to its entry as written.
+    fn line_values_len(&self) -> usize {
+        let opt = |s: &Option<String>| s.as_deref().map_or(4, str_len);
+        int_len(self.at)
+            + str_len(&self.request_id)
+            + shortened_len(&self.method)
+            + shortened_len(&self.path)
+            + self.operation.as_deref().map_or(4, str_len)
+            + opt(&self.app)
+            + opt(&self.account)
+            + match &self.sent {
+                Sent::Params { kept, .. } => *kept,
+                Sent::Raw { .. } => 4,
+            }
+            + self
+                .response
+                .as_ref()
+                .map_or(4, |a| int_len(i64::from(a.status)))
+            + opt(&self.object_id)
+            + opt(&self.fault)
+            + if self.replayed { 4 } else { 5 }
+    }
+
+    /// A record with nothing in it, whose entry is all frame.
+    fn blank() -> Record {
+        Record {
+            at: 0,
+            request_id: String::new(),
+            method: String::new(),
+            path: String::new(),
+            operation: None,
+            app: None,
+            account: None,
+            sent: Sent::Raw {
+                query: String::new(),
+                body: String::new(),
+            },
+            headers: Vec::new(),
+            response: None,
+            object_id: None,
+            fault: None,
+            replayed: false,
+            partition: None,
+            turn: 0,
+        }
+    }
+
     /// At least the bytes its interaction adds to a transcript as written
-    /// (inside `interactions`, pretty-printed), and so at least what it
-    /// holds. Counted against [`JOURNAL_BYTES`].
-    fn size(&self) -> usize {
-        // A JSON string as written: each byte at most 6 (`\u0001`), quotes.
-        let string = |s: &str| 6 * s.len() + 2;
-        // The request half's fields sit in the interaction as in the half.
-        self.request.pretty_len
-            + INTERACTION_FRAME
-            + self.fault.as_deref().map_or(0, string)
-            + self.response.as_ref().map_or(0, |a| {
-                // The body, pretty already, is indented 8 more per line.
-                let lines = a.body.iter().filter(|b| **b == b'\n').count();
-                a.body.len()
+    /// (inside `interactions`, pretty-printed), as it is and as
+    /// `GET /_mock/transcript?redact=` rewrites it (payloads redacted, the
+    /// key masked).
+    fn interaction_len(&self) -> usize {
+        let opt = |s: Option<&str>| s.map_or(4, str_len);
+        let raw = |s: &str| str_len(s).max(str_len(REDACTED));
+        let request_headers = headers_len(&self.headers)
+            + self
+                .headers
+                .iter()
+                .find(|(k, _)| *k == "authorization")
+                .map_or(0, |(_, v)| masked_room(v));
+        INTERACTION_FRAME
+            + opt(self.operation.as_deref())
+            + str_len(&self.method)
+            + str_len(&self.path)
+            + request_headers
+            + match &self.sent {
+                Sent::Params { sent, .. } => *sent,
+                Sent::Raw { query, body } => 4 + raw(query) + raw(body),
+            }
+            + opt(self.fault.as_deref())
+            + self.response.as_ref().map_or(4, |a| {
+                // The body, pretty already, is indented 8 more a line; each
+                // `payload` it shows may be redacted (`"[redacted]"`, 12
+                // bytes, replacing at least `""`).
+                let lines = memchr::memchr_iter(b'\n', &a.body).count();
+                static PAYLOAD: LazyLock<memmem::Finder<'static>> =
+                    LazyLock::new(|| memmem::Finder::new(b"\"payload\": "));
+                let payloads = PAYLOAD.find_iter(&a.body).count();
+                int_len(i64::from(a.status))
+                    + headers_len(&a.headers)
+                    + a.body.len()
                     + 8 * lines
-                    + a.headers
-                        .iter()
-                        .map(|(k, v)| string(k) + string(v) + 12)
-                        .sum::<usize>()
+                    + 10 * payloads
             })
     }
 
-    /// The whole interaction.
-    pub fn interaction(&self) -> Option<Interaction> {
-        #[derive(Deserialize)]
-        struct Half {
-            operation: Option<String>,
-            request: TranscriptRequest,
-        }
-        let half: Half = serde_json::from_str(&self.request.text).ok()?;
+    /// The whole interaction, as sent.
+    pub fn interaction(&self) -> Interaction {
+        let (params, query, body) = match &self.sent {
+            Sent::Params { .. } => (self.sent.decoded(), None, None),
+            Sent::Raw { query, body } => (None, Some(query.clone()), Some(body.clone())),
+        };
         let response = self.response.as_ref().map(|a| TranscriptResponse {
             status: a.status,
             headers: a
@@ -262,37 +386,71 @@ impl Exchange {
             body: serde_json::from_slice(&a.body)
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&a.body).into_owned())),
         });
-        Some(Interaction {
-            operation: half.operation,
-            request: half.request,
+        Interaction {
+            operation: self.operation.as_deref().map(String::from),
+            request: TranscriptRequest {
+                method: self.method.clone(),
+                path: self.path.clone(),
+                headers: self
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect(),
+                params,
+                query,
+                body,
+            },
             response,
             fault: self.fault.clone(),
             violations: Vec::new(),
-        })
+        }
+    }
+}
+
+/// Entries the bounds dropped, freed when this is dropped.
+pub(crate) struct Evicted(Vec<Entry>);
+
+/// A [`Record`] made into an entry, before the journal's lock is taken.
+pub(crate) struct Pending {
+    entry: Entry,
+}
+
+impl Pending {
+    /// Measures `record`: what it adds to the journal's answers, counted
+    /// with no lock held.
+    pub fn new(record: Record) -> Pending {
+        let size = ENTRY_OVERHEAD
+            + record.line_len()
+            + record.interaction_len()
+            + record.partition.as_ref().map_or(0, |p| {
+                p.key.len() + p.account.as_ref().map_or(0, String::len)
+            });
+        Pending {
+            entry: Entry {
+                record: Arc::new(record),
+                size,
+            },
+        }
     }
 }
 
 /// One kept entry.
 #[derive(Debug)]
 struct Entry {
-    /// The entry's JSON text (shared, so a reader copies it out of the
-    /// lock cheaply and parses it after).
-    text: Arc<str>,
-    /// Its `operationId`, for filtering.
-    operation: Option<Box<str>>,
-    /// Its partition, for filtering and bookkeeping.
-    partition: Option<PartitionKey>,
-    /// Its request and answer, for transcripts (shared, as `text`).
-    exchange: Option<Arc<Exchange>>,
+    /// The record (shared, so a reader copies it out of the lock cheaply
+    /// and reads it after).
+    record: Arc<Record>,
     /// Bytes counted against [`JOURNAL_BYTES`].
     size: usize,
-    /// Its [`Record::turn`].
-    turn: u64,
 }
 
 impl Entry {
     fn made_with(&self, key: &str) -> bool {
-        self.partition.as_ref().is_some_and(|p| p.key == key)
+        self.partition().is_some_and(|p| p.key == key)
+    }
+
+    fn partition(&self) -> Option<&PartitionKey> {
+        self.record.partition.as_ref()
     }
 }
 
@@ -330,11 +488,10 @@ pub(crate) struct Filter<'a> {
 impl Filter<'_> {
     fn keeps(&self, e: &Entry) -> bool {
         self.operation
-            .is_none_or(|o| e.operation.as_deref() == Some(o))
+            .is_none_or(|o| e.record.operation.as_deref() == Some(o))
             && self.app.is_none_or(|k| e.made_with(k))
             && self.account.is_none_or(|a| {
-                e.partition
-                    .as_ref()
+                e.partition()
                     .is_some_and(|p| p.account.as_deref() == Some(a))
             })
     }
@@ -363,7 +520,7 @@ impl Journal {
     /// Appends a record, dropping the oldest entries while over either
     /// bound.
     #[cfg(test)]
-    pub fn record(&mut self, record: Record<'_>) {
+    pub fn record(&mut self, record: Record) {
         drop(self.insert(Pending::new(record)));
     }
 
@@ -375,7 +532,7 @@ impl Journal {
     #[must_use = "the entries dropped for the bounds, to free after the lock"]
     pub fn insert(&mut self, pending: Pending) -> Evicted {
         let Pending { entry } = pending;
-        if let Some(p) = &entry.partition {
+        if let Some(p) = entry.partition() {
             match self.per_partition.get_mut(p) {
                 Some(n) => *n += 1,
                 None => {
@@ -387,53 +544,44 @@ impl Journal {
         let at = self
             .entries
             .iter()
-            .rposition(|e| e.turn <= entry.turn)
+            .rposition(|e| e.record.turn <= entry.record.turn)
             .map_or(0, |i| i + 1);
         self.entries.insert(at, entry);
         let mut evicted = Evicted(Vec::new());
         while self.entries.len() > self.max_entries || self.bytes > self.max_bytes {
-            let Some(mut oldest) = self.entries.pop_front() else {
+            let Some(oldest) = self.entries.pop_front() else {
                 break;
             };
             self.bytes -= oldest.size;
             self.dropped += 1;
-            self.unref(oldest.partition.take());
+            self.unref(oldest.partition());
             evicted.0.push(oldest);
         }
         evicted
     }
 
-    fn unref(&mut self, partition: Option<PartitionKey>) {
+    fn unref(&mut self, partition: Option<&PartitionKey>) {
         let Some(p) = partition else { return };
-        if let Some(n) = self.per_partition.get_mut(&p) {
+        if let Some(n) = self.per_partition.get_mut(p) {
             *n -= 1;
             if *n == 0 {
-                self.per_partition.remove(&p);
-                self.released.push(p);
+                self.per_partition.remove(p);
+                self.released.push(p.clone());
             }
         }
     }
 
-    /// The texts of the entries `filter` keeps, oldest first: shared, so the
-    /// caller parses them ([`parse`]) after releasing the lock, and a long
-    /// journal never holds requests up while it is read.
-    pub fn texts(&self, filter: Filter<'_>) -> Vec<Arc<str>> {
-        self.entries
-            .iter()
-            .filter(|e| filter.keeps(e))
-            .map(|e| e.text.clone())
-            .collect()
-    }
-
-    /// The exchanges of the entries `filter` keeps, oldest first, shared
-    /// (put together with [`Exchange::interaction`] after the lock is
-    /// released), and how many entries the bounds have dropped.
-    pub fn exchanges(&self, filter: Filter<'_>) -> (Vec<Arc<Exchange>>, u64) {
+    /// The records of the entries `filter` keeps, oldest first, and how
+    /// many entries the bounds have dropped: shared, so the caller makes
+    /// what it shows of them ([`Record::recorded`], [`Record::interaction`])
+    /// after releasing the lock, and a long journal never holds requests up
+    /// while it is read.
+    pub fn records(&self, filter: Filter<'_>) -> (Vec<Arc<Record>>, u64) {
         let kept = self
             .entries
             .iter()
             .filter(|e| filter.keeps(e))
-            .filter_map(|e| e.exchange.clone())
+            .map(|e| e.record.clone())
             .collect();
         (kept, self.dropped)
     }
@@ -464,9 +612,9 @@ impl Journal {
         let before = self.entries.len();
         let mut kept = VecDeque::with_capacity(before);
         for entry in std::mem::take(&mut self.entries) {
-            if entry.partition.as_ref().is_some_and(&doomed) {
+            if entry.partition().is_some_and(&doomed) {
                 self.bytes -= entry.size;
-                self.unref(entry.partition);
+                self.unref(entry.partition());
             } else {
                 kept.push_back(entry);
             }
@@ -481,26 +629,10 @@ impl Journal {
     }
 }
 
-/// Entries' texts as the control endpoint shows them.
-pub(crate) fn parse(texts: &[Arc<str>]) -> Vec<Value> {
-    texts
-        .iter()
-        .map(|t| serde_json::from_str(t).unwrap_or(Value::Null))
-        .collect()
-}
-
-/// Entries' texts as [`RecordedRequest`]s.
-pub(crate) fn requests(texts: &[Arc<str>]) -> Vec<RecordedRequest> {
-    parse(texts)
-        .iter()
-        .map(RecordedRequest::from_json)
-        .collect()
-}
-
 /// `s` as the journal keeps it: whole up to 200 characters, else its first
 /// 200 and a note of how many more there were.
 pub(crate) fn shorten(s: &str) -> Cow<'_, str> {
-    match s.char_indices().nth(MAX_VALUE_CHARS) {
+    match cut_at(s) {
         None => Cow::Borrowed(s),
         Some((cut, _)) => {
             let more = s[cut..].chars().count();
@@ -509,288 +641,119 @@ pub(crate) fn shorten(s: &str) -> Cow<'_, str> {
     }
 }
 
-/// Parameters as the journal keeps them, as JSON text: every value under a
-/// `payload` key (at any depth) redacted, long strings shortened, and the
-/// whole replaced by a note if still too large to read. One pass, no copy of
-/// the parameters.
-pub(crate) fn params_json(params: &Value) -> Box<RawValue> {
-    // `to_raw_value` wraps the text it writes; `RawValue::from_string`
-    // would parse it again (a tenth of what a find costs in this module).
-    let kept = serde_json::value::to_raw_value(&Kept {
-        value: params,
-        redact: false,
-    });
-    match kept {
-        Ok(text) if text.get().len() <= MAX_PARAMS_BYTES => text,
-        Ok(text) => {
-            let count = params.as_object().map_or(0, serde_json::Map::len);
-            let note = format!("{count} parameters, {} bytes as JSON", text.get().len());
-            serde_json::value::to_raw_value(&json!({ "[abbreviated]": note }))
-                .unwrap_or_else(|_| empty_object())
+/// Where [`shorten`] cuts `s`, if it does: at its 201st character, and no
+/// string of 200 bytes or fewer has one.
+fn cut_at(s: &str) -> Option<(usize, char)> {
+    if s.len() <= MAX_VALUE_CHARS {
+        return None;
+    }
+    s.char_indices().nth(MAX_VALUE_CHARS)
+}
+
+/// The length of [`shorten`]`(s)` as a JSON string, without making it.
+fn shortened_len(s: &str) -> usize {
+    match cut_at(s) {
+        None => str_len(s),
+        Some((cut, _)) => {
+            let more = s[cut..].chars().count();
+            str_len(&s[..cut]) + "...[ more characters]".len() + int_len(more as i64)
         }
-        Err(_) => empty_object(),
     }
 }
 
-/// `{}`, for parameters that cannot be written.
-fn empty_object() -> Box<RawValue> {
-    RawValue::from_string("{}".into()).unwrap_or_default()
+/// How a request's parameters are written.
+#[derive(Clone, Copy)]
+enum View {
+    /// As the journal shows them: every value under a `payload` key (at
+    /// any depth) redacted, keys and strings shortened.
+    Kept,
+    /// As a transcript writes them, at most: as sent, or with each
+    /// non-null `payload` value redacted, whichever is longer.
+    Sent,
 }
 
-/// A value written as the journal keeps it.
-struct Kept<'a> {
-    /// The value.
-    value: &'a Value,
-    /// Whether it sits under a `payload` key.
-    redact: bool,
-}
-
-impl Serialize for Kept<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if self.redact {
-            return s.serialize_str(REDACTED);
+/// The lengths of `v` written as `view` says, `depth` levels deep.
+fn lens(v: &Value, view: View, depth: usize) -> Lens {
+    let text = |s: &str| match view {
+        View::Kept => shortened_len(s),
+        View::Sent => str_len(s),
+    };
+    let redacted = Lens::flat(str_len(REDACTED));
+    match v {
+        Value::String(s) => Lens::flat(text(s)),
+        Value::Array(items) => {
+            let mut c = Container::new(depth);
+            for item in items {
+                c.item(lens(item, view, depth + 1));
+            }
+            c.end()
         }
-        match self.value {
-            Value::String(t) => s.serialize_str(&shorten(t)),
-            Value::Array(items) => {
-                let mut seq = s.serialize_seq(Some(items.len()))?;
-                for value in items {
-                    seq.serialize_element(&Kept {
-                        value,
-                        redact: false,
-                    })?;
-                }
-                seq.end()
+        Value::Object(fields) => {
+            let mut c = Container::new(depth);
+            for (k, child) in fields {
+                let value = match view {
+                    View::Kept if k == "payload" => redacted,
+                    View::Sent if k == "payload" && !child.is_null() => {
+                        lens(child, view, depth + 1).max(redacted)
+                    }
+                    _ => lens(child, view, depth + 1),
+                };
+                c.field(text(k), value);
             }
-            Value::Object(fields) => {
-                let mut map = s.serialize_map(Some(fields.len()))?;
-                for (k, value) in fields {
-                    let redact = k == "payload";
-                    map.serialize_entry(&shorten(k), &Kept { value, redact })?;
-                }
-                map.end()
-            }
-            other => other.serialize(s),
+            c.end()
+        }
+        other => pretty::lens(other, depth),
+    }
+}
+
+/// What the parameters `params` add to their journal entry as written.
+fn kept_len(params: &Value) -> usize {
+    let depth = LINE_DEPTH + 1;
+    let kept = lens(params, View::Kept, depth);
+    if kept.compact <= MAX_PARAMS_BYTES {
+        kept.pretty
+    } else {
+        pretty::lens(&too_large(params, kept.compact), depth).pretty
+    }
+}
+
+/// Parameters as the journal shows them: every value under a `payload` key
+/// (at any depth) redacted, long strings shortened, and the whole replaced
+/// by a note if still too large to read.
+pub(crate) fn kept(params: &Value) -> Value {
+    let compact = lens(params, View::Kept, 0).compact;
+    if compact > MAX_PARAMS_BYTES {
+        return too_large(params, compact);
+    }
+    fn keep(v: &Value) -> Value {
+        match v {
+            Value::String(t) => Value::String(shorten(t).into_owned()),
+            Value::Array(items) => items.iter().map(keep).collect(),
+            Value::Object(fields) => Value::Object(
+                fields
+                    .iter()
+                    .map(|(k, value)| {
+                        let kept = if k == "payload" {
+                            Value::String(REDACTED.into())
+                        } else {
+                            keep(value)
+                        };
+                        (shorten(k).into_owned(), kept)
+                    })
+                    .collect::<Map<_, _>>(),
+            ),
+            other => other.clone(),
         }
     }
+    keep(params)
+}
+
+/// The note that stands for parameters `bytes` long as the journal keeps
+/// them.
+fn too_large(params: &Value, bytes: usize) -> Value {
+    let count = params.as_object().map_or(0, Map::len);
+    json!({ "[abbreviated]": format!("{count} parameters, {bytes} bytes as JSON") })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn record(partition: &str, path: &str) -> Record<'static> {
-        Record {
-            object: "mock.request",
-            at: 0,
-            request_id: "req_1".into(),
-            method: "GET".into(),
-            path: path.to_string().into(),
-            operation: None,
-            app: None,
-            account: None,
-            params: None,
-            status: Some(200),
-            object_id: None,
-            fault: None,
-            replayed: false,
-            partition: Some(PartitionKey::new(partition, None)),
-            exchange: None,
-            turn: 0,
-        }
-    }
-
-    fn kept(v: &Value) -> Value {
-        serde_json::from_str(params_json(v).get()).unwrap()
-    }
-
-    /// The bytes `e`'s interaction adds to a transcript as written: after
-    /// the first item, `,` and a line break, then the interaction indented
-    /// four spaces (it sits two levels deep).
-    fn written(e: &Exchange) -> usize {
-        let v = serde_json::to_value(e.interaction().unwrap()).unwrap();
-        let pretty = serde_json::to_string_pretty(&v).unwrap();
-        6 + pretty.len() + 4 * pretty.matches('\n').count()
-    }
-
-    fn exchange(
-        params: Value,
-        headers: &[(&'static str, &str)],
-        body: Value,
-        fault: Option<&str>,
-    ) -> Exchange {
-        let half = json!({
-            "operation": "postAppsSecrets",
-            "request": {
-                "method": "POST",
-                "path": "/v1/apps/secrets",
-                "headers": {"authorization": "Bearer sk_test_\"q\\"},
-                "params": params,
-            },
-        });
-        Exchange {
-            request: pretty::to_string(&half, 2),
-            response: Some(Answered {
-                status: 200,
-                headers: headers.iter().map(|(k, v)| (*k, v.to_string())).collect(),
-                body: Bytes::from(crate::body::render(&body)),
-            }),
-            fault: fault.map(String::from),
-        }
-    }
-
-    #[test]
-    fn an_exchange_counts_at_least_what_its_interaction_writes() {
-        let nested =
-            json!({"scope": {"type": "user", "user": {"a": {"b": ["x", "y"]}}}, "name": "k"});
-        let typical = exchange(
-            nested.clone(),
-            &[("request-id", "req_1"), ("stripe-version", "2023-10-16")],
-            json!({"id": "appsecret_1", "scope": {"type": "account"}, "list": [1, 2, {"a": null}]}),
-            None,
-        );
-        // Strings that JSON escapes: each control byte is written as six.
-        let control = "\u{1}".repeat(300);
-        let escaped = exchange(
-            json!({"name": control.clone()}),
-            &[
-                ("request-id", &"\"\\".repeat(100)),
-                ("idempotency-key", &control),
-            ],
-            json!({"error": {"message": control.clone()}}),
-            Some(&control),
-        );
-        let mut closed = exchange(nested, &[], json!({}), Some("close"));
-        closed.response = None;
-        for (what, e) in [
-            ("typical", &typical),
-            ("escaped", &escaped),
-            ("closed", &closed),
-        ] {
-            assert!(
-                e.size() >= written(e),
-                "{what}: counted {} < written {}",
-                e.size(),
-                written(e)
-            );
-        }
-        // The count itself, pinned: a change to it must be deliberate (the
-        // journal's documented bound, docs/limits.md, is this count).
-        assert_eq!((typical.size(), written(&typical)), (1240, 890));
-    }
-
-    #[test]
-    fn payload_values_are_redacted_at_any_depth() {
-        let v = json!({"name": "k", "payload": "s3cr3t", "i": [{"payload": {"x": 1}}]});
-        assert_eq!(
-            kept(&v),
-            json!({"name": "k", "payload": REDACTED, "i": [{"payload": REDACTED}]})
-        );
-    }
-
-    #[test]
-    fn long_values_are_shortened_and_huge_params_summarised() {
-        let v = json!({"name": "x".repeat(1000)});
-        assert_eq!(
-            kept(&v)["name"],
-            format!("{}...[800 more characters]", "x".repeat(200))
-        );
-        let many: serde_json::Map<String, Value> =
-            (0..1000).map(|i| (format!("p{i}"), json!("v"))).collect();
-        let note = kept(&Value::Object(many));
-        assert!(note["[abbreviated]"]
-            .as_str()
-            .unwrap()
-            .starts_with("1000 parameters, "));
-    }
-
-    #[test]
-    fn entries_read_back_as_recorded() {
-        let mut j = Journal::default();
-        let mut r = record("k", "/v1/x");
-        r.params = Some(params_json(&json!({"name": "n", "payload": "p"})));
-        r.app = Some("sk_test_****".into());
-        j.record(r);
-        let back = &requests(&j.texts(Filter::default()))[0];
-        assert_eq!(back.path, "/v1/x");
-        assert_eq!(back.app.as_deref(), Some("sk_test_****"));
-        assert_eq!(back.params, Some(json!({"name": "n", "payload": REDACTED})));
-        let app = |k| Filter {
-            app: Some(k),
-            ..Filter::default()
-        };
-        assert_eq!(j.texts(app("k")).len(), 1);
-        assert!(j.texts(app("other")).is_empty());
-    }
-
-    #[test]
-    fn an_entry_written_late_goes_where_its_turn_says() {
-        // The paths a journal of at most `max` entries keeps, recorded in
-        // the order given with the turns given.
-        let kept = |max: usize, recorded: &[(u64, &str)]| -> Vec<Value> {
-            let mut j = Journal::new(max, JOURNAL_BYTES);
-            for &(turn, path) in recorded {
-                j.record(Record {
-                    turn,
-                    ..record("sk_test_1", path)
-                });
-            }
-            parse(&j.texts(Filter::default()))
-                .into_iter()
-                .map(|e| e["path"].clone())
-                .collect()
-        };
-        let late = [(0, "/a"), (2, "/c"), (1, "/b"), (3, "/d"), (3, "/e")];
-        assert_eq!(kept(10, &late), ["/a", "/b", "/c", "/d", "/e"]);
-        // The oldest by turn is the one the bound drops first.
-        let late = [(5, "/new"), (4, "/old"), (6, "/newest")];
-        assert_eq!(kept(2, &late), ["/new", "/newest"]);
-    }
-
-    #[test]
-    fn entries_and_bytes_stay_bounded_and_partitions_are_released() {
-        let mut j = Journal::default();
-        j.record(record("first", "/"));
-        for _ in 0..JOURNAL_ENTRIES {
-            j.record(record("other", "/"));
-        }
-        assert_eq!(j.len(), JOURNAL_ENTRIES);
-        assert_eq!(j.count(&PartitionKey::new("first", None)), 0);
-        assert_eq!(j.take_released(), [PartitionKey::new("first", None)]);
-        let long = "p".repeat(150_000);
-        for _ in 0..200 {
-            j.record(record("other", &long));
-        }
-        assert!(j.bytes() <= JOURNAL_BYTES);
-        assert!(j.len() <= JOURNAL_BYTES / 150_000, "{}", j.len());
-    }
-
-    #[test]
-    fn bounds_given_apply_exactly_and_survive_a_clear() {
-        let mut j = Journal::new(3, usize::MAX);
-        for _ in 0..5 {
-            j.record(record("k", "/"));
-        }
-        assert_eq!((j.len(), j.dropped), (3, 2));
-        j.clear();
-        for _ in 0..4 {
-            j.record(record("k", "/"));
-        }
-        assert_eq!(j.len(), 3);
-        let one = {
-            let mut probe = Journal::new(1, usize::MAX);
-            probe.record(record("k", "/"));
-            probe.bytes()
-        };
-        let mut exact = Journal::new(usize::MAX, 2 * one);
-        for _ in 0..3 {
-            exact.record(record("k", "/"));
-        }
-        assert_eq!((exact.len(), exact.bytes()), (2, 2 * one));
-        let mut short = Journal::new(usize::MAX, 2 * one - 1);
-        for _ in 0..3 {
-            short.record(record("k", "/"));
-        }
-        assert_eq!(short.len(), 1);
-    }
-}
+mod tests;

@@ -1,211 +1,184 @@
-//! What JSON the journal holds costs as written: it holds compact text and
-//! writes it pretty-printed (a transcript, `/_mock/requests`), and its byte
-//! bound counts what is written. [`to_string`] gives both the compact text
-//! and its pretty length in one serialisation; [`pretty_len`] measures text
-//! already compact.
+//! What JSON the journal writes costs as written: it holds a request's parts
+//! and writes them pretty-printed (a transcript, `/_mock/requests`), and its
+//! byte bound counts what is written. This module measures JSON as serde_json
+//! writes it, compact and pretty (two spaces a level), without writing it.
 
-use std::cell::Cell;
-use std::io;
+use std::ops::AddAssign;
 
-use serde::Serialize;
-use serde_json::ser::{CompactFormatter, Formatter};
+use serde_json::Value;
 
-/// Compact JSON text that is `pretty_len` bytes long pretty-printed.
-#[derive(Debug)]
-pub(crate) struct Written {
-    /// The compact text.
-    pub text: Box<str>,
-    /// Its length as serde_json pretty-prints it, `depth` levels deep.
-    pub pretty_len: usize,
+/// The lengths of one JSON value as written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Lens {
+    /// Compact (`serde_json::to_string`).
+    pub compact: usize,
+    /// Pretty-printed (`serde_json::to_string_pretty`), at the depth it
+    /// was measured at.
+    pub pretty: usize,
 }
 
-/// `value` as compact JSON, and the length serde_json's pretty printer would
-/// give it, starting `depth` levels deep (two spaces a level).
-pub(crate) fn to_string<T: Serialize + ?Sized>(value: &T, depth: usize) -> Written {
-    let extra = Cell::new(0);
-    let mut out = Vec::with_capacity(256);
-    let counting = Counting {
-        depth,
-        has_value: false,
-        extra: &extra,
-    };
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, counting);
-    if value.serialize(&mut ser).is_err() {
-        out = b"{}".to_vec();
-        extra.set(0);
-    }
-    // serde_json writes UTF-8 only.
-    let text = String::from_utf8(out).unwrap_or_else(|_| "{}".into());
-    Written {
-        pretty_len: text.len() + extra.get(),
-        text: text.into(),
-    }
-}
-
-/// serde_json's compact formatter (the default of every method), counting
-/// the bytes its pretty formatter would add: a newline and the indent
-/// before each value of an array or object and before the closing bracket
-/// of a non-empty one, and a space after each `:`.
-struct Counting<'a> {
-    depth: usize,
-    has_value: bool,
-    extra: &'a Cell<usize>,
-}
-
-impl Counting<'_> {
-    fn add(&self, n: usize) {
-        self.extra.set(self.extra.get() + n);
+impl Lens {
+    /// A scalar: the same length in both forms.
+    pub fn flat(len: usize) -> Lens {
+        Lens {
+            compact: len,
+            pretty: len,
+        }
     }
 
-    fn open(&mut self) {
-        self.depth += 1;
-        self.has_value = false;
-    }
-
-    fn close(&mut self) {
-        self.depth = self.depth.saturating_sub(1);
-        if self.has_value {
-            self.add(1 + 2 * self.depth);
+    /// Each length the larger of the two.
+    pub fn max(self, other: Lens) -> Lens {
+        Lens {
+            compact: self.compact.max(other.compact),
+            pretty: self.pretty.max(other.pretty),
         }
     }
 }
 
-impl Formatter for Counting<'_> {
-    fn begin_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.open();
-        CompactFormatter.begin_array(w)
-    }
-
-    fn end_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.close();
-        CompactFormatter.end_array(w)
-    }
-
-    fn begin_array_value<W: ?Sized + io::Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> io::Result<()> {
-        self.add(1 + 2 * self.depth);
-        CompactFormatter.begin_array_value(w, first)
-    }
-
-    fn end_array_value<W: ?Sized + io::Write>(&mut self, _w: &mut W) -> io::Result<()> {
-        self.has_value = true;
-        Ok(())
-    }
-
-    fn begin_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.open();
-        CompactFormatter.begin_object(w)
-    }
-
-    fn end_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.close();
-        CompactFormatter.end_object(w)
-    }
-
-    fn begin_object_key<W: ?Sized + io::Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> io::Result<()> {
-        self.add(1 + 2 * self.depth);
-        CompactFormatter.begin_object_key(w, first)
-    }
-
-    fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.add(1);
-        CompactFormatter.begin_object_value(w)
-    }
-
-    fn end_object_value<W: ?Sized + io::Write>(&mut self, _w: &mut W) -> io::Result<()> {
-        self.has_value = true;
-        Ok(())
-    }
-
-    fn write_raw_fragment<W: ?Sized + io::Write>(
-        &mut self,
-        w: &mut W,
-        fragment: &str,
-    ) -> io::Result<()> {
-        // A fragment is compact JSON of its own (a `RawValue`); the pretty
-        // printer writes it as it is, but what reads the journal parses it
-        // and writes it pretty with the rest.
-        self.add(pretty_len(fragment, self.depth) - fragment.len());
-        w.write_all(fragment.as_bytes())
+impl AddAssign for Lens {
+    fn add_assign(&mut self, other: Lens) {
+        self.compact += other.compact;
+        self.pretty += other.pretty;
     }
 }
 
-/// The length of compact JSON `text` (as serde_json writes it) once
-/// pretty-printed as serde_json does, starting `depth` levels deep (two
-/// spaces a level): computed in one pass, without parsing.
-pub(crate) fn pretty_len(text: &str, depth: usize) -> usize {
-    let mut len = text.len();
-    let mut d = depth;
-    // Each step takes at least one byte off `rest`: no change to the
-    // arithmetic below can make this loop for ever.
-    let mut rest = text.as_bytes();
-    while let Some((&b, tail)) = rest.split_first() {
-        rest = tail;
-        match b {
-            // A string is written as it is: skip past its closing quote, a
-            // run at a time (most of an entry's bytes are inside strings).
-            b'"' => rest = after_string(rest),
-            // `{}` and `[]` are written as they are.
-            b'{' | b'[' if matches!(rest.first(), Some(b'}' | b']')) => rest = &rest[1..],
-            b'{' | b'[' => {
-                d += 1;
-                len += 1 + 2 * d;
-            }
-            b'}' | b']' => {
-                d = d.saturating_sub(1);
-                len += 1 + 2 * d;
-            }
-            b',' => len += 1 + 2 * d,
-            b':' => len += 1,
-            _ => {}
-        }
+/// The length of `s` as serde_json writes a string: quoted; `"`, `\` and
+/// the control characters that have a short escape (`\n`, `\t`, …) in two
+/// bytes, the other control characters as `\u00XX`, in six.
+pub(crate) fn str_len(s: &str) -> usize {
+    let escaped = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
+    // Most strings need no escape: one quick pass finds out.
+    if !s.bytes().any(escaped) {
+        return s.len() + 2;
+    }
+    let extra: usize = s
+        .bytes()
+        .filter(|&b| escaped(b))
+        .map(|b| match b {
+            b'"' | b'\\' | b'\x08' | b'\t' | b'\n' | b'\x0c' | b'\r' => 1,
+            _ => 5,
+        })
+        .sum();
+    s.len() + 2 + extra
+}
+
+/// The length of `n` written in decimal.
+pub(crate) fn int_len(n: i64) -> usize {
+    let mut len = 1 + usize::from(n < 0);
+    let mut m = n.unsigned_abs();
+    while m >= 10 {
+        m /= 10;
+        len += 1;
     }
     len
 }
 
-/// What follows the JSON string whose contents `rest` starts with: the
-/// bytes after its closing quote (none, for a string left open).
-fn after_string(mut rest: &[u8]) -> &[u8] {
-    while let Some(at) = memchr::memchr2(b'"', b'\\', rest) {
-        if rest[at] == b'"' {
-            return &rest[at + 1..];
+/// An array or object being measured, its brackets `depth` levels deep
+/// (its entries one deeper).
+pub(crate) struct Container {
+    depth: usize,
+    entries: usize,
+    sum: Lens,
+}
+
+impl Container {
+    /// An empty array or object `depth` levels deep.
+    pub fn new(depth: usize) -> Container {
+        Container {
+            depth,
+            entries: 0,
+            sum: Lens::default(),
         }
-        // An escape: the byte after the backslash is part of it.
-        rest = rest.get(at + 2..).unwrap_or_default();
     }
-    &[]
+
+    /// An array's item, measured `depth + 1` deep.
+    pub fn item(&mut self, value: Lens) {
+        self.entries += 1;
+        self.sum += value;
+    }
+
+    /// An object's field: its key `key_len` bytes as a string, its value
+    /// measured `depth + 1` deep. The pretty form puts a space after the
+    /// colon.
+    pub fn field(&mut self, key_len: usize, value: Lens) {
+        self.entries += 1;
+        self.sum += Lens {
+            compact: key_len + 1 + value.compact,
+            pretty: key_len + 2 + value.pretty,
+        };
+    }
+
+    /// The whole: brackets and commas; pretty, a line break and the indent
+    /// before each entry and before the closing bracket (`[]` and `{}` as
+    /// they are).
+    pub fn end(self) -> Lens {
+        let Some(commas) = self.entries.checked_sub(1) else {
+            return Lens::flat(2);
+        };
+        let lines = self.entries * (1 + 2 * (self.depth + 1)) + 1 + 2 * self.depth;
+        Lens {
+            compact: 2 + commas + self.sum.compact,
+            pretty: 2 + commas + self.sum.pretty + lines,
+        }
+    }
+}
+
+/// The lengths of `v` as serde_json writes it, pretty-printed as a value
+/// `depth` levels deep.
+pub(crate) fn lens(v: &Value, depth: usize) -> Lens {
+    match v {
+        Value::Null => Lens::flat(4),
+        Value::Bool(b) => Lens::flat(if *b { 4 } else { 5 }),
+        // Rare in what the journal holds (form values are strings).
+        Value::Number(n) => Lens::flat(n.to_string().len()),
+        Value::String(s) => Lens::flat(str_len(s)),
+        Value::Array(items) => {
+            let mut c = Container::new(depth);
+            for item in items {
+                c.item(lens(item, depth + 1));
+            }
+            c.end()
+        }
+        Value::Object(fields) => {
+            let mut c = Container::new(depth);
+            for (k, value) in fields {
+                c.field(str_len(k), lens(value, depth + 1));
+            }
+            c.end()
+        }
+    }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use serde_json::value::RawValue;
-    use serde_json::{json, Value};
+
+    /// `v` as serde_json writes it pretty-printed `depth` levels deep:
+    /// two more spaces a level on every line but the first.
+    pub(crate) fn pretty_at(v: &Value, depth: usize) -> usize {
+        let pretty = serde_json::to_string_pretty(v).unwrap();
+        pretty.len() + 2 * depth * pretty.matches('\n').count()
+    }
 
     proptest::proptest! {
         #[test]
-        fn both_lengths_are_the_length_serde_json_pretty_prints(v in json_value(), depth in 0usize..4) {
-            let compact = serde_json::to_string(&v).unwrap();
-            let pretty = serde_json::to_string_pretty(&v).unwrap();
-            // Starting `depth` deep adds two spaces per level to every line
-            // but the first.
-            let lines = pretty.matches('\n').count();
-            let expected = pretty.len() + 2 * depth * lines;
-            proptest::prop_assert_eq!(pretty_len(&compact, depth), expected);
-            let written = to_string(&v, depth);
-            proptest::prop_assert_eq!(&*written.text, compact.as_str());
-            proptest::prop_assert_eq!(written.pretty_len, expected);
+        fn both_lengths_are_what_serde_json_writes(v in json_value(), depth in 0usize..4) {
+            let compact = serde_json::to_string(&v).unwrap().len();
+            proptest::prop_assert_eq!(lens(&v, depth), Lens { compact, pretty: pretty_at(&v, depth) });
+        }
+
+        #[test]
+        fn a_string_is_as_long_as_serde_json_writes_it(s in "[a-z\"\\\\\\x00-\\x1f\\x7fé😀]{0,12}") {
+            proptest::prop_assert_eq!(str_len(&s), serde_json::to_string(&s).unwrap().len());
+        }
+
+        #[test]
+        fn an_integer_is_as_long_as_it_is_written(n in proptest::num::i64::ANY) {
+            proptest::prop_assert_eq!(int_len(n), n.to_string().len());
         }
     }
 
-    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+    pub(crate) fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
         use proptest::prelude::*;
         let leaf = prop_oneof![
             Just(Value::Null),
@@ -223,25 +196,9 @@ mod tests {
     }
 
     #[test]
-    fn a_raw_fragment_counts_as_the_value_it_holds() {
-        #[derive(Serialize)]
-        struct Holder<'a> {
-            params: &'a RawValue,
-            empty: &'a RawValue,
+    fn edge_integers() {
+        for n in [0, 9, 10, -1, -10, i64::MIN, i64::MAX] {
+            assert_eq!(int_len(n), n.to_string().len(), "{n}");
         }
-        let params = json!({"name": "k", "scope": {"type": "account"}, "expand": ["payload"]});
-        let raw = serde_json::value::to_raw_value(&params).unwrap();
-        let empty = serde_json::value::to_raw_value(&json!({})).unwrap();
-        let written = to_string(
-            &Holder {
-                params: &raw,
-                empty: &empty,
-            },
-            1,
-        );
-        let parsed: Value = serde_json::from_str(&written.text).unwrap();
-        let pretty = serde_json::to_string_pretty(&parsed).unwrap();
-        let lines = pretty.matches('\n').count();
-        assert_eq!(written.pretty_len, pretty.len() + 2 * lines);
     }
 }

@@ -39,7 +39,7 @@ use crate::ids::IdGen;
 use crate::openapi::spec::{Spec, SpecRef};
 use crate::outcome::Outcome;
 use crate::record::coverage;
-use crate::record::journal::{self, Exchange, Filter, Journal, Pending, Record, RecordedRequest};
+use crate::record::journal::{Filter, Journal, Pending, Record, RecordedRequest};
 use crate::record::transcript::Transcript;
 use crate::secrets::auth;
 use crate::secrets::idempotency::{Idempotency, Saved};
@@ -406,17 +406,17 @@ impl State {
 
     /// The journal's interactions that `filter` keeps, as a transcript.
     pub fn transcript(&self, filter: Filter<'_>) -> Transcript {
-        let (exchanges, dropped) = self.journal.lock().exchanges(filter);
+        let (records, dropped) = self.journal.lock().records(filter);
         let mut t = Transcript::new(self.spec.version.clone());
         t.dropped = dropped;
-        t.interactions = exchanges.iter().filter_map(|e| e.interaction()).collect();
+        t.interactions = records.iter().map(|r| r.interaction()).collect();
         t
     }
 
     /// Every journal entry, oldest first.
     pub fn received_requests(&self) -> Vec<RecordedRequest> {
-        let texts = self.journal.lock().texts(Filter::default());
-        journal::requests(&texts)
+        let (records, _) = self.journal.lock().records(Filter::default());
+        records.iter().map(|r| r.recorded()).collect()
     }
 
     /// All secrets and the clock, in the fixture format.
@@ -534,16 +534,18 @@ impl State {
         self.journal_turns.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Journals a request (its entry written before the journal's lock is
-    /// taken) and counts its outcome for coverage. Returns the partitions
+    /// Counts a request's outcome for coverage and journals it (its entry
+    /// measured before the journal's lock is taken). Returns the partitions
     /// that lost their last journal entry to the bound.
     pub fn record(
         &self,
-        entry: Record<'_>,
+        entry: Record,
         outcome: Outcome,
         sent: &coverage::Sent,
     ) -> Vec<PartitionKey> {
-        let op = entry.operation;
+        self.coverage
+            .lock()
+            .count(entry.operation.as_deref(), outcome, sent);
         let pending = Pending::new(entry);
         let (released, evicted) = {
             let mut journal = self.journal.lock();
@@ -552,19 +554,13 @@ impl State {
         };
         // Freed with the journal unlocked.
         drop(evicted);
-        self.coverage.lock().count(op, outcome, sent);
         released
     }
 
-    /// The journal entries `filter` keeps, as JSON text, oldest first.
-    pub fn journal_texts(&self, filter: Filter<'_>) -> Vec<Arc<str>> {
-        self.journal.lock().texts(filter)
-    }
-
-    /// The exchanges `filter` keeps, and how many were dropped for the
-    /// bound.
-    pub fn journal_exchanges(&self, filter: Filter<'_>) -> (Vec<Arc<Exchange>>, u64) {
-        self.journal.lock().exchanges(filter)
+    /// The journal's records that `filter` keeps, oldest first, and how
+    /// many entries were dropped for the bound.
+    pub fn journal_records(&self, filter: Filter<'_>) -> (Vec<Arc<Record>>, u64) {
+        self.journal.lock().records(filter)
     }
 
     /// How many live secrets the partitions `matches` selects hold.

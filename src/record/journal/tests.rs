@@ -1,0 +1,303 @@
+use super::*;
+use crate::record::pretty::tests::{json_value, pretty_at};
+use crate::record::transcript::Transcript;
+
+fn record(partition: &str, path: &str) -> Record {
+    Record {
+        request_id: "req_1".into(),
+        method: "GET".into(),
+        path: path.into(),
+        partition: Some(PartitionKey::new(partition, None)),
+        response: Some(Answered {
+            status: 200,
+            headers: Vec::new(),
+            body: Bytes::from_static(b"{}\n"),
+        }),
+        ..Record::blank()
+    }
+}
+
+/// The bytes `r`'s entry adds to `GET /_mock/requests` as written.
+fn line_written(r: &Record) -> usize {
+    pretty_at(&r.recorded().to_json(), LINE_DEPTH)
+}
+
+/// The bytes `r`'s interaction adds to a transcript as written, as it is
+/// and redacted as `GET /_mock/transcript?redact=all` redacts it: after
+/// the first item, `,` and a line break, then the interaction indented
+/// four spaces (it sits two levels deep).
+fn written(r: &Record) -> [usize; 2] {
+    let as_is = r.interaction();
+    let mut t = Transcript::new("v");
+    t.interactions.push(as_is.clone());
+    t.redact_payloads();
+    t.mask_keys();
+    [as_is, t.interactions.remove(0)].map(|i| {
+        let v = serde_json::to_value(i).unwrap();
+        6 + pretty_at(&v, 2)
+    })
+}
+
+fn exchange(
+    params: Value,
+    headers: &[(&'static str, &str)],
+    body: Value,
+    fault: Option<&str>,
+) -> Record {
+    Record {
+        operation: Some("postAppsSecrets".into()),
+        method: "POST".into(),
+        path: "/v1/apps/secrets".into(),
+        headers: vec![("authorization", "Bearer sk_test_\"q\\".into())],
+        sent: Sent::params(&params),
+        response: Some(Answered {
+            status: 200,
+            headers: headers.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+            body: Bytes::from(crate::body::render(&body)),
+        }),
+        fault: fault.map(String::from),
+        ..Record::blank()
+    }
+}
+
+#[test]
+fn an_interaction_counts_at_least_what_a_transcript_writes_of_it() {
+    let nested = json!({"scope": {"type": "user", "user": {"a": {"b": ["x", "y"]}}}, "name": "k"});
+    let typical = exchange(
+        nested.clone(),
+        &[("request-id", "req_1"), ("stripe-version", "2023-10-16")],
+        json!({"id": "appsecret_1", "scope": {"type": "account"}, "list": [1, 2, {"a": null}]}),
+        None,
+    );
+    // Strings that JSON escapes: each control byte is written as six.
+    let control = "\u{1}".repeat(300);
+    let escaped = exchange(
+        json!({"name": control.clone()}),
+        &[
+            ("request-id", &"\"\\".repeat(100)),
+            ("idempotency-key", &control),
+        ],
+        json!({"error": {"message": control.clone()}}),
+        Some(&control),
+    );
+    // Redacting writes `[redacted]` for each short payload: longer.
+    let payloads: Map<String, Value> = (0..50)
+        .map(|i| (format!("p{i}"), json!({"payload": ""})))
+        .collect();
+    let redacted = exchange(Value::Object(payloads), &[], json!({}), None);
+    let mut raw = exchange(json!({}), &[], json!({}), None);
+    raw.sent = Sent::raw(b"a=%zz", b"x");
+    let mut closed = exchange(nested, &[], json!({}), Some("close"));
+    closed.response = None;
+    for (what, r) in [
+        ("typical", &typical),
+        ("escaped", &escaped),
+        ("redacted", &redacted),
+        ("raw", &raw),
+        ("closed", &closed),
+    ] {
+        for w in written(r) {
+            let counted = r.interaction_len();
+            assert!(counted >= w, "{what}: counted {counted} < written {w}");
+        }
+    }
+    // The count itself, pinned: a change to it must be deliberate (the
+    // journal's documented bound, docs/limits.md, is this count).
+    assert_eq!(
+        (typical.interaction_len(), written(&typical)),
+        (936, [890, 890])
+    );
+}
+
+proptest::proptest! {
+    #[test]
+    fn an_entry_counts_exactly_what_the_journal_writes_of_it(
+        params in json_value(),
+        method in "[A-Z]{0,8}",
+        at in proptest::num::i64::ANY,
+        status in proptest::option::of(100u16..600),
+        text in proptest::option::of("[a-z\"\\\\\u{1}é]{0,8}"),
+        replayed in proptest::bool::ANY,
+    ) {
+        let r = Record {
+            at,
+            method,
+            operation: text.clone().map(Into::into),
+            app: text.clone(),
+            account: text.clone(),
+            object_id: text.clone(),
+            fault: text,
+            sent: Sent::params(&params),
+            replayed,
+            response: status.map(|status| Answered { status, headers: Vec::new(), body: Bytes::new() }),
+            ..record("k", "/v1/apps/secrets")
+        };
+        proptest::prop_assert_eq!(r.line_len(), line_written(&r));
+    }
+}
+
+#[test]
+fn long_paths_and_huge_params_are_counted_as_written_shortened() {
+    let many: Map<String, Value> = (0..1000).map(|i| (format!("p{i}"), json!("v"))).collect();
+    for r in [
+        record("k", &"p".repeat(1000)),
+        record("k", &"é".repeat(201)),
+        Record {
+            sent: Sent::params(&Value::Object(many)),
+            ..record("k", "/")
+        },
+        Record {
+            sent: Sent::params(&json!({"name": "x".repeat(1000), "payload": "s"})),
+            ..record("k", "/")
+        },
+    ] {
+        assert_eq!(r.line_len(), line_written(&r), "{}", r.path);
+    }
+}
+
+#[test]
+fn payload_values_are_redacted_at_any_depth() {
+    let v = json!({"name": "k", "payload": "s3cr3t", "i": [{"payload": {"x": 1}}]});
+    assert_eq!(
+        kept(&v),
+        json!({"name": "k", "payload": REDACTED, "i": [{"payload": REDACTED}]})
+    );
+}
+
+#[test]
+fn long_values_are_shortened_and_huge_params_summarised() {
+    let v = json!({"name": "x".repeat(1000)});
+    assert_eq!(
+        kept(&v)["name"],
+        format!("{}...[800 more characters]", "x".repeat(200))
+    );
+    let many: Map<String, Value> = (0..1000).map(|i| (format!("p{i}"), json!("v"))).collect();
+    let many_value = Value::Object(many);
+    let note = kept(&many_value);
+    let bytes = serde_json::to_string(&many_value).unwrap().len();
+    assert_eq!(
+        note["[abbreviated]"],
+        format!("1000 parameters, {bytes} bytes as JSON")
+    );
+}
+
+#[test]
+fn entries_read_back_as_recorded() {
+    let mut j = Journal::default();
+    let mut r = record("k", "/v1/x");
+    r.sent = Sent::params(&json!({"name": "n", "payload": "p"}));
+    r.app = Some("sk_test_****".into());
+    j.record(r);
+    let (records, dropped) = j.records(Filter::default());
+    let back = records[0].recorded();
+    assert_eq!((back.path.as_str(), dropped), ("/v1/x", 0));
+    assert_eq!(back.app.as_deref(), Some("sk_test_****"));
+    assert_eq!(back.params, Some(json!({"name": "n", "payload": REDACTED})));
+    // The transcript keeps them as sent.
+    let sent = records[0].interaction().request.params;
+    assert_eq!(sent, Some(json!({"name": "n", "payload": "p"})));
+    let app = |k| Filter {
+        app: Some(k),
+        ..Filter::default()
+    };
+    assert_eq!(j.records(app("k")).0.len(), 1);
+    assert!(j.records(app("other")).0.is_empty());
+}
+
+#[test]
+fn an_entry_written_late_goes_where_its_turn_says() {
+    // The paths a journal of at most `max` entries keeps, recorded in
+    // the order given with the turns given.
+    let kept = |max: usize, recorded: &[(u64, &str)]| -> Vec<String> {
+        let mut j = Journal::new(max, JOURNAL_BYTES);
+        for &(turn, path) in recorded {
+            j.record(Record {
+                turn,
+                ..record("sk_test_1", path)
+            });
+        }
+        j.records(Filter::default())
+            .0
+            .iter()
+            .map(|r| r.path.clone())
+            .collect()
+    };
+    let late = [(0, "/a"), (2, "/c"), (1, "/b"), (3, "/d"), (3, "/e")];
+    assert_eq!(kept(10, &late), ["/a", "/b", "/c", "/d", "/e"]);
+    // The oldest by turn is the one the bound drops first.
+    let late = [(5, "/new"), (4, "/old"), (6, "/newest")];
+    assert_eq!(kept(2, &late), ["/new", "/newest"]);
+}
+
+#[test]
+fn entries_and_bytes_stay_bounded_and_partitions_are_released() {
+    let mut j = Journal::default();
+    j.record(record("first", "/"));
+    for _ in 0..JOURNAL_ENTRIES {
+        j.record(record("other", "/"));
+    }
+    assert_eq!(j.len(), JOURNAL_ENTRIES);
+    assert_eq!(j.count(&PartitionKey::new("first", None)), 0);
+    assert_eq!(j.take_released(), [PartitionKey::new("first", None)]);
+    let long = "p".repeat(150_000);
+    for _ in 0..200 {
+        j.record(record("other", &long));
+    }
+    assert!(j.bytes() <= JOURNAL_BYTES);
+    assert!(j.len() <= JOURNAL_BYTES / 150_000, "{}", j.len());
+}
+
+#[test]
+fn bounds_given_apply_exactly_and_survive_a_clear() {
+    let mut j = Journal::new(3, usize::MAX);
+    for _ in 0..5 {
+        j.record(record("k", "/"));
+    }
+    assert_eq!((j.len(), j.dropped), (3, 2));
+    j.clear();
+    for _ in 0..4 {
+        j.record(record("k", "/"));
+    }
+    assert_eq!(j.len(), 3);
+    let one = {
+        let mut probe = Journal::new(1, usize::MAX);
+        probe.record(record("k", "/"));
+        probe.bytes()
+    };
+    let mut exact = Journal::new(usize::MAX, 2 * one);
+    for _ in 0..3 {
+        exact.record(record("k", "/"));
+    }
+    assert_eq!((exact.len(), exact.bytes()), (2, 2 * one));
+    let mut short = Journal::new(usize::MAX, 2 * one - 1);
+    for _ in 0..3 {
+        short.record(record("k", "/"));
+    }
+    assert_eq!(short.len(), 1);
+}
+
+#[test]
+fn the_interaction_frame_is_the_most_any_shape_has() {
+    // Values counted exactly: raw text as long as `[redacted]`, no headers,
+    // a body of one line.
+    let ten = b"0123456789";
+    let shape = |decoded: bool, answered: bool| Record {
+        sent: if decoded {
+            Sent::params(&json!({}))
+        } else {
+            Sent::raw(ten, ten)
+        },
+        response: answered.then(|| Answered {
+            status: 0,
+            headers: Vec::new(),
+            body: Bytes::from_static(b"{}"),
+        }),
+        ..Record::blank()
+    };
+    let frames = [(true, true), (true, false), (false, true), (false, false)].map(|(d, a)| {
+        let r = shape(d, a);
+        let values = r.interaction_len() - INTERACTION_FRAME;
+        written(&r).map(|w| w - values)
+    });
+    assert_eq!(frames.into_iter().flatten().max(), Some(INTERACTION_FRAME));
+}
