@@ -236,6 +236,46 @@ pub(crate) fn coerce(
     path: &str,
     errors: &mut Vec<ApiError>,
 ) {
+    coerce_at(value, shape, at, &Place::Root(path), errors);
+}
+
+/// Where a value sits in the parameters: named (`scope[user]`) only when
+/// an error is written, not for every value coerced.
+enum Place<'a> {
+    /// The parameters themselves, under this name (empty at the top).
+    Root(&'a str),
+    /// A field of the value at the first place.
+    Field(&'a Place<'a>, &'a str),
+    /// An item of the array at the first place.
+    Item(&'a Place<'a>, usize),
+}
+
+impl Place<'_> {
+    /// The place in bracket notation: `scope`, `scope[user]`, `expand[0]`.
+    fn name(&self) -> String {
+        match self {
+            Place::Root(path) => path.to_string(),
+            Place::Field(parent, k) => match parent.name() {
+                p if p.is_empty() => k.to_string(),
+                p => format!("{p}[{k}]"),
+            },
+            Place::Item(parent, i) => format!("{}[{i}]", parent.name()),
+        }
+    }
+
+    /// The `param` of an error about the value here.
+    fn label(&self) -> String {
+        param_label(&self.name())
+    }
+}
+
+fn coerce_at(
+    value: &mut Value,
+    shape: &Shape,
+    at: NodeId,
+    place: &Place<'_>,
+    errors: &mut Vec<ApiError>,
+) {
     let node = shape.get(at);
     if node.nullable && value.as_str() == Some("") {
         // Stripe's form encoding unsets a nullable field with an empty value.
@@ -250,7 +290,7 @@ pub(crate) fn coerce(
                     Err(_) => errors.push(
                         ApiError::invalid(
                             format!("Invalid integer: {}", abbreviate(s)),
-                            Some(param_label(path)),
+                            Some(place.label()),
                         )
                         .with_code("parameter_invalid_integer"),
                     ),
@@ -263,7 +303,7 @@ pub(crate) fn coerce(
                     Some(n) => *value = Value::Number(n),
                     None => errors.push(ApiError::invalid(
                         format!("Invalid decimal: {}", abbreviate(s)),
-                        Some(param_label(path)),
+                        Some(place.label()),
                     )),
                 }
             }
@@ -275,7 +315,7 @@ pub(crate) fn coerce(
                     "false" => *value = Value::Bool(false),
                     _ => errors.push(ApiError::invalid(
                         format!("Invalid boolean: {}", abbreviate(s)),
-                        Some(param_label(path)),
+                        Some(place.label()),
                     )),
                 }
             }
@@ -285,7 +325,7 @@ pub(crate) fn coerce(
                 match indexed_to_array(map) {
                     Some(Ok(items)) => *value = Value::Array(items),
                     Some(Err(message)) => {
-                        errors.push(ApiError::invalid(message, Some(param_label(path))));
+                        errors.push(ApiError::invalid(message, Some(place.label())));
                         return;
                     }
                     None => {}
@@ -293,7 +333,7 @@ pub(crate) fn coerce(
             }
             if let (Value::Array(items), Some(item)) = (value, node.items) {
                 for (i, v) in items.iter_mut().enumerate() {
-                    coerce(v, shape, item, &format!("{path}[{i}]"), errors);
+                    coerce_at(v, shape, item, &Place::Item(place, i), errors);
                 }
             }
         }
@@ -301,12 +341,7 @@ pub(crate) fn coerce(
             let Value::Object(map) = value else { return };
             for (k, v) in map.iter_mut() {
                 if let Some(child) = node.property(k).or(node.extra) {
-                    let path = if path.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{path}[{k}]")
-                    };
-                    coerce(v, shape, child, &path, errors);
+                    coerce_at(v, shape, child, &Place::Field(place, k), errors);
                 }
             }
         }

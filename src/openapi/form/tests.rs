@@ -223,3 +223,25 @@ fn brackets_are_escaped_unless_kept_readable() {
     assert_eq!(percent_encode("a[b] c~", false), "a%5Bb%5D%20c~");
     assert_eq!(percent_encode("a[b] c~", true), "a[b]%20c~");
 }
+
+#[test]
+fn a_coercion_error_names_the_nested_place_of_its_value() {
+    let schema = json!({
+        "type": "object",
+        "properties": {
+            "obj": {"type": "object", "properties": {"n": {"type": "integer"}}},
+            "nums": {"type": "array", "items": {"type": "boolean"}}
+        }
+    });
+    let shape = Shape::compile(&schema, &schema);
+    let mut v = json!({"obj": {"n": "x"}, "nums": ["true", "y"]});
+    let mut errors = Vec::new();
+    coerce(&mut v, &shape, Shape::ROOT, "", &mut errors);
+    let params: Vec<_> = errors.iter().map(|e| e.param.as_deref()).collect();
+    assert_eq!(params, [Some("obj[n]"), Some("nums[1]")]);
+    // Under a name given (a listing's parameters inside another).
+    let mut v = json!({"obj": {"n": "x"}});
+    let mut errors = Vec::new();
+    coerce(&mut v, &shape, Shape::ROOT, "outer", &mut errors);
+    assert_eq!(errors[0].param.as_deref(), Some("outer[obj][n]"));
+}
