@@ -301,3 +301,49 @@ fn the_interaction_frame_is_the_most_any_shape_has() {
     });
     assert_eq!(frames.into_iter().flatten().max(), Some(INTERACTION_FRAME));
 }
+
+#[test]
+fn a_basic_key_masked_is_counted_as_written() {
+    use base64::Engine;
+    // A user of control characters: masked, its last four are written
+    // in six bytes each, behind `Bearer `, longer than the header sent.
+    let user = base64::engine::general_purpose::STANDARD.encode("\u{1}\u{1}\u{1}\u{1}:");
+    let ten = b"0123456789";
+    for auth in [
+        format!("Basic {user}"),
+        format!("  basic {user}"),
+        "Bearer sk_test_\u{1}x".into(),
+    ] {
+        // The shape whose frame is the largest, with every other value
+        // counted exactly.
+        let r = Record {
+            headers: vec![("authorization", auth.clone())],
+            sent: Sent::raw(ten, ten),
+            response: Some(Answered {
+                status: 0,
+                headers: Vec::new(),
+                body: Bytes::from_static(b"{}"),
+            }),
+            ..Record::blank()
+        };
+        let [as_is, masked] = written(&r);
+        assert!(r.interaction_len() >= masked.max(as_is), "{auth}");
+        if auth.contains("asic") {
+            assert!(
+                masked > as_is,
+                "{auth}: masking wrote {masked}, not more than {as_is}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_entry_counts_what_it_writes_and_what_it_holds() {
+    let mut j = Journal::new(1, usize::MAX);
+    let r = record("k", "/");
+    let written = line_written(&r) + written(&r)[0];
+    j.record(r);
+    // Pinned: the documented bound is this count (docs/limits.md), the
+    // bytes written and the entry held beside them.
+    assert_eq!((written, j.bytes()), (597, 1291));
+}
