@@ -84,7 +84,13 @@ fn an_interaction_counts_at_least_what_a_transcript_writes_of_it() {
     let payloads: Map<String, Value> = (0..50)
         .map(|i| (format!("p{i}"), json!({"payload": ""})))
         .collect();
-    let redacted = exchange(Value::Object(payloads), &[], json!({}), None);
+    let answers: Vec<Value> = (0..50).map(|_| json!({"payload": ""})).collect();
+    let redacted = exchange(
+        Value::Object(payloads),
+        &[],
+        json!({ "data": answers }),
+        None,
+    );
     let mut raw = exchange(json!({}), &[], json!({}), None);
     raw.sent = Sent::raw(b"a=%zz", b"x");
     let mut closed = exchange(nested, &[], json!({}), Some("close"));
