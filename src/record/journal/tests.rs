@@ -91,6 +91,10 @@ fn an_interaction_counts_at_least_what_a_transcript_writes_of_it() {
         json!({ "data": answers }),
         None,
     );
+    // A payload longer than `[redacted]`, nested: counted as sent, each of
+    // its lines at its depth.
+    let fields: Map<String, Value> = (0..40).map(|i| (format!("f{i}"), json!("v"))).collect();
+    let nested_payload = exchange(json!({ "payload": fields }), &[], json!({}), None);
     let mut raw = exchange(json!({}), &[], json!({}), None);
     raw.sent = Sent::raw(b"a=%zz", b"x");
     let mut closed = exchange(nested, &[], json!({}), Some("close"));
@@ -99,6 +103,7 @@ fn an_interaction_counts_at_least_what_a_transcript_writes_of_it() {
         ("typical", &typical),
         ("escaped", &escaped),
         ("redacted", &redacted),
+        ("nested payload", &nested_payload),
         ("raw", &raw),
         ("closed", &closed),
     ] {
