@@ -358,3 +358,29 @@ fn an_entry_counts_what_it_writes_and_what_it_holds() {
     // bytes written and the entry held beside them.
     assert_eq!((written, j.bytes()), (597, 1291));
 }
+
+#[test]
+fn parameters_of_exactly_4_kib_as_kept_are_kept_whole() {
+    // Strings short enough to be kept as they are: 3,928 bytes of JSON
+    // around `b`'s value.
+    let at = |n: usize| json!({"a": vec!["x".repeat(100); 38], "b": "y".repeat(n)});
+    let whole = at(MAX_PARAMS_BYTES - 3928);
+    assert_eq!(
+        serde_json::to_string(&whole).unwrap().len(),
+        MAX_PARAMS_BYTES
+    );
+    assert_eq!(kept(&whole), whole);
+    let over = at(MAX_PARAMS_BYTES - 3927);
+    assert_eq!(
+        kept(&over)["[abbreviated]"],
+        format!("2 parameters, {} bytes as JSON", MAX_PARAMS_BYTES + 1)
+    );
+    // And each entry is counted as the journal writes it.
+    for params in [whole, over] {
+        let r = Record {
+            sent: Sent::params(&params),
+            ..record("k", "/")
+        };
+        assert_eq!(r.line_len(), line_written(&r));
+    }
+}
