@@ -1,6 +1,7 @@
 use super::*;
 use crate::record::pretty::tests::{json_value, pretty_at};
 use crate::record::transcript::Transcript;
+use serde_json::Map;
 
 fn record(partition: &str, path: &str) -> Record {
     Record {
