@@ -1,32 +1,138 @@
-//! Compiling the spec's schemas: one registry of the translated components
-//! per document, shared by every validator, and each validator compiled on
-//! first use.
+//! Compiling the spec's schemas: each validator compiled on first use, by
+//! the mock's own rules ([`crate::openapi::rules`]) where they cover the
+//! schema, else by the `jsonschema` library, from one registry of the
+//! translated components per document, built when first needed.
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
-use jsonschema::{Draft, Registry, Validator};
+use jsonschema::error::{TypeKind, ValidationErrorKind};
+use jsonschema::{Draft, JsonType, Registry, ValidationError, Validator};
 use serde_json::Value;
 
-/// What compiling needs, shared by every validator of one document: the
-/// translated components, registered once.
+use crate::openapi::rules::{self, Failure, Kind, Rules, Ty};
+use crate::openapi::schema;
+
+/// What compiling needs, shared by every validator of one document.
 pub(crate) struct Compiler {
-    /// The translated components as `{"definitions": {...}}`, registered
-    /// under [`crate::openapi::schema::DEFINITIONS`].
-    pub registry: Registry<'static>,
+    /// The translated components as `{"definitions": {...}}`.
+    definitions: Arc<Value>,
+    /// `definitions` registered under [`schema::DEFINITIONS`], for the
+    /// library: built by the first schema the rules do not cover.
+    registry: OnceLock<Result<Registry<'static>, String>>,
 }
 
 impl Compiler {
-    /// Compiles under draft 4, the JSON Schema dialect OpenAPI 3.0's schema
-    /// object derives from (and whose meta-schema, which the library checks
-    /// every schema against and keeps for the life of the process, costs a
-    /// fraction of draft 7's memory).
-    pub fn compile(&self, schema: &Value, what: &str) -> Result<Validator, String> {
+    pub fn new(definitions: Arc<Value>) -> Compiler {
+        Compiler {
+            definitions,
+            registry: OnceLock::new(),
+        }
+    }
+
+    /// The rules, when they cover `schema`; else the library, under draft
+    /// 4, the JSON Schema dialect OpenAPI 3.0's schema object derives from.
+    pub fn compile(&self, schema: &Value, what: &str) -> Result<Checker, String> {
+        if let Ok(rules) = rules::compile(schema, &self.definitions) {
+            return Ok(Checker::Rules(rules));
+        }
+        self.library(schema, what)
+    }
+
+    /// `schema` compiled by the library.
+    pub fn library(&self, schema: &Value, what: &str) -> Result<Checker, String> {
+        let registry = self
+            .registry
+            .get_or_init(|| {
+                Registry::new()
+                    .draft(Draft::Draft4)
+                    .add(schema::DEFINITIONS, Arc::clone(&self.definitions))
+                    .and_then(|builder| builder.prepare())
+                    .map_err(|e| format!("components do not compile: {e}"))
+            })
+            .as_ref()
+            .map_err(Clone::clone)?;
         jsonschema::options()
             .with_draft(Draft::Draft4)
-            .with_registry(&self.registry)
+            .with_registry(registry)
             .build(schema)
+            .map(Checker::Library)
             .map_err(|e| format!("{what}: schema does not compile: {e}"))
+    }
+}
+
+/// A compiled schema.
+pub(crate) enum Checker {
+    Rules(Rules),
+    Library(Validator),
+}
+
+impl Checker {
+    /// Whether `value` conforms (allocates nothing when it does).
+    pub fn is_valid(&self, value: &Value) -> bool {
+        match self {
+            Checker::Rules(r) => r.is_valid(value),
+            Checker::Library(v) => v.is_valid(value),
+        }
+    }
+
+    /// Every way `value` breaks the schema (none when it conforms), in an
+    /// order of their own, whichever engine found them: by the pointer of
+    /// the value at fault (so a missing field of the whole answer comes
+    /// before a bad value inside it), then by wording.
+    pub fn failures(&self, value: &Value) -> Vec<Failure> {
+        let mut found = match self {
+            Checker::Rules(r) => r.failures(value),
+            Checker::Library(v) => v.iter_errors(value).map(|e| failure(&e)).collect(),
+        };
+        found.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.message.cmp(&b.message)));
+        found
+    }
+
+    /// Whether the mock's own rules check this schema.
+    #[cfg(test)]
+    pub fn is_rules(&self) -> bool {
+        matches!(self, Checker::Rules(_))
+    }
+}
+
+/// The library's error as a [`Failure`].
+fn failure(e: &ValidationError<'_>) -> Failure {
+    let ty = |t: JsonType| match t {
+        JsonType::Null => Ty::Null,
+        JsonType::Boolean => Ty::Boolean,
+        JsonType::Integer => Ty::Integer,
+        JsonType::Number => Ty::Number,
+        JsonType::String => Ty::String,
+        JsonType::Array => Ty::Array,
+        JsonType::Object => Ty::Object,
+    };
+    let kind = match e.kind() {
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            Kind::Unknown(unexpected.clone())
+        }
+        ValidationErrorKind::Required { property } => {
+            Kind::Missing(property.as_str().unwrap_or_default().to_owned())
+        }
+        ValidationErrorKind::Type { kind } => Kind::Type(match kind {
+            TypeKind::Single(t) => vec![ty(*t)],
+            TypeKind::Multiple(set) => set.iter().map(ty).collect(),
+        }),
+        ValidationErrorKind::Enum { options } => {
+            Kind::Enum(options.as_array().cloned().unwrap_or_default())
+        }
+        ValidationErrorKind::MaxLength { limit } => Kind::MaxLength(*limit),
+        ValidationErrorKind::MinLength { limit } => Kind::MinLength(*limit),
+        ValidationErrorKind::Minimum { limit } => Kind::Minimum(limit.clone()),
+        ValidationErrorKind::Maximum { limit } => Kind::Maximum(limit.clone()),
+        ValidationErrorKind::Pattern { pattern } => Kind::Pattern(pattern.clone()),
+        _ => Kind::Other,
+    };
+    Failure {
+        at: e.instance_path().as_str().to_owned(),
+        kind,
+        instance: e.instance().as_ref().clone(),
+        message: e.to_string(),
     }
 }
 
@@ -41,7 +147,7 @@ pub(crate) struct Lazy {
     /// Shared by every validator of the document.
     compiler: Arc<Compiler>,
     /// The validator, or why it does not compile.
-    compiled: OnceLock<Result<Validator, String>>,
+    compiled: OnceLock<Result<Checker, String>>,
 }
 
 impl Lazy {
@@ -54,7 +160,13 @@ impl Lazy {
         }
     }
 
-    pub fn get(&self) -> Result<&Validator, String> {
+    /// The translated schema it checks.
+    #[cfg(test)]
+    pub fn schema(&self) -> &Value {
+        &self.schema
+    }
+
+    pub fn get(&self) -> Result<&Checker, String> {
         self.compiled
             .get_or_init(|| self.compiler.compile(&self.schema, &self.what))
             .as_ref()

@@ -7,6 +7,7 @@
 pub(crate) mod compiled;
 pub(crate) mod form;
 pub(crate) mod prepare;
+pub(crate) mod rules;
 pub(crate) mod schema;
 pub(crate) mod shape;
 pub(crate) mod spec;

@@ -9,11 +9,11 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 
-use jsonschema::{Draft, Registry, Validator};
 use serde_json::{json, Value};
 
-use crate::openapi::compiled::{Compiler, Lazy, Validators};
+use crate::openapi::compiled::{Checker, Compiler, Lazy, Validators};
 use crate::openapi::prepare::{prepare, Prepared, PreparedOp};
+use crate::openapi::rules::{Failure, Kind};
 use crate::openapi::schema;
 use crate::openapi::shape::Shape;
 use crate::ops::OpKind;
@@ -130,18 +130,21 @@ impl Spec {
     /// Compiles every validator (the bundled documents' are compiled on
     /// first use instead; a unit test compiles them all).
     pub fn compile_all(&self) -> Result<(), String> {
-        let ops = self.operations.iter().flat_map(|op| {
-            std::iter::once(&op.request_validator).chain(op.responses.iter().map(|(_, v)| v))
-        });
-        let others = self
-            .components
-            .iter()
-            .map(|(_, v)| v)
-            .chain(&self.error_validator);
-        for lazy in ops.chain(others) {
+        for (_, lazy) in self.validators() {
             lazy.get()?;
         }
         Ok(())
+    }
+
+    /// Every validator of the document, with what it checks.
+    pub(crate) fn validators(&self) -> impl Iterator<Item = (&str, &Arc<Lazy>)> {
+        let ops = self.operations.iter().flat_map(|op| {
+            let responses = op.responses.iter().map(|(s, v)| (s.as_str(), v));
+            std::iter::once((op.id.as_str(), &op.request_validator)).chain(responses)
+        });
+        let components = self.components.iter().map(|(n, v)| (n.as_str(), v));
+        let error = self.error_validator.iter().map(|v| ("error", v));
+        ops.chain(components).chain(error)
     }
 
     /// A bundled document, prepared by the build script.
@@ -157,15 +160,10 @@ impl Spec {
             operations,
             definitions,
         } = prepared;
-        // Shared with the registry, not copied: a deep copy of the
+        // Shared with the compiler, not copied: a deep copy of the
         // components was a fifth of a process's first answer.
         let definitions = Arc::new(definitions);
-        let registry = Registry::new()
-            .draft(Draft::Draft4)
-            .add(schema::DEFINITIONS, Arc::clone(&definitions))
-            .and_then(|builder| builder.prepare())
-            .map_err(|e| format!("components do not compile: {e}"))?;
-        let mut validators = Validators::new(Compiler { registry });
+        let mut validators = Validators::new(Compiler::new(Arc::clone(&definitions)));
         let reference =
             |name: &str| json!({ "$ref": format!("{}#/definitions/{name}", schema::DEFINITIONS) });
         let components: Vec<(String, Arc<Lazy>)> = definitions["definitions"]
@@ -215,8 +213,7 @@ impl Spec {
                 }]
             }
         };
-        let mut found: Vec<Violation> =
-            validator.iter_errors(value).map(|e| describe(&e)).collect();
+        let mut found: Vec<Violation> = validator.failures(value).iter().map(describe).collect();
         found.sort_by(|a, b| a.pointer.cmp(&b.pointer).then(a.rule.cmp(&b.rule)));
         found
     }
@@ -265,15 +262,12 @@ impl Operation {
     /// All schema violations of the (already coerced) request (none when it
     /// conforms, found without allocating); a validator that does not
     /// compile is reported as an error.
-    pub fn request_errors<'a>(
-        &'a self,
-        input: &'a Value,
-    ) -> Result<Vec<jsonschema::ValidationError<'a>>, String> {
+    pub fn request_errors(&self, input: &Value) -> Result<Vec<Failure>, String> {
         let validator = self.request_validator.get()?;
         if validator.is_valid(input) {
             return Ok(Vec::new());
         }
-        Ok(validator.iter_errors(input).collect())
+        Ok(validator.failures(input))
     }
 
     /// Checks a response body against the schema for its status (or
@@ -291,66 +285,50 @@ impl Operation {
     }
 }
 
-fn first_violation(validator: &Validator, body: &Value) -> Result<(), String> {
-    // The fast check allocates nothing; errors are collected only when
+fn first_violation(validator: &Checker, body: &Value) -> Result<(), String> {
+    // The fast check allocates nothing; failures are collected only when
     // there is one.
     if validator.is_valid(body) {
         return Ok(());
     }
-    match validator.iter_errors(body).next() {
+    match validator.failures(body).into_iter().next() {
         None => Ok(()),
-        Some(e) => {
-            let at = e.instance_path().as_str();
-            let at = if at.is_empty() { "/" } else { at };
-            Err(format!("{at}: {e}"))
+        Some(f) => {
+            let at = if f.at.is_empty() { "/" } else { &f.at };
+            Err(format!("{at}: {}", f.message))
         }
     }
 }
 
 /// A schema violation in plain words, pointing at the value at fault (for an
 /// unknown or missing field: at the field).
-fn describe(e: &jsonschema::ValidationError<'_>) -> Violation {
-    use jsonschema::error::ValidationErrorKind as K;
-    let at = e.instance_path().as_str().to_string();
+fn describe(f: &Failure) -> Violation {
+    let at = f.at.clone();
     let field = |name: &str| format!("{at}/{}", name.replace('~', "~0").replace('/', "~1"));
-    let (pointer, rule) = match e.kind() {
-        K::Enum { options } => {
+    let (pointer, rule) = match &f.kind {
+        Kind::Enum(options) => {
             let names: Vec<String> = options
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter(|v| !v.is_null())
-                        .map(|v| v.as_str().map_or_else(|| v.to_string(), String::from))
-                        .collect()
-                })
-                .unwrap_or_default();
+                .iter()
+                .filter(|v| !v.is_null())
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), String::from))
+                .collect();
             (at, format!("must be one of {}", names.join(", ")))
         }
-        K::Required { property } => {
-            let name = property.as_str().unwrap_or_default();
-            (field(name), "is required".to_string())
-        }
-        K::AdditionalProperties { unexpected } => (
+        Kind::Missing(name) => (field(name), "is required".to_string()),
+        Kind::Unknown(unexpected) => (
             field(unexpected.first().map(String::as_str).unwrap_or_default()),
             "is not a known field".to_string(),
         ),
-        K::Type { kind } => {
-            let expected = match kind {
-                jsonschema::error::TypeKind::Single(t) => t.to_string(),
-                jsonschema::error::TypeKind::Multiple(set) => set
-                    .iter()
-                    .map(|t| t.to_string())
-                    .collect::<Vec<_>>()
-                    .join(" or "),
-            };
-            (at, format!("must be of type {expected}"))
+        Kind::Type(types) => {
+            let expected: Vec<&str> = types.iter().map(|t| t.name()).collect();
+            (at, format!("must be of type {}", expected.join(" or ")))
         }
-        K::MaxLength { limit } => (at, format!("must be at most {limit} characters")),
-        K::MinLength { limit } => (at, format!("must be at least {limit} characters")),
-        K::Pattern { pattern } => (at, format!("must match the pattern {pattern}")),
-        K::Minimum { limit } => (at, format!("must be at least {limit}")),
-        K::Maximum { limit } => (at, format!("must be at most {limit}")),
-        _ => (at, e.to_string()),
+        Kind::MaxLength(limit) => (at, format!("must be at most {limit} characters")),
+        Kind::MinLength(limit) => (at, format!("must be at least {limit} characters")),
+        Kind::Pattern(pattern) => (at, format!("must match the pattern {pattern}")),
+        Kind::Minimum(limit) => (at, format!("must be at least {limit}")),
+        Kind::Maximum(limit) => (at, format!("must be at most {limit}")),
+        Kind::Other => (at, f.message.clone()),
     };
     Violation { pointer, rule }
 }
@@ -380,6 +358,17 @@ mod tests {
     fn every_validator_of_both_bundled_documents_compiles() {
         Spec::bundled().compile_all().unwrap();
         Spec::control().compile_all().unwrap();
+    }
+
+    /// The bundled documents never need the library's compiler (see
+    /// `crate::openapi::rules`): every schema is one the rules cover.
+    #[test]
+    fn the_rules_check_every_schema_of_both_bundled_documents() {
+        for spec in [Spec::bundled(), Spec::control()] {
+            for (what, lazy) in spec.validators() {
+                assert!(lazy.get().unwrap().is_rules(), "{what}");
+            }
+        }
     }
 
     #[test]

@@ -4,12 +4,11 @@
 //! a fixed rank and then by parameter name, so the same request always gets
 //! the same error.
 
-use jsonschema::error::{TypeKind, ValidationErrorKind};
-use jsonschema::{JsonType, ValidationError};
 use serde_json::Value;
 
 use crate::error::{abbreviate, param_label, ApiError};
 use crate::openapi::form;
+use crate::openapi::rules::{Failure, Kind, Ty};
 use crate::openapi::shape::Shape;
 use crate::openapi::spec::Operation;
 use crate::outcome::Reason;
@@ -68,34 +67,30 @@ fn join(parent: &str, child: &str) -> String {
     }
 }
 
-fn to_api_errors(error: &ValidationError<'_>) -> Vec<(u8, ApiError)> {
-    let param = param_label(&param_name(error.instance_path().as_str()));
-    let instance = error.instance().as_ref();
+fn to_api_errors(error: &Failure) -> Vec<(u8, ApiError)> {
+    let param = param_label(&param_name(&error.at));
+    let instance = &error.instance;
     let one = |rank, e| vec![(rank, e)];
-    match error.kind() {
-        ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
+    match &error.kind {
+        Kind::Unknown(unexpected) => unexpected
             .iter()
             .map(|name| (RANK_UNKNOWN, ApiError::unknown(&join(&param, name))))
             .collect(),
-        ValidationErrorKind::Required { property } => {
-            let name = property.as_str().unwrap_or_default();
-            one(RANK_MISSING, ApiError::missing(&join(&param, name)))
-        }
-        ValidationErrorKind::Type { kind } => {
-            let expected = match kind {
-                TypeKind::Single(t) => *t,
-                TypeKind::Multiple(set) => set
-                    .iter()
-                    .find(|t| *t != JsonType::Null)
-                    .unwrap_or(JsonType::Null),
-            };
+        Kind::Missing(name) => one(RANK_MISSING, ApiError::missing(&join(&param, name))),
+        Kind::Type(types) => {
+            let expected = types
+                .iter()
+                .copied()
+                .find(|t| *t != Ty::Null)
+                .unwrap_or(Ty::Null);
             one(RANK_TYPE, invalid_type(expected, instance, &param))
         }
-        ValidationErrorKind::Enum { options } => {
+        Kind::Enum(options) => {
             let names: Vec<String> = options
-                .as_array()
-                .map(|a| a.iter().filter(|v| !v.is_null()).map(display).collect())
-                .unwrap_or_default();
+                .iter()
+                .filter(|v| !v.is_null())
+                .map(display)
+                .collect();
             one(
                 RANK_ENUM,
                 ApiError::invalid(
@@ -104,7 +99,7 @@ fn to_api_errors(error: &ValidationError<'_>) -> Vec<(u8, ApiError)> {
                 ),
             )
         }
-        ValidationErrorKind::MaxLength { limit } => {
+        Kind::MaxLength(limit) => {
             let s = instance.as_str().unwrap_or_default();
             one(
                 RANK_RANGE,
@@ -117,14 +112,14 @@ fn to_api_errors(error: &ValidationError<'_>) -> Vec<(u8, ApiError)> {
                 ),
             )
         }
-        ValidationErrorKind::Minimum { limit } => one(
+        Kind::Minimum(limit) => one(
             RANK_RANGE,
             range_error(
                 format!("This value must be greater than or equal to {limit}."),
                 &param,
             ),
         ),
-        ValidationErrorKind::Maximum { limit } => one(
+        Kind::Maximum(limit) => one(
             RANK_RANGE,
             range_error(
                 format!("This value must be less than or equal to {limit}."),
@@ -133,7 +128,10 @@ fn to_api_errors(error: &ValidationError<'_>) -> Vec<(u8, ApiError)> {
         ),
         _ => one(
             RANK_OTHER,
-            ApiError::invalid(format!("Invalid {param}: {error}"), Some(param.clone())),
+            ApiError::invalid(
+                format!("Invalid {param}: {}", error.message),
+                Some(param.clone()),
+            ),
         ),
     }
 }
@@ -142,26 +140,26 @@ fn range_error(message: String, param: &str) -> ApiError {
     ApiError::invalid(message, Some(param.to_string())).with_code("parameter_invalid_integer")
 }
 
-fn invalid_type(expected: JsonType, instance: &Value, param: &str) -> ApiError {
+fn invalid_type(expected: Ty, instance: &Value, param: &str) -> ApiError {
     let word = match expected {
-        JsonType::Object => "hash",
-        JsonType::Array => "array",
-        JsonType::Integer => "integer",
-        JsonType::Number => "decimal",
-        JsonType::Boolean => "boolean",
-        JsonType::String => "string",
-        JsonType::Null => "null",
+        Ty::Object => "hash",
+        Ty::Array => "array",
+        Ty::Integer => "integer",
+        Ty::Number => "decimal",
+        Ty::Boolean => "boolean",
+        Ty::String => "string",
+        Ty::Null => "null",
     };
     // Stripe echoes a scalar that should have been a scalar of another
     // type, never one that should have been an array.
     let message = match instance {
-        Value::String(s) if expected != JsonType::Array => {
+        Value::String(s) if expected != Ty::Array => {
             format!("Invalid {word}: {}", abbreviate(s))
         }
         _ => format!("Invalid {word}"),
     };
     let error = ApiError::invalid(message, Some(param.to_string()));
-    if expected == JsonType::Integer {
+    if expected == Ty::Integer {
         error.with_code("parameter_invalid_integer")
     } else {
         error

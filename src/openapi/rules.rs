@@ -1,0 +1,765 @@
+//! The mock's own schema checks: the translated schemas ([`super::schema`])
+//! compiled into a small tree of rules, for the keywords the served
+//! documents use. A schema with any other assertion keyword is refused
+//! here ([`Unsupported`]) and checked by the `jsonschema` library instead
+//! ([`super::compiled`]).
+//!
+//! Why not the library for everything: compiling one of its validators
+//! runs far more code than checking a value (its compile path and the
+//! meta-schema check it runs on every schema), and a process pays for
+//! those code pages from its first answer on. These rules are the JSON
+//! Schema draft 4 semantics the library implements, for this subset; a
+//! test (`src/openapi/rules/tests.rs`) holds the two to the same
+//! verdicts on generated values for every schema of both bundled
+//! documents.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use serde_json::{Map, Value};
+
+use crate::openapi::schema::DEFINITIONS;
+
+/// The JSON types, in the order the library lists a set of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Ty {
+    Null,
+    Boolean,
+    Integer,
+    Number,
+    String,
+    Array,
+    Object,
+}
+
+impl Ty {
+    fn parse(name: &str) -> Option<Ty> {
+        Some(match name {
+            "null" => Ty::Null,
+            "boolean" => Ty::Boolean,
+            "integer" => Ty::Integer,
+            "number" => Ty::Number,
+            "string" => Ty::String,
+            "array" => Ty::Array,
+            "object" => Ty::Object,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Ty::Null => "null",
+            Ty::Boolean => "boolean",
+            Ty::Integer => "integer",
+            Ty::Number => "number",
+            Ty::String => "string",
+            Ty::Array => "array",
+            Ty::Object => "object",
+        }
+    }
+
+    /// Whether `value` is of this type. Draft 4: an integer is a number
+    /// written without a fraction or exponent (`1.0` is not one).
+    fn admits(self, value: &Value) -> bool {
+        match (self, value) {
+            (Ty::Null, Value::Null)
+            | (Ty::Boolean, Value::Bool(_))
+            | (Ty::Number, Value::Number(_))
+            | (Ty::String, Value::String(_))
+            | (Ty::Array, Value::Array(_))
+            | (Ty::Object, Value::Object(_)) => true,
+            (Ty::Integer, Value::Number(n)) => n.is_i64() || n.is_u64(),
+            _ => false,
+        }
+    }
+}
+
+/// One way a value breaks a schema.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Failure {
+    /// JSON pointer to the value at fault.
+    pub at: String,
+    /// The rule it breaks.
+    pub kind: Kind,
+    /// The value at fault.
+    pub instance: Value,
+    /// The library's wording of it (`"x" is not of type "integer"`).
+    pub message: String,
+}
+
+/// The rule a [`Failure`] breaks.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Kind {
+    /// Fields a closed object does not name (`additionalProperties: false`).
+    Unknown(Vec<String>),
+    /// A required field that is absent.
+    Missing(String),
+    /// Not one of these types.
+    Type(Vec<Ty>),
+    /// Not one of these values.
+    Enum(Vec<Value>),
+    MaxLength(u64),
+    MinLength(u64),
+    Minimum(Value),
+    Maximum(Value),
+    Pattern(String),
+    /// Any other rule (`anyOf`, `oneOf`, `not`, exclusive bounds, …): the
+    /// message says which.
+    Other,
+}
+
+/// A schema uses a keyword these rules do not implement (named).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Unsupported(pub String);
+
+/// Keywords no rule reads: they never change a verdict.
+const ANNOTATIONS: &[&str] = &[
+    "default",
+    "example",
+    "examples",
+    "readOnly",
+    "writeOnly",
+    "deprecated",
+    "discriminator",
+    "externalDocs",
+    "xml",
+    "$comment",
+];
+
+/// How deep checking may nest (subschemas and references followed). A
+/// value the HTTP layer accepts is far shallower; a schema that refers to
+/// itself without descending into the value stops here instead of
+/// exhausting the stack.
+const MAX_DEPTH: u32 = 256;
+
+/// A compiled schema.
+pub(crate) struct Rules {
+    nodes: Vec<Node>,
+}
+
+#[derive(Default)]
+struct Node {
+    /// `$ref` (draft 4: its siblings are ignored).
+    reference: Option<usize>,
+    types: Option<Vec<Ty>>,
+    enumeration: Option<Vec<Value>>,
+    /// In the schema's order.
+    properties: Vec<(String, usize)>,
+    required: Vec<String>,
+    additional: Additional,
+    items: Option<usize>,
+    max_length: Option<u64>,
+    min_length: Option<u64>,
+    minimum: Option<Bound>,
+    maximum: Option<Bound>,
+    pattern: Option<Pattern>,
+    all_of: Vec<usize>,
+    any_of: Vec<usize>,
+    one_of: Vec<usize>,
+    not: Option<(usize, Value)>,
+}
+
+#[derive(Default)]
+enum Additional {
+    #[default]
+    Any,
+    Never,
+    Schema(usize),
+}
+
+struct Bound {
+    limit: Value,
+    exclusive: bool,
+}
+
+enum Pattern {
+    /// `^literal`: a prefix, checked without a regex engine.
+    Prefix(String, String),
+    Regex(String, regex::Regex),
+}
+
+impl Pattern {
+    fn compile(source: &str) -> Result<Pattern, Unsupported> {
+        const META: &[char] = &[
+            '\\', '.', '+', '*', '?', '(', ')', '|', '[', ']', '{', '}', '^', '$',
+        ];
+        if let Some(literal) = source.strip_prefix('^') {
+            if !literal.contains(META) {
+                return Ok(Pattern::Prefix(source.to_owned(), literal.to_owned()));
+            }
+        }
+        // ECMA 262 and the regex crate read escapes and classes differently
+        // (`\d` is ASCII in one, Unicode in the other): only patterns
+        // without escapes are read here.
+        if source.contains('\\') {
+            return Err(Unsupported(format!("pattern {source}")));
+        }
+        regex::Regex::new(source)
+            .map(|r| Pattern::Regex(source.to_owned(), r))
+            .map_err(|_| Unsupported(format!("pattern {source}")))
+    }
+
+    fn source(&self) -> &str {
+        match self {
+            Pattern::Prefix(s, _) | Pattern::Regex(s, _) => s,
+        }
+    }
+
+    fn matches(&self, text: &str) -> bool {
+        match self {
+            Pattern::Prefix(_, literal) => text.starts_with(literal.as_str()),
+            Pattern::Regex(_, r) => r.is_match(text),
+        }
+    }
+}
+
+/// Compiles `schema`, whose references point into `definitions` (the
+/// translated components, `{"definitions": {...}}`).
+pub(crate) fn compile(schema: &Value, definitions: &Value) -> Result<Rules, Unsupported> {
+    let mut compiler = Compiler {
+        definitions,
+        nodes: Vec::new(),
+        by_ref: HashMap::new(),
+    };
+    compiler.node(schema, 0)?;
+    Ok(Rules {
+        nodes: compiler.nodes,
+    })
+}
+
+struct Compiler<'d> {
+    definitions: &'d Value,
+    nodes: Vec<Node>,
+    /// Each reference target compiled once (which also ends cycles).
+    by_ref: HashMap<String, usize>,
+}
+
+impl Compiler<'_> {
+    fn node(&mut self, schema: &Value, depth: u32) -> Result<usize, Unsupported> {
+        if depth > MAX_DEPTH {
+            return Err(Unsupported("a schema nested too deep".into()));
+        }
+        let index = self.nodes.len();
+        self.nodes.push(Node::default());
+        // Draft 4 has no boolean schemas (only `additionalProperties`
+        // takes a boolean).
+        let node = match schema {
+            Value::Object(fields) => self.fields(fields, depth)?,
+            _ => return Err(Unsupported("a schema that is not an object".into())),
+        };
+        self.nodes[index] = node;
+        Ok(index)
+    }
+
+    fn target(&mut self, reference: &str, depth: u32) -> Result<usize, Unsupported> {
+        if let Some(&made) = self.by_ref.get(reference) {
+            return Ok(made);
+        }
+        let unsupported = || Unsupported(format!("$ref {reference}"));
+        let pointer = reference
+            .strip_prefix(DEFINITIONS)
+            .and_then(|r| r.strip_prefix('#'))
+            .ok_or_else(unsupported)?;
+        let definitions = self.definitions;
+        let schema = definitions.pointer(pointer).ok_or_else(unsupported)?;
+        // Registered before compiling, so that a reference to itself finds it.
+        self.by_ref.insert(reference.to_owned(), self.nodes.len());
+        self.node(schema, depth + 1)
+    }
+
+    fn fields(&mut self, fields: &Map<String, Value>, depth: u32) -> Result<Node, Unsupported> {
+        let mut node = Node::default();
+        if let Some(reference) = fields.get("$ref") {
+            let reference = reference
+                .as_str()
+                .ok_or_else(|| Unsupported("a $ref that is not a string".into()))?;
+            node.reference = Some(self.target(reference, depth)?);
+            return Ok(node);
+        }
+        let unsupported = |key: &str| Unsupported(key.to_owned());
+        // Draft 4: `exclusiveMinimum: true` makes `minimum` exclusive.
+        let bound = |key: &str, exclusive: &str, value: &Value| -> Result<Bound, Unsupported> {
+            let exclusive = match fields.get(exclusive) {
+                None => false,
+                Some(Value::Bool(b)) => *b,
+                Some(_) => return Err(unsupported(exclusive)),
+            };
+            value
+                .is_number()
+                .then(|| Bound {
+                    limit: value.clone(),
+                    exclusive,
+                })
+                .ok_or_else(|| unsupported(key))
+        };
+        let length = |key: &str, value: &Value| value.as_u64().ok_or_else(|| unsupported(key));
+        for (key, value) in fields {
+            match key.as_str() {
+                "type" => node.types = Some(types(value).ok_or_else(|| unsupported(key))?),
+                "enum" => {
+                    let options = value
+                        .as_array()
+                        .filter(|o| distinct(o))
+                        .ok_or_else(|| unsupported(key))?;
+                    node.enumeration = Some(options.clone());
+                }
+                "properties" => {
+                    let properties = value.as_object().ok_or_else(|| unsupported(key))?;
+                    for (name, schema) in properties {
+                        let index = self.node(schema, depth + 1)?;
+                        node.properties.push((name.clone(), index));
+                    }
+                }
+                "required" => {
+                    let names = value
+                        .as_array()
+                        .filter(|n| distinct(n))
+                        .ok_or_else(|| unsupported(key))?;
+                    for name in names {
+                        let name = name.as_str().ok_or_else(|| unsupported(key))?;
+                        node.required.push(name.to_owned());
+                    }
+                }
+                "additionalProperties" => {
+                    node.additional = match value {
+                        Value::Bool(true) => Additional::Any,
+                        Value::Bool(false) => Additional::Never,
+                        schema => Additional::Schema(self.node(schema, depth + 1)?),
+                    }
+                }
+                "items" if value.is_object() => {
+                    node.items = Some(self.node(value, depth + 1)?);
+                }
+                "maxLength" => node.max_length = Some(length(key, value)?),
+                "minLength" => node.min_length = Some(length(key, value)?),
+                "minimum" => node.minimum = Some(bound(key, "exclusiveMinimum", value)?),
+                "maximum" => node.maximum = Some(bound(key, "exclusiveMaximum", value)?),
+                // Read with the bound they qualify (draft 4: booleans, and
+                // only beside it).
+                "exclusiveMinimum" if value.is_boolean() && fields.contains_key("minimum") => {}
+                "exclusiveMaximum" if value.is_boolean() && fields.contains_key("maximum") => {}
+                "title" | "description" if value.is_string() => {}
+                "pattern" => {
+                    let source = value.as_str().ok_or_else(|| unsupported(key))?;
+                    node.pattern = Some(Pattern::compile(source)?);
+                }
+                "allOf" | "anyOf" | "oneOf" => {
+                    let list = value
+                        .as_array()
+                        .filter(|l| !l.is_empty())
+                        .ok_or_else(|| unsupported(key))?;
+                    let mut indices = Vec::with_capacity(list.len());
+                    for schema in list {
+                        indices.push(self.node(schema, depth + 1)?);
+                    }
+                    match key.as_str() {
+                        "allOf" => node.all_of = indices,
+                        "anyOf" => node.any_of = indices,
+                        _ => node.one_of = indices,
+                    }
+                }
+                "not" => node.not = Some((self.node(value, depth + 1)?, value.clone())),
+                annotation if ANNOTATIONS.contains(&annotation) => {}
+                other => return Err(unsupported(other)),
+            }
+        }
+        Ok(node)
+    }
+}
+
+/// A list the meta-schema accepts where it asks for a set: not empty, no
+/// value twice.
+fn distinct(list: &[Value]) -> bool {
+    !list.is_empty()
+        && list
+            .iter()
+            .enumerate()
+            .all(|(i, a)| list[..i].iter().all(|b| !same(a, b)))
+}
+
+/// `"string"` or `["string", "null"]`, as a set in the library's order.
+fn types(value: &Value) -> Option<Vec<Ty>> {
+    let mut set = match value {
+        Value::String(name) => vec![Ty::parse(name)?],
+        Value::Array(names) if !names.is_empty() => names
+            .iter()
+            .map(|n| n.as_str().and_then(Ty::parse))
+            .collect::<Option<Vec<Ty>>>()?,
+        _ => return None,
+    };
+    set.sort();
+    let before = set.len();
+    set.dedup();
+    (set.len() == before).then_some(set)
+}
+
+/// JSON equality, numbers by value (`1` equals `1.0`), as the library
+/// compares `enum` options.
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(x), Some(y)) => x == y,
+            _ => match (x.as_u64(), y.as_u64()) {
+                (Some(x), Some(y)) => x == y,
+                _ => x.as_f64() == y.as_f64(),
+            },
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, a)| y.get(k).is_some_and(|b| same(a, b)))
+        }
+        _ => a == b,
+    }
+}
+
+/// `value` against `limit`: below (`Less`), equal, above. Integers are
+/// compared exactly; anything else as `f64`.
+fn compare(value: &serde_json::Number, limit: &Value) -> Option<std::cmp::Ordering> {
+    let limit = limit.as_number()?;
+    if let (Some(v), Some(l)) = (value.as_i64(), limit.as_i64()) {
+        return Some(v.cmp(&l));
+    }
+    if let (Some(v), Some(l)) = (value.as_u64(), limit.as_u64()) {
+        return Some(v.cmp(&l));
+    }
+    value.as_f64()?.partial_cmp(&limit.as_f64()?)
+}
+
+/// Where a check is, in the value: the JSON pointer of the failures found
+/// there, built only when failures are collected.
+struct Walk<'v> {
+    /// `None`: stop at the first failure (a verdict only).
+    found: Option<Vec<Failure>>,
+    path: Vec<Step<'v>>,
+}
+
+enum Step<'v> {
+    Key(&'v str),
+    Index(usize),
+}
+
+impl Walk<'_> {
+    fn pointer(&self) -> String {
+        let mut out = String::new();
+        for step in &self.path {
+            out.push('/');
+            match step {
+                Step::Key(k) => out.push_str(&k.replace('~', "~0").replace('/', "~1")),
+                Step::Index(i) => {
+                    let _ = write!(out, "{i}");
+                }
+            }
+        }
+        out
+    }
+
+    /// Records a failure (when collecting); `false`, for the verdict.
+    fn fail(&mut self, instance: &Value, kind: Kind, message: impl FnOnce() -> String) -> bool {
+        if self.found.is_some() {
+            let failure = Failure {
+                at: self.pointer(),
+                kind,
+                instance: instance.clone(),
+                message: message(),
+            };
+            if let Some(found) = self.found.as_mut() {
+                found.push(failure);
+            }
+        }
+        false
+    }
+
+    fn collecting(&self) -> bool {
+        self.found.is_some()
+    }
+}
+
+impl Rules {
+    /// Whether `value` conforms (allocates nothing).
+    pub fn is_valid(&self, value: &Value) -> bool {
+        let mut walk = Walk {
+            found: None,
+            path: Vec::new(),
+        };
+        self.check(0, value, &mut walk, 0)
+    }
+
+    /// Every failure of `value` (none when it conforms).
+    pub fn failures(&self, value: &Value) -> Vec<Failure> {
+        let mut walk = Walk {
+            found: Some(Vec::new()),
+            path: Vec::new(),
+        };
+        self.check(0, value, &mut walk, 0);
+        walk.found.unwrap_or_default()
+    }
+
+    fn check<'v>(&self, index: usize, value: &'v Value, walk: &mut Walk<'v>, depth: u32) -> bool {
+        if depth > MAX_DEPTH {
+            return walk.fail(value, Kind::Other, || {
+                format!("the schema nests deeper than {MAX_DEPTH} levels here")
+            });
+        }
+        let node = &self.nodes[index];
+        if let Some(target) = node.reference {
+            return self.check(target, value, walk, depth + 1);
+        }
+        let mut ok = true;
+        // Stops at the first failure unless collecting.
+        macro_rules! verdict {
+            ($e:expr) => {
+                if !$e {
+                    ok = false;
+                    if !walk.collecting() {
+                        return false;
+                    }
+                }
+            };
+        }
+        if let Some(types) = &node.types {
+            verdict!(
+                types.iter().any(|t| t.admits(value))
+                    || walk.fail(value, Kind::Type(types.clone()), || type_message(
+                        value, types
+                    ))
+            );
+        }
+        if let Some(options) = &node.enumeration {
+            verdict!(
+                options.iter().any(|o| same(o, value))
+                    || walk.fail(value, Kind::Enum(options.clone()), || enum_message(
+                        value, options
+                    ))
+            );
+        }
+        match value {
+            Value::String(text) => verdict!(self.string(node, value, text, walk)),
+            Value::Number(n) => verdict!(number(node, value, n, walk)),
+            Value::Object(fields) => verdict!(self.object(node, value, fields, walk, depth)),
+            Value::Array(items) => {
+                if let Some(item) = node.items {
+                    for (i, v) in items.iter().enumerate() {
+                        walk.path.push(Step::Index(i));
+                        let item_ok = self.check(item, v, walk, depth + 1);
+                        walk.path.pop();
+                        verdict!(item_ok);
+                    }
+                }
+            }
+            _ => {}
+        }
+        for &sub in &node.all_of {
+            verdict!(self.check(sub, value, walk, depth + 1));
+        }
+        if !node.any_of.is_empty() {
+            let any = node.any_of.iter().any(|&s| self.holds(s, value, depth));
+            verdict!(
+                any || walk.fail(value, Kind::Other, || format!(
+                    "{value} is not valid under any of the schemas listed in the 'anyOf' keyword"
+                ))
+            );
+        }
+        if !node.one_of.is_empty() {
+            let valid = node
+                .one_of
+                .iter()
+                .filter(|&&s| self.holds(s, value, depth))
+                .take(2)
+                .count();
+            verdict!(valid == 1
+                || walk.fail(value, Kind::Other, || if valid == 0 {
+                    format!("{value} is not valid under any of the schemas listed in the 'oneOf' keyword")
+                } else {
+                    format!("{value} is valid under more than one of the schemas listed in the 'oneOf' keyword")
+                }));
+        }
+        if let Some((sub, schema)) = &node.not {
+            let holds = self.holds(*sub, value, depth);
+            verdict!(
+                !holds
+                    || walk.fail(value, Kind::Other, || format!(
+                        "{schema} is not allowed for {value}"
+                    ))
+            );
+        }
+        ok
+    }
+
+    /// Whether `value` conforms to node `index`, without collecting.
+    fn holds(&self, index: usize, value: &Value, depth: u32) -> bool {
+        let mut walk = Walk {
+            found: None,
+            path: Vec::new(),
+        };
+        self.check(index, value, &mut walk, depth + 1)
+    }
+
+    fn string(&self, node: &Node, value: &Value, text: &str, walk: &mut Walk<'_>) -> bool {
+        let mut ok = true;
+        if node.max_length.is_some() || node.min_length.is_some() {
+            let chars = text.chars().count() as u64;
+            if let Some(limit) = node.max_length.filter(|&l| chars > l) {
+                ok = walk.fail(value, Kind::MaxLength(limit), || {
+                    format!("{value} is longer than {limit} character{}", plural(limit))
+                });
+                if !walk.collecting() {
+                    return false;
+                }
+            }
+            if let Some(limit) = node.min_length.filter(|&l| chars < l) {
+                ok = walk.fail(value, Kind::MinLength(limit), || {
+                    format!("{value} is shorter than {limit} character{}", plural(limit))
+                });
+                if !walk.collecting() {
+                    return false;
+                }
+            }
+        }
+        if let Some(pattern) = node.pattern.as_ref().filter(|p| !p.matches(text)) {
+            let source = pattern.source();
+            ok = walk.fail(value, Kind::Pattern(source.to_owned()), || {
+                format!(r#"{value} does not match "{source}""#)
+            });
+        }
+        ok
+    }
+
+    fn object<'v>(
+        &self,
+        node: &Node,
+        value: &'v Value,
+        fields: &'v Map<String, Value>,
+        walk: &mut Walk<'v>,
+        depth: u32,
+    ) -> bool {
+        let mut ok = true;
+        // Required fields first, as the library reports them.
+        for name in &node.required {
+            if !fields.contains_key(name) {
+                ok = walk.fail(value, Kind::Missing(name.clone()), || {
+                    format!("{} is a required property", Value::String(name.clone()))
+                });
+                if !walk.collecting() {
+                    return false;
+                }
+            }
+        }
+        let mut unexpected = Vec::new();
+        for (key, field) in fields {
+            let schema = match node.properties.iter().find(|(n, _)| n == key) {
+                Some((_, index)) => *index,
+                None => match node.additional {
+                    Additional::Any => continue,
+                    Additional::Schema(index) => index,
+                    Additional::Never => {
+                        if !walk.collecting() {
+                            return false;
+                        }
+                        unexpected.push(key.clone());
+                        continue;
+                    }
+                },
+            };
+            walk.path.push(Step::Key(key));
+            let field_ok = self.check(schema, field, walk, depth + 1);
+            walk.path.pop();
+            if !field_ok {
+                ok = false;
+                if !walk.collecting() {
+                    return false;
+                }
+            }
+        }
+        if !unexpected.is_empty() {
+            let list: Vec<String> = unexpected.iter().map(|u| format!("'{u}'")).collect();
+            let verb = if unexpected.len() == 1 { "was" } else { "were" };
+            let message = format!(
+                "Additional properties are not allowed ({} {verb} unexpected)",
+                list.join(", ")
+            );
+            ok = walk.fail(value, Kind::Unknown(unexpected), || message);
+        }
+        ok
+    }
+}
+
+fn number(node: &Node, value: &Value, n: &serde_json::Number, walk: &mut Walk<'_>) -> bool {
+    use std::cmp::Ordering::{Greater, Less};
+    let bounds = [
+        (&node.minimum, Less, "less", "minimum"),
+        (&node.maximum, Greater, "greater", "maximum"),
+    ];
+    let mut ok = true;
+    for (bound, beyond, word, name) in bounds {
+        let Some(Bound { limit, exclusive }) = bound else {
+            continue;
+        };
+        let order = compare(n, limit);
+        // Beyond the bound, or on it when it is exclusive.
+        let within = order.is_some_and(|o| o != beyond && !(*exclusive && o.is_eq()));
+        if within {
+            continue;
+        }
+        ok = if *exclusive {
+            walk.fail(value, Kind::Other, || {
+                format!("{value} is {word} than or equal to the {name} of {limit}")
+            })
+        } else {
+            let kind = if beyond == Less {
+                Kind::Minimum(limit.clone())
+            } else {
+                Kind::Maximum(limit.clone())
+            };
+            walk.fail(value, kind, || {
+                format!("{value} is {word} than the {name} of {limit}")
+            })
+        };
+        if !walk.collecting() {
+            return false;
+        }
+    }
+    ok
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn type_message(value: &Value, types: &[Ty]) -> String {
+    match types {
+        [one] => format!(r#"{value} is not of type "{}""#, one.name()),
+        many => {
+            let names: Vec<String> = many.iter().map(|t| format!("\"{}\"", t.name())).collect();
+            format!("{value} is not of types {}", names.join(", "))
+        }
+    }
+}
+
+/// The library's enum wording: all options up to three, else two and a
+/// count of the others.
+fn enum_message(value: &Value, options: &[Value]) -> String {
+    let shown: Vec<String> = options.iter().map(Value::to_string).collect();
+    let list = match shown.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        all if all.len() <= 3 => {
+            let (last, init) = all.split_last().expect("not empty");
+            format!("{} or {last}", init.join(", "))
+        }
+        all => format!(
+            "{} or {} other candidates",
+            all[..2].join(", "),
+            all.len() - 2
+        ),
+    };
+    format!("{value} is not one of {list}")
+}
+
+#[cfg(test)]
+mod tests;
