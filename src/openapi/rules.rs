@@ -143,9 +143,14 @@ struct Node {
     reference: Option<usize>,
     types: Option<Vec<Ty>>,
     enumeration: Option<Vec<Value>>,
-    /// In the schema's order.
-    properties: Vec<(String, usize)>,
+    /// In the schema's order, each with whether it is required.
+    properties: Vec<(String, usize, bool)>,
     required: Vec<String>,
+    /// How many of `required` are among `properties`, and whether any is
+    /// not: a value that has that many of the required properties has
+    /// them all (its keys are distinct), found without a lookup each.
+    required_properties: usize,
+    required_elsewhere: bool,
     additional: Additional,
     items: Option<usize>,
     max_length: Option<u64>,
@@ -172,10 +177,11 @@ struct Bound {
     exclusive: bool,
 }
 
-enum Pattern {
-    /// `^literal`: a prefix, checked without a regex engine.
-    Prefix(String, String),
-    Regex(String, regex::Regex),
+/// `^literal`: a prefix. Any other pattern is left to the library, whose
+/// engine reads ECMA 262 syntax as the spec means it.
+struct Pattern {
+    source: String,
+    prefix: String,
 }
 
 impl Pattern {
@@ -183,33 +189,18 @@ impl Pattern {
         const META: &[char] = &[
             '\\', '.', '+', '*', '?', '(', ')', '|', '[', ']', '{', '}', '^', '$',
         ];
-        if let Some(literal) = source.strip_prefix('^') {
-            if !literal.contains(META) {
-                return Ok(Pattern::Prefix(source.to_owned(), literal.to_owned()));
-            }
-        }
-        // ECMA 262 and the regex crate read escapes and classes differently
-        // (`\d` is ASCII in one, Unicode in the other): only patterns
-        // without escapes are read here.
-        if source.contains('\\') {
-            return Err(Unsupported(format!("pattern {source}")));
-        }
-        regex::Regex::new(source)
-            .map(|r| Pattern::Regex(source.to_owned(), r))
-            .map_err(|_| Unsupported(format!("pattern {source}")))
-    }
-
-    fn source(&self) -> &str {
-        match self {
-            Pattern::Prefix(s, _) | Pattern::Regex(s, _) => s,
-        }
+        source
+            .strip_prefix('^')
+            .filter(|literal| !literal.contains(META))
+            .map(|literal| Pattern {
+                source: source.to_owned(),
+                prefix: literal.to_owned(),
+            })
+            .ok_or_else(|| Unsupported(format!("pattern {source}")))
     }
 
     fn matches(&self, text: &str) -> bool {
-        match self {
-            Pattern::Prefix(_, literal) => text.starts_with(literal.as_str()),
-            Pattern::Regex(_, r) => r.is_match(text),
-        }
+        text.starts_with(self.prefix.as_str())
     }
 }
 
@@ -307,7 +298,7 @@ impl Compiler<'_> {
                     let properties = value.as_object().ok_or_else(|| unsupported(key))?;
                     for (name, schema) in properties {
                         let index = self.node(schema, depth + 1)?;
-                        node.properties.push((name.clone(), index));
+                        node.properties.push((name.clone(), index, false));
                     }
                 }
                 "required" => {
@@ -363,6 +354,15 @@ impl Compiler<'_> {
                 other => return Err(unsupported(other)),
             }
         }
+        for name in &node.required {
+            match node.properties.iter_mut().find(|(n, _, _)| n == name) {
+                Some((_, _, required)) => {
+                    *required = true;
+                    node.required_properties += 1;
+                }
+                None => node.required_elsewhere = true,
+            }
+        }
         Ok(node)
     }
 }
@@ -397,6 +397,7 @@ fn types(value: &Value) -> Option<Vec<Ty>> {
 /// compares `enum` options.
 fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
+        (Value::String(x), Value::String(y)) => x == y,
         (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
             (Some(x), Some(y)) => x == y,
             _ => match (x.as_u64(), y.as_u64()) {
@@ -541,9 +542,13 @@ impl Rules {
             Value::Array(items) => {
                 if let Some(item) = node.items {
                     for (i, v) in items.iter().enumerate() {
-                        walk.path.push(Step::Index(i));
+                        if walk.collecting() {
+                            walk.path.push(Step::Index(i));
+                        }
                         let item_ok = self.check(item, v, walk, depth + 1);
-                        walk.path.pop();
+                        if walk.collecting() {
+                            walk.path.pop();
+                        }
                         verdict!(item_ok);
                     }
                 }
@@ -598,7 +603,12 @@ impl Rules {
 
     fn string(&self, node: &Node, value: &Value, text: &str, walk: &mut Walk<'_>) -> bool {
         let mut ok = true;
-        if node.max_length.is_some() || node.min_length.is_some() {
+        // A UTF-8 character is 1 to 4 bytes: the byte length decides most
+        // checks without counting characters.
+        let bytes = text.len() as u64;
+        let undecided = node.max_length.is_some_and(|l| bytes > l)
+            || node.min_length.is_some_and(|l| bytes.div_ceil(4) < l);
+        if undecided {
             let chars = text.chars().count() as u64;
             if let Some(limit) = node.max_length.filter(|&l| chars > l) {
                 ok = walk.fail(value, Kind::MaxLength(limit), || {
@@ -618,8 +628,8 @@ impl Rules {
             }
         }
         if let Some(pattern) = node.pattern.as_ref().filter(|p| !p.matches(text)) {
-            let source = pattern.source();
-            ok = walk.fail(value, Kind::Pattern(source.to_owned()), || {
+            let source = &pattern.source;
+            ok = walk.fail(value, Kind::Pattern(source.clone()), || {
                 format!(r#"{value} does not match "{source}""#)
             });
         }
@@ -635,21 +645,23 @@ impl Rules {
         depth: u32,
     ) -> bool {
         let mut ok = true;
-        // Required fields first, as the library reports them.
-        for name in &node.required {
-            if !fields.contains_key(name) {
-                ok = walk.fail(value, Kind::Missing(name.clone()), || {
-                    format!("{} is a required property", Value::String(name.clone()))
-                });
-                if !walk.collecting() {
-                    return false;
-                }
-            }
-        }
         let mut unexpected = Vec::new();
+        let mut required_seen = 0;
+        // Fields usually come in the schema's order: each is looked for
+        // where the last one was found first.
+        let mut next = 0;
         for (key, field) in fields {
-            let schema = match node.properties.iter().find(|(n, _)| n == key) {
-                Some((_, index)) => *index,
+            let known = match node.properties.get(next) {
+                Some(p) if p.0 == *key => Some(next),
+                _ => node.properties.iter().position(|(n, _, _)| n == key),
+            };
+            let schema = match known {
+                Some(i) => {
+                    next = i + 1;
+                    let (_, index, required) = &node.properties[i];
+                    required_seen += usize::from(*required);
+                    *index
+                }
                 None => match node.additional {
                     Additional::Any => continue,
                     Additional::Schema(index) => index,
@@ -662,13 +674,29 @@ impl Rules {
                     }
                 },
             };
-            walk.path.push(Step::Key(key));
+            if walk.collecting() {
+                walk.path.push(Step::Key(key));
+            }
             let field_ok = self.check(schema, field, walk, depth + 1);
-            walk.path.pop();
+            if walk.collecting() {
+                walk.path.pop();
+            }
             if !field_ok {
                 ok = false;
                 if !walk.collecting() {
                     return false;
+                }
+            }
+        }
+        if required_seen < node.required_properties || node.required_elsewhere {
+            for name in &node.required {
+                if !fields.contains_key(name) {
+                    ok = walk.fail(value, Kind::Missing(name.clone()), || {
+                        format!("{} is a required property", Value::String(name.clone()))
+                    });
+                    if !walk.collecting() {
+                        return false;
+                    }
                 }
             }
         }

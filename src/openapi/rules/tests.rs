@@ -133,6 +133,10 @@ fn sample(schema: &Value, defs: &Value, rng: &mut Rng, depth: u32) -> Value {
             if let Some(extra) = schema.get("additionalProperties").filter(|a| a.is_object()) {
                 out.insert("extra".into(), sample(extra, defs, rng, depth + 1));
             }
+            // Now and then out of the schema's order.
+            if rng.one_in(4) {
+                out = out.into_iter().rev().collect();
+            }
             Value::Object(out)
         }
     }
@@ -219,7 +223,7 @@ fn the_rules_and_the_library_agree_on_every_keyword() {
         json!({"type": "integer", "minimum": 0, "exclusiveMinimum": true, "maximum": 3, "exclusiveMaximum": true}),
         json!({"type": ["string", "null", "integer"], "enum": ["a", 1, null, "b"]}),
         json!({"type": "object", "additionalProperties": {"type": "integer", "maximum": 2}}),
-        json!({"type": "array", "items": {"type": "string", "pattern": "^[a-zé]+$"}}),
+        json!({"type": "array", "items": {"type": "string", "pattern": "^/v1/a", "maxLength": 9}}),
         json!({"type": "string", "pattern": "^/v1/apps/secrets"}),
         json!({"type": "object", "properties": {"a": {"type": "integer"}, "b": {}}, "additionalProperties": false, "required": ["b"]}),
         json!({"enum": [1, 2, 3, 4, 5], "type": "number"}),
@@ -240,6 +244,8 @@ fn keywords_the_rules_do_not_read_are_left_to_the_library() {
         json!({"type": "string", "format": "date-time"}),
         json!({"type": "array", "minItems": 1}),
         json!({"type": "string", "pattern": "^\\d+$"}),
+        json!({"type": "string", "pattern": "^[a-z]+$"}),
+        json!({"type": "string", "pattern": "secrets"}),
         json!({"patternProperties": {"^a": {}}}),
         json!({"$ref": "http://example.com/x"}),
         json!({"$ref": "urn:stripe-secrets-mock:components#/definitions/missing"}),
