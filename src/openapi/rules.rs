@@ -13,6 +13,7 @@
 //! verdicts on generated values for every schema of both bundled
 //! documents.
 
+use std::cmp::Ordering;
 use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
@@ -56,6 +57,24 @@ impl Ty {
             Ty::String => "string",
             Ty::Array => "array",
             Ty::Object => "object",
+        }
+    }
+
+    /// The bit of a type in a node's `type_mask`.
+    pub fn bit(self) -> u8 {
+        1 << self as u8
+    }
+
+    /// The bits of the types `value` is of: an integer is a number too.
+    fn bits_of(value: &Value) -> u8 {
+        match value {
+            Value::Null => Ty::Null.bit(),
+            Value::Bool(_) => Ty::Boolean.bit(),
+            Value::Number(n) if n.is_i64() || n.is_u64() => Ty::Integer.bit() | Ty::Number.bit(),
+            Value::Number(_) => Ty::Number.bit(),
+            Value::String(_) => Ty::String.bit(),
+            Value::Array(_) => Ty::Array.bit(),
+            Value::Object(_) => Ty::Object.bit(),
         }
     }
 
@@ -129,6 +148,8 @@ struct Node {
     /// `$ref` (draft 4: its siblings are ignored).
     reference: Option<usize>,
     types: Option<Vec<Ty>>,
+    /// `types` as bits ([`Ty::bits_of`]); all set when there is no `type`.
+    type_mask: u8,
     enumeration: Option<Vec<Value>>,
     /// In the schema's order, each with whether it is required.
     properties: Vec<(String, usize, bool)>,
@@ -149,6 +170,8 @@ struct Node {
     any_of: Vec<usize>,
     one_of: Vec<usize>,
     not: Option<(usize, Value)>,
+    /// Whether any of `allOf`, `anyOf`, `oneOf`, `not` is there.
+    combined: bool,
 }
 
 #[derive(Default)]
@@ -226,11 +249,10 @@ fn compare(value: &serde_json::Number, limit: &Value) -> Option<std::cmp::Orderi
     value.as_f64()?.partial_cmp(&limit.as_f64()?)
 }
 
-/// Where a check is, in the value: the JSON pointer of the failures found
-/// there, built only when failures are collected.
+/// The failures found so far, and where the check is in the value (for
+/// their JSON pointers).
 struct Walk<'v> {
-    /// `None`: stop at the first failure (a verdict only).
-    found: Option<Vec<Failure>>,
+    found: Vec<Failure>,
     path: Vec<Step<'v>>,
 }
 
@@ -239,7 +261,7 @@ enum Step<'v> {
     Index(usize),
 }
 
-impl Walk<'_> {
+impl<'v> Walk<'v> {
     fn pointer(&self) -> String {
         let mut out = String::new();
         for step in &self.path {
@@ -254,249 +276,200 @@ impl Walk<'_> {
         out
     }
 
-    /// Records a failure (when collecting); `false`, for the verdict.
-    fn fail(&mut self, instance: &Value, kind: Kind, message: impl FnOnce() -> String) -> bool {
-        if self.found.is_some() {
-            let failure = Failure {
-                at: self.pointer(),
-                kind,
-                instance: instance.clone(),
-                message: message(),
-            };
-            if let Some(found) = self.found.as_mut() {
-                found.push(failure);
-            }
-        }
-        false
-    }
-
-    fn collecting(&self) -> bool {
-        self.found.is_some()
+    fn fail(&mut self, instance: &Value, kind: Kind, message: String) {
+        self.found.push(Failure {
+            at: self.pointer(),
+            kind,
+            instance: instance.clone(),
+            message,
+        });
     }
 }
 
 impl Rules {
-    /// Whether `value` conforms (allocates nothing).
+    /// Whether `value` conforms: a verdict only, which stops at the first
+    /// rule broken and allocates nothing (every answer the mock sends is
+    /// checked so).
     pub fn is_valid(&self, value: &Value) -> bool {
-        let mut walk = Walk {
-            found: None,
-            path: Vec::new(),
-        };
-        self.check(0, value, &mut walk, 0)
+        self.valid(0, value, 0)
     }
 
     /// Every failure of `value` (none when it conforms).
     pub fn failures(&self, value: &Value) -> Vec<Failure> {
         let mut walk = Walk {
-            found: Some(Vec::new()),
+            found: Vec::new(),
             path: Vec::new(),
         };
-        self.check(0, value, &mut walk, 0);
-        walk.found.unwrap_or_default()
+        self.collect(0, value, &mut walk, 0);
+        walk.found
     }
 
-    fn check<'v>(&self, index: usize, value: &'v Value, walk: &mut Walk<'v>, depth: u32) -> bool {
+    fn valid(&self, index: usize, value: &Value, depth: u32) -> bool {
         if depth > MAX_DEPTH {
-            return walk.fail(value, Kind::Other, || {
-                format!("the schema nests deeper than {MAX_DEPTH} levels here")
-            });
+            return false;
         }
         let node = &self.nodes[index];
         if let Some(target) = node.reference {
-            return self.check(target, value, walk, depth + 1);
+            return self.valid(target, value, depth + 1);
         }
-        let mut ok = true;
-        // Stops at the first failure unless collecting.
-        macro_rules! verdict {
-            ($e:expr) => {
-                if !$e {
-                    ok = false;
-                    if !walk.collecting() {
-                        return false;
-                    }
+        if node.type_mask & Ty::bits_of(value) == 0
+            || node.enumeration.as_ref().is_some_and(|o| !listed(o, value))
+        {
+            return false;
+        }
+        let own = match value {
+            Value::String(text) => string_ok(node, text),
+            Value::Number(n) => node
+                .bounds()
+                .all(|(bound, beyond)| within(n, bound, beyond)),
+            Value::Object(fields) => self.object_valid(node, fields, depth),
+            Value::Array(items) => node
+                .items
+                .is_none_or(|item| items.iter().all(|v| self.valid(item, v, depth + 1))),
+            _ => true,
+        };
+        if !own {
+            return false;
+        }
+        !node.combined
+            || node.all_of.iter().all(|&s| self.valid(s, value, depth + 1))
+                && (node.any_of.is_empty()
+                    || node.any_of.iter().any(|&s| self.valid(s, value, depth + 1)))
+                && (node.one_of.is_empty() || self.one_of_valid(node, value, depth) == 1)
+                && node
+                    .not
+                    .as_ref()
+                    .is_none_or(|(s, _)| !self.valid(*s, value, depth + 1))
+    }
+
+    /// How many of `oneOf`'s schemas `value` conforms to, counted to two.
+    fn one_of_valid(&self, node: &Node, value: &Value, depth: u32) -> usize {
+        let valid = node
+            .one_of
+            .iter()
+            .filter(|&&s| self.valid(s, value, depth + 1));
+        valid.take(2).count()
+    }
+
+    fn object_valid(&self, node: &Node, fields: &Map<String, Value>, depth: u32) -> bool {
+        let mut required_seen = 0;
+        let mut next = 0;
+        for (key, field) in fields {
+            let schema = match node.property(key, &mut next) {
+                Some((index, required)) => {
+                    required_seen += usize::from(required);
+                    index
                 }
+                None => match node.additional {
+                    Additional::Any => continue,
+                    Additional::Never => return false,
+                    Additional::Schema(index) => index,
+                },
             };
+            if !self.valid(schema, field, depth + 1) {
+                return false;
+            }
         }
-        if let Some(types) = &node.types {
-            verdict!(
-                types.iter().any(|t| t.admits(value))
-                    || walk.fail(value, Kind::Type(types.clone()), || type_message(
-                        value, types
-                    ))
-            );
+        required_seen == node.required_properties
+            && (!node.required_elsewhere || node.required.iter().all(|n| fields.contains_key(n)))
+    }
+
+    /// Records every failure of `value` against node `index`.
+    fn collect<'v>(&self, index: usize, value: &'v Value, walk: &mut Walk<'v>, depth: u32) {
+        if depth > MAX_DEPTH {
+            let message = format!("the schema nests deeper than {MAX_DEPTH} levels here");
+            return walk.fail(value, Kind::Other, message);
         }
-        if let Some(options) = &node.enumeration {
-            verdict!(
-                options.iter().any(|o| same(o, value))
-                    || walk.fail(value, Kind::Enum(options.clone()), || enum_message(
-                        value, options
-                    ))
-            );
+        if self.valid(index, value, depth) {
+            return;
+        }
+        let node = &self.nodes[index];
+        if let Some(target) = node.reference {
+            return self.collect(target, value, walk, depth + 1);
+        }
+        if let Some(types) = node.types.as_ref().filter(|t| !admitted(t, value)) {
+            walk.fail(value, Kind::Type(types.clone()), type_message(value, types));
+        }
+        if let Some(options) = node.enumeration.as_ref().filter(|o| !listed(o, value)) {
+            let message = enum_message(value, options);
+            walk.fail(value, Kind::Enum(options.clone()), message);
         }
         match value {
-            Value::String(text) => verdict!(self.string(node, value, text, walk)),
-            Value::Number(n) => verdict!(number(node, value, n, walk)),
-            Value::Object(fields) => verdict!(self.object(node, value, fields, walk, depth)),
+            Value::String(text) => string_failures(node, value, text, walk),
+            Value::Number(n) => number_failures(node, value, n, walk),
+            Value::Object(fields) => self.object_failures(node, value, fields, walk, depth),
             Value::Array(items) => {
                 if let Some(item) = node.items {
                     for (i, v) in items.iter().enumerate() {
-                        if walk.collecting() {
-                            walk.path.push(Step::Index(i));
-                        }
-                        let item_ok = self.check(item, v, walk, depth + 1);
-                        if walk.collecting() {
-                            walk.path.pop();
-                        }
-                        verdict!(item_ok);
+                        walk.path.push(Step::Index(i));
+                        self.collect(item, v, walk, depth + 1);
+                        walk.path.pop();
                     }
                 }
             }
             _ => {}
         }
         for &sub in &node.all_of {
-            verdict!(self.check(sub, value, walk, depth + 1));
+            self.collect(sub, value, walk, depth + 1);
         }
-        if !node.any_of.is_empty() {
-            let any = node.any_of.iter().any(|&s| self.holds(s, value, depth));
-            verdict!(
-                any || walk.fail(value, Kind::Other, || format!(
-                    "{value} is not valid under any of the schemas listed in the 'anyOf' keyword"
-                ))
+        let any = |list: &[usize]| list.iter().any(|&s| self.valid(s, value, depth + 1));
+        if !node.any_of.is_empty() && !any(&node.any_of) {
+            let message = format!(
+                "{value} is not valid under any of the schemas listed in the 'anyOf' keyword"
             );
+            walk.fail(value, Kind::Other, message);
         }
         if !node.one_of.is_empty() {
-            let valid = node
-                .one_of
-                .iter()
-                .filter(|&&s| self.holds(s, value, depth))
-                .take(2)
-                .count();
-            verdict!(valid == 1
-                || walk.fail(value, Kind::Other, || if valid == 0 {
-                    format!("{value} is not valid under any of the schemas listed in the 'oneOf' keyword")
-                } else {
-                    format!("{value} is valid under more than one of the schemas listed in the 'oneOf' keyword")
-                }));
+            match self.one_of_valid(node, value, depth) {
+                1 => {}
+                0 => walk.fail(value, Kind::Other, format!(
+                    "{value} is not valid under any of the schemas listed in the 'oneOf' keyword"
+                )),
+                _ => walk.fail(value, Kind::Other, format!(
+                    "{value} is valid under more than one of the schemas listed in the 'oneOf' keyword"
+                )),
+            }
         }
         if let Some((sub, schema)) = &node.not {
-            let holds = self.holds(*sub, value, depth);
-            verdict!(
-                !holds
-                    || walk.fail(value, Kind::Other, || format!(
-                        "{schema} is not allowed for {value}"
-                    ))
-            );
-        }
-        ok
-    }
-
-    /// Whether `value` conforms to node `index`, without collecting.
-    fn holds(&self, index: usize, value: &Value, depth: u32) -> bool {
-        let mut walk = Walk {
-            found: None,
-            path: Vec::new(),
-        };
-        self.check(index, value, &mut walk, depth + 1)
-    }
-
-    fn string(&self, node: &Node, value: &Value, text: &str, walk: &mut Walk<'_>) -> bool {
-        let mut ok = true;
-        // A UTF-8 character is 1 to 4 bytes: the byte length decides most
-        // checks without counting characters.
-        let bytes = text.len() as u64;
-        let undecided = node.max_length.is_some_and(|l| bytes > l)
-            || node.min_length.is_some_and(|l| bytes.div_ceil(4) < l);
-        if undecided {
-            let chars = text.chars().count() as u64;
-            if let Some(limit) = node.max_length.filter(|&l| chars > l) {
-                ok = walk.fail(value, Kind::MaxLength(limit), || {
-                    format!("{value} is longer than {limit} character{}", plural(limit))
-                });
-                if !walk.collecting() {
-                    return false;
-                }
-            }
-            if let Some(limit) = node.min_length.filter(|&l| chars < l) {
-                ok = walk.fail(value, Kind::MinLength(limit), || {
-                    format!("{value} is shorter than {limit} character{}", plural(limit))
-                });
-                if !walk.collecting() {
-                    return false;
-                }
+            if self.valid(*sub, value, depth + 1) {
+                walk.fail(
+                    value,
+                    Kind::Other,
+                    format!("{schema} is not allowed for {value}"),
+                );
             }
         }
-        if let Some(pattern) = node.pattern.as_ref().filter(|p| !p.matches(text)) {
-            let source = &pattern.source;
-            ok = walk.fail(value, Kind::Pattern(source.clone()), || {
-                format!(r#"{value} does not match "{source}""#)
-            });
-        }
-        ok
     }
 
-    fn object<'v>(
+    fn object_failures<'v>(
         &self,
         node: &Node,
         value: &'v Value,
         fields: &'v Map<String, Value>,
         walk: &mut Walk<'v>,
         depth: u32,
-    ) -> bool {
-        let mut ok = true;
+    ) {
         let mut unexpected = Vec::new();
-        let mut required_seen = 0;
-        // Fields usually come in the schema's order: each is looked for
-        // where the last one was found first.
         let mut next = 0;
         for (key, field) in fields {
-            let known = match node.properties.get(next) {
-                Some(p) if p.0 == *key => Some(next),
-                _ => node.properties.iter().position(|(n, _, _)| n == key),
-            };
-            let schema = match known {
-                Some(i) => {
-                    next = i + 1;
-                    let (_, index, required) = &node.properties[i];
-                    required_seen += usize::from(*required);
-                    *index
-                }
+            let schema = match node.property(key, &mut next) {
+                Some((index, _)) => index,
                 None => match node.additional {
                     Additional::Any => continue,
                     Additional::Schema(index) => index,
                     Additional::Never => {
-                        if !walk.collecting() {
-                            return false;
-                        }
                         unexpected.push(key.clone());
                         continue;
                     }
                 },
             };
-            if walk.collecting() {
-                walk.path.push(Step::Key(key));
-            }
-            let field_ok = self.check(schema, field, walk, depth + 1);
-            if walk.collecting() {
-                walk.path.pop();
-            }
-            if !field_ok {
-                ok = false;
-                if !walk.collecting() {
-                    return false;
-                }
-            }
+            walk.path.push(Step::Key(key));
+            self.collect(schema, field, walk, depth + 1);
+            walk.path.pop();
         }
-        if required_seen < node.required_properties || node.required_elsewhere {
-            for name in &node.required {
-                if !fields.contains_key(name) {
-                    ok = walk.fail(value, Kind::Missing(name.clone()), || {
-                        format!("{} is a required property", Value::String(name.clone()))
-                    });
-                    if !walk.collecting() {
-                        return false;
-                    }
-                }
-            }
+        for name in node.required.iter().filter(|n| !fields.contains_key(*n)) {
+            let message = format!("{} is a required property", Value::String(name.clone()));
+            walk.fail(value, Kind::Missing(name.clone()), message);
         }
         if !unexpected.is_empty() {
             let list: Vec<String> = unexpected.iter().map(|u| format!("'{u}'")).collect();
@@ -505,48 +478,110 @@ impl Rules {
                 "Additional properties are not allowed ({} {verb} unexpected)",
                 list.join(", ")
             );
-            ok = walk.fail(value, Kind::Unknown(unexpected), || message);
+            walk.fail(value, Kind::Unknown(unexpected), message);
         }
-        ok
     }
 }
 
-fn number(node: &Node, value: &Value, n: &serde_json::Number, walk: &mut Walk<'_>) -> bool {
-    use std::cmp::Ordering::{Greater, Less};
-    let bounds = [
-        (&node.minimum, Less, "less", "minimum"),
-        (&node.maximum, Greater, "greater", "maximum"),
-    ];
-    let mut ok = true;
-    for (bound, beyond, word, name) in bounds {
-        let Some(Bound { limit, exclusive }) = bound else {
-            continue;
+impl Node {
+    /// The schema of the field `key` and whether it is required, if the
+    /// node names it. Fields usually come in the schema's order: each is
+    /// looked for where the last one was found first (`next`).
+    fn property(&self, key: &str, next: &mut usize) -> Option<(usize, bool)> {
+        let i = match self.properties.get(*next) {
+            Some((name, _, _)) if name == key => *next,
+            _ => self.properties.iter().position(|(n, _, _)| n == key)?,
         };
-        let order = compare(n, limit);
-        // Beyond the bound, or on it when it is exclusive.
-        let within = order.is_some_and(|o| o != beyond && !(*exclusive && o.is_eq()));
-        if within {
-            continue;
+        *next = i + 1;
+        let (_, index, required) = &self.properties[i];
+        Some((*index, *required))
+    }
+
+    /// `minimum` and `maximum`, each with the side a value must not pass.
+    fn bounds(&self) -> impl Iterator<Item = (&Bound, Ordering)> {
+        let minimum = self.minimum.as_ref().map(|b| (b, Ordering::Less));
+        let maximum = self.maximum.as_ref().map(|b| (b, Ordering::Greater));
+        minimum.into_iter().chain(maximum)
+    }
+
+    /// The string's length in characters, when a bound may hold it at
+    /// fault: a UTF-8 character is 1 to 4 bytes, so the byte length
+    /// decides most checks without counting.
+    fn counted_length(&self, text: &str) -> Option<u64> {
+        let bytes = text.len() as u64;
+        let undecided = self.max_length.is_some_and(|l| bytes > l)
+            || self.min_length.is_some_and(|l| bytes.div_ceil(4) < l);
+        undecided.then(|| text.chars().count() as u64)
+    }
+}
+
+fn admitted(types: &[Ty], value: &Value) -> bool {
+    types.iter().any(|t| t.admits(value))
+}
+
+fn listed(options: &[Value], value: &Value) -> bool {
+    match value {
+        Value::String(text) => options.iter().any(|o| o.as_str() == Some(text)),
+        _ => options.iter().any(|o| same(o, value)),
+    }
+}
+
+fn string_ok(node: &Node, text: &str) -> bool {
+    let length_ok = node.counted_length(text).is_none_or(|chars| {
+        node.max_length.is_none_or(|l| chars <= l) && node.min_length.is_none_or(|l| chars >= l)
+    });
+    length_ok && node.pattern.as_ref().is_none_or(|p| p.matches(text))
+}
+
+fn string_failures(node: &Node, value: &Value, text: &str, walk: &mut Walk<'_>) {
+    if let Some(chars) = node.counted_length(text) {
+        if let Some(limit) = node.max_length.filter(|&l| chars > l) {
+            let message = format!("{value} is longer than {limit} character{}", plural(limit));
+            walk.fail(value, Kind::MaxLength(limit), message);
         }
-        ok = if *exclusive {
-            walk.fail(value, Kind::Other, || {
-                format!("{value} is {word} than or equal to the {name} of {limit}")
-            })
-        } else {
-            let kind = if beyond == Less {
-                Kind::Minimum(limit.clone())
-            } else {
-                Kind::Maximum(limit.clone())
-            };
-            walk.fail(value, kind, || {
-                format!("{value} is {word} than the {name} of {limit}")
-            })
-        };
-        if !walk.collecting() {
-            return false;
+        if let Some(limit) = node.min_length.filter(|&l| chars < l) {
+            let message = format!("{value} is shorter than {limit} character{}", plural(limit));
+            walk.fail(value, Kind::MinLength(limit), message);
         }
     }
-    ok
+    if let Some(pattern) = node.pattern.as_ref().filter(|p| !p.matches(text)) {
+        let source = &pattern.source;
+        let message = format!(r#"{value} does not match "{source}""#);
+        walk.fail(value, Kind::Pattern(source.clone()), message);
+    }
+}
+
+/// Whether `n` keeps to `bound`: not `beyond` it, nor on it when it is
+/// exclusive.
+fn within(n: &serde_json::Number, bound: &Bound, beyond: Ordering) -> bool {
+    compare(n, &bound.limit).is_some_and(|o| o != beyond && !(bound.exclusive && o.is_eq()))
+}
+
+fn number_failures(node: &Node, value: &Value, n: &serde_json::Number, walk: &mut Walk<'_>) {
+    for (bound, beyond) in node.bounds() {
+        if within(n, bound, beyond) {
+            continue;
+        }
+        let (word, name) = match beyond {
+            Ordering::Less => ("less", "minimum"),
+            _ => ("greater", "maximum"),
+        };
+        let limit = &bound.limit;
+        if bound.exclusive {
+            let message = format!("{value} is {word} than or equal to the {name} of {limit}");
+            walk.fail(value, Kind::Other, message);
+        } else {
+            let kind = match beyond {
+                Ordering::Less => Kind::Minimum(limit.clone()),
+                _ => Kind::Maximum(limit.clone()),
+            };
+            walk.fail(
+                value,
+                kind,
+                format!("{value} is {word} than the {name} of {limit}"),
+            );
+        }
+    }
 }
 
 fn plural(n: u64) -> &'static str {

@@ -174,6 +174,14 @@ impl Compiler<'_> {
                 other => return Err(unsupported(other)),
             }
         }
+        node.type_mask = node
+            .types
+            .as_ref()
+            .map_or(u8::MAX, |t| t.iter().fold(0, |m, t| m | t.bit()));
+        node.combined = !node.all_of.is_empty()
+            || !node.any_of.is_empty()
+            || !node.one_of.is_empty()
+            || node.not.is_some();
         for name in &node.required {
             match node.properties.iter_mut().find(|(n, _, _)| n == name) {
                 Some((_, _, required)) => {

@@ -164,6 +164,12 @@ fn agree(schema: &Value, defs: &Arc<Value>, cases: u32, seed: u64) -> (u32, u32)
         let value = sample(schema, defs, &mut rng, 0);
         let verdict = library.is_valid(&value);
         assert_eq!(ours.is_valid(&value), verdict, "{schema}\n{value}");
+        // The verdict path and the failure path agree with each other too.
+        assert_eq!(
+            verdict,
+            ours.failures(&value).is_empty(),
+            "{schema}\n{value}"
+        );
         assert_eq!(
             listed(&ours, &value),
             listed(&library, &value),
