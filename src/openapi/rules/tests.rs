@@ -303,3 +303,40 @@ fn pointers_escape_keys_and_count_indices() {
     assert_eq!(failures[0].kind, Kind::Type(vec![Ty::Integer]));
     assert_eq!(failures[0].message, r#""x" is not of type "integer""#);
 }
+
+/// `enum` options and values compare as the library compares them: numbers
+/// by value at any depth, integers exactly even beyond `f64`'s precision.
+#[test]
+fn enum_equality_is_by_value_at_any_depth() {
+    let yes = [
+        (json!(1), json!(1.0)),
+        (json!([1, "a"]), json!([1.0, "a"])),
+        (json!({"a": 1}), json!({"a": 1.0})),
+        (json!(-3), json!(-3)),
+        (json!(u64::MAX), json!(u64::MAX)),
+    ];
+    for (a, b) in yes {
+        assert!(same(&a, &b) && same(&b, &a), "{a} {b}");
+    }
+    let no = [
+        (
+            json!(9_007_199_254_740_993_i64),
+            json!(9_007_199_254_740_992_i64),
+        ),
+        (
+            json!(-9_007_199_254_740_993_i64),
+            json!(-9_007_199_254_740_992_i64),
+        ),
+        (json!(u64::MAX), json!(u64::MAX - 1)),
+        (json!([1, 2]), json!([1])),
+        (json!([1, 2]), json!([1, 3])),
+        (json!({"a": 1}), json!({"b": 1})),
+        (json!({"a": 1}), json!({"a": 2})),
+        (json!({"a": 1}), json!({"a": 1, "b": 2})),
+        (json!("a"), json!("b")),
+        (json!(1), json!("1")),
+    ];
+    for (a, b) in no {
+        assert!(!same(&a, &b) && !same(&b, &a), "{a} {b}");
+    }
+}
