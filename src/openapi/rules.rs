@@ -132,11 +132,12 @@ pub(crate) enum Kind {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Unsupported(pub String);
 
-/// How deep checking may nest (subschemas and references followed). A
-/// value the HTTP layer accepts is far shallower; a schema that refers to
-/// itself without descending into the value stops here instead of
-/// exhausting the stack.
-const MAX_DEPTH: u32 = 256;
+/// How deep compiling and checking may nest (subschemas and references
+/// followed, counted from 1 at the root; docs/limits.md). The served
+/// documents nest a few levels; a schema that refers to itself stops here
+/// instead of exhausting the stack, and 64 levels of the recursion stay
+/// well inside a thread's 2 MiB even in a debug build (256 did not).
+const MAX_DEPTH: u32 = 64;
 
 /// A compiled schema.
 pub(crate) struct Rules {
@@ -304,13 +305,16 @@ impl Rules {
         walk.found
     }
 
-    fn valid(&self, index: usize, value: &Value, depth: u32) -> bool {
+    /// Whether `value` conforms to node `index`, entered from a node at
+    /// `parent` levels (the first node is at level 1).
+    fn valid(&self, index: usize, value: &Value, parent: u32) -> bool {
+        let depth = parent + 1;
         if depth > MAX_DEPTH {
             return false;
         }
         let node = &self.nodes[index];
         if let Some(target) = node.reference {
-            return self.valid(target, value, depth + 1);
+            return self.valid(target, value, depth);
         }
         if node.type_mask & Ty::bits_of(value) == 0
             || node.enumeration.as_ref().is_some_and(|o| !listed(o, value))
@@ -325,29 +329,26 @@ impl Rules {
             Value::Object(fields) => self.object_valid(node, fields, depth),
             Value::Array(items) => node
                 .items
-                .is_none_or(|item| items.iter().all(|v| self.valid(item, v, depth + 1))),
+                .is_none_or(|item| items.iter().all(|v| self.valid(item, v, depth))),
             _ => true,
         };
         if !own {
             return false;
         }
         !node.combined
-            || node.all_of.iter().all(|&s| self.valid(s, value, depth + 1))
+            || node.all_of.iter().all(|&s| self.valid(s, value, depth))
                 && (node.any_of.is_empty()
-                    || node.any_of.iter().any(|&s| self.valid(s, value, depth + 1)))
+                    || node.any_of.iter().any(|&s| self.valid(s, value, depth)))
                 && (node.one_of.is_empty() || self.one_of_valid(node, value, depth) == 1)
                 && node
                     .not
                     .as_ref()
-                    .is_none_or(|(s, _)| !self.valid(*s, value, depth + 1))
+                    .is_none_or(|(s, _)| !self.valid(*s, value, depth))
     }
 
     /// How many of `oneOf`'s schemas `value` conforms to, counted to two.
     fn one_of_valid(&self, node: &Node, value: &Value, depth: u32) -> usize {
-        let valid = node
-            .one_of
-            .iter()
-            .filter(|&&s| self.valid(s, value, depth + 1));
+        let valid = node.one_of.iter().filter(|&&s| self.valid(s, value, depth));
         valid.take(2).count()
     }
 
@@ -366,7 +367,7 @@ impl Rules {
                     Additional::Schema(index) => index,
                 },
             };
-            if !self.valid(schema, field, depth + 1) {
+            if !self.valid(schema, field, depth) {
                 return false;
             }
         }
@@ -375,17 +376,18 @@ impl Rules {
     }
 
     /// Records every failure of `value` against node `index`.
-    fn collect<'v>(&self, index: usize, value: &'v Value, walk: &mut Walk<'v>, depth: u32) {
+    fn collect<'v>(&self, index: usize, value: &'v Value, walk: &mut Walk<'v>, parent: u32) {
+        let depth = parent + 1;
         if depth > MAX_DEPTH {
             let message = format!("the schema nests deeper than {MAX_DEPTH} levels here");
             return walk.fail(value, Kind::Other, message);
         }
-        if self.valid(index, value, depth) {
+        if self.valid(index, value, parent) {
             return;
         }
         let node = &self.nodes[index];
         if let Some(target) = node.reference {
-            return self.collect(target, value, walk, depth + 1);
+            return self.collect(target, value, walk, depth);
         }
         if let Some(types) = node.types.as_ref().filter(|t| !admitted(t, value)) {
             walk.fail(value, Kind::Type(types.clone()), type_message(value, types));
@@ -402,7 +404,7 @@ impl Rules {
                 if let Some(item) = node.items {
                     for (i, v) in items.iter().enumerate() {
                         walk.path.push(Step::Index(i));
-                        self.collect(item, v, walk, depth + 1);
+                        self.collect(item, v, walk, depth);
                         walk.path.pop();
                     }
                 }
@@ -410,9 +412,9 @@ impl Rules {
             _ => {}
         }
         for &sub in &node.all_of {
-            self.collect(sub, value, walk, depth + 1);
+            self.collect(sub, value, walk, depth);
         }
-        let any = |list: &[usize]| list.iter().any(|&s| self.valid(s, value, depth + 1));
+        let any = |list: &[usize]| list.iter().any(|&s| self.valid(s, value, depth));
         if !node.any_of.is_empty() && !any(&node.any_of) {
             let message = format!(
                 "{value} is not valid under any of the schemas listed in the 'anyOf' keyword"
@@ -431,7 +433,7 @@ impl Rules {
             }
         }
         if let Some((sub, schema)) = &node.not {
-            if self.valid(*sub, value, depth + 1) {
+            if self.valid(*sub, value, depth) {
                 walk.fail(
                     value,
                     Kind::Other,
@@ -464,7 +466,7 @@ impl Rules {
                 },
             };
             walk.path.push(Step::Key(key));
-            self.collect(schema, field, walk, depth + 1);
+            self.collect(schema, field, walk, depth);
             walk.path.pop();
         }
         for name in node.required.iter().filter(|n| !fields.contains_key(*n)) {

@@ -46,7 +46,9 @@ struct Compiler<'d> {
 }
 
 impl Compiler<'_> {
-    fn node(&mut self, schema: &Value, depth: u32) -> Result<usize, Unsupported> {
+    /// Compiles `schema`, nested in a schema at `parent` levels.
+    fn node(&mut self, schema: &Value, parent: u32) -> Result<usize, Unsupported> {
+        let depth = parent + 1;
         if depth > MAX_DEPTH {
             return Err(Unsupported("a schema nested too deep".into()));
         }
@@ -75,7 +77,7 @@ impl Compiler<'_> {
         let schema = definitions.pointer(pointer).ok_or_else(unsupported)?;
         // Registered before compiling, so that a reference to itself finds it.
         self.by_ref.insert(reference.to_owned(), self.nodes.len());
-        self.node(schema, depth + 1)
+        self.node(schema, depth)
     }
 
     fn fields(&mut self, fields: &Map<String, Value>, depth: u32) -> Result<Node, Unsupported> {
@@ -117,7 +119,7 @@ impl Compiler<'_> {
                 "properties" => {
                     let properties = value.as_object().ok_or_else(|| unsupported(key))?;
                     for (name, schema) in properties {
-                        let index = self.node(schema, depth + 1)?;
+                        let index = self.node(schema, depth)?;
                         node.properties.push((name.clone(), index, false));
                     }
                 }
@@ -135,11 +137,11 @@ impl Compiler<'_> {
                     node.additional = match value {
                         Value::Bool(true) => Additional::Any,
                         Value::Bool(false) => Additional::Never,
-                        schema => Additional::Schema(self.node(schema, depth + 1)?),
+                        schema => Additional::Schema(self.node(schema, depth)?),
                     }
                 }
                 "items" if value.is_object() => {
-                    node.items = Some(self.node(value, depth + 1)?);
+                    node.items = Some(self.node(value, depth)?);
                 }
                 "maxLength" => node.max_length = Some(length(key, value)?),
                 "minLength" => node.min_length = Some(length(key, value)?),
@@ -161,7 +163,7 @@ impl Compiler<'_> {
                         .ok_or_else(|| unsupported(key))?;
                     let mut indices = Vec::with_capacity(list.len());
                     for schema in list {
-                        indices.push(self.node(schema, depth + 1)?);
+                        indices.push(self.node(schema, depth)?);
                     }
                     match key.as_str() {
                         "allOf" => node.all_of = indices,
@@ -169,7 +171,7 @@ impl Compiler<'_> {
                         _ => node.one_of = indices,
                     }
                 }
-                "not" => node.not = Some((self.node(value, depth + 1)?, value.clone())),
+                "not" => node.not = Some((self.node(value, depth)?, value.clone())),
                 annotation if ANNOTATIONS.contains(&annotation) => {}
                 other => return Err(unsupported(other)),
             }

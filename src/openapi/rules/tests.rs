@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 
 use super::*;
 use crate::openapi::compiled::{Checker, Compiler};
-use crate::openapi::schema::{follow, translate};
+use crate::openapi::schema::{follow, translate, DEFINITIONS};
 use crate::openapi::spec::Spec;
 
 /// A small deterministic generator (xorshift64*): the same cases every run.
@@ -233,6 +233,8 @@ fn the_rules_and_the_library_agree_on_every_keyword() {
         json!({"type": "string", "pattern": "^/v1/apps/secrets"}),
         json!({"type": "object", "properties": {"a": {"type": "integer"}, "b": {}}, "additionalProperties": false, "required": ["b"]}),
         json!({"enum": [1, 2, 3, 4, 5], "type": "number"}),
+        // A required field the schema does not describe.
+        json!({"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a", "zz"]}),
     ];
     for (i, schema) in schemas.iter().enumerate() {
         let (valid, invalid) = agree(schema, &defs, 600, 99 + i as u64);
@@ -339,4 +341,54 @@ fn enum_equality_is_by_value_at_any_depth() {
     for (a, b) in no {
         assert!(!same(&a, &b) && !same(&b, &a), "{a} {b}");
     }
+}
+
+/// A value `levels` objects deep: `{"a": {"a": … {}}}`.
+fn nested_value(levels: usize) -> Value {
+    (0..levels).fold(json!({}), |inner, _| json!({ "a": inner }))
+}
+
+/// Checking follows at most `MAX_DEPTH` nodes down one path, whatever the
+/// edges: a reference to itself stops there, and so does a recursive
+/// schema on a value deeper than that.
+#[test]
+fn checking_nests_at_most_max_depth_nodes() {
+    let r = |name: &str| json!({ "$ref": format!("{DEFINITIONS}#/definitions/{name}") });
+    let defs = json!({"definitions": {
+        "self": r("self"),
+        "tree": {"type": "object", "properties": {"a": r("tree")}},
+    }});
+    let itself = compile(&r("self"), &defs).unwrap();
+    assert!(!itself.is_valid(&json!(1)));
+    let failures = itself.failures(&json!(1));
+    assert_eq!(failures.len(), 1);
+    assert!(
+        failures[0].message.contains("deeper than 64"),
+        "{failures:?}"
+    );
+
+    // The root reference and `tree` are two nodes; each level of the value
+    // adds the property's reference and `tree` again.
+    let tree = compile(&r("tree"), &defs).unwrap();
+    let deepest = (MAX_DEPTH as usize - 2) / 2;
+    assert!(tree.is_valid(&nested_value(deepest)));
+    assert!(tree.failures(&nested_value(deepest)).is_empty());
+    assert!(!tree.is_valid(&nested_value(deepest + 1)));
+    let failures = tree.failures(&nested_value(deepest + 1));
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(failures[0].message.contains("deeper than"));
+}
+
+/// A schema nested deeper than `MAX_DEPTH` is left to the library.
+#[test]
+fn compiling_nests_at_most_max_depth_schemas() {
+    let nested = |levels: u32| {
+        (0..levels).fold(
+            json!({"type": "integer"}),
+            |inner, _| json!({"type": "object", "properties": {"a": inner}}),
+        )
+    };
+    let defs = json!({"definitions": {}});
+    assert!(compile(&nested(MAX_DEPTH - 1), &defs).is_ok());
+    assert!(compile(&nested(MAX_DEPTH), &defs).is_err());
 }
