@@ -226,6 +226,8 @@ fn the_rules_and_the_library_agree_on_every_keyword() {
             {"type": "object", "properties": {"a": {"maximum": 3}}}
         ]}),
         json!({"not": {"type": "string"}}),
+        // One branch holds, another rule fails: only that rule is named.
+        json!({"minimum": 0, "oneOf": [{"type": "integer"}, {"type": "string"}]}),
         json!({"type": "integer", "minimum": 0, "exclusiveMinimum": true, "maximum": 3, "exclusiveMaximum": true}),
         json!({"type": ["string", "null", "integer"], "enum": ["a", 1, null, "b"]}),
         json!({"type": "object", "additionalProperties": {"type": "integer", "maximum": 2}}),
