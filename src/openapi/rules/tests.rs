@@ -233,6 +233,7 @@ fn the_rules_and_the_library_agree_on_every_keyword() {
         json!({"type": "object", "additionalProperties": {"type": "integer", "maximum": 2}}),
         json!({"type": "array", "items": {"type": "string", "pattern": "^/v1/a", "maxLength": 9}}),
         json!({"type": "string", "pattern": "^/v1/apps/secrets"}),
+        json!({"type": "string", "minLength": 2, "pattern": "^/v1"}),
         json!({"type": "object", "properties": {"a": {"type": "integer"}, "b": {}}, "additionalProperties": false, "required": ["b"]}),
         json!({"enum": [1, 2, 3, 4, 5], "type": "number"}),
         // A required field the schema does not describe.
@@ -267,11 +268,17 @@ fn keywords_the_rules_do_not_read_are_left_to_the_library() {
         json!({"enum": ["a", "a"]}),
         json!({"type": ["string", "string"]}),
         json!({"exclusiveMinimum": true}),
+        json!({"exclusiveMaximum": true}),
+        json!({"maximum": 3, "exclusiveMaximum": 1}),
+        json!({"type": []}),
         json!({"maxLength": -1}),
         json!({"description": 5}),
     ] {
         assert!(compile(&schema, &defs).is_err(), "{schema}");
     }
+    // Annotations are no obstacle.
+    let annotated = json!({"type": "string", "title": "t", "description": "d", "default": "x"});
+    assert!(compile(&annotated, &defs).is_ok());
     // What the library then makes of one.
     let compiler = Compiler::new(Arc::new(defs));
     let checker = compiler
