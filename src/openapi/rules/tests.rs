@@ -386,6 +386,9 @@ fn checking_nests_at_most_max_depth_nodes() {
     let failures = tree.failures(&nested_value(deepest + 1));
     assert_eq!(failures.len(), 1, "{failures:?}");
     assert!(failures[0].message.contains("deeper than"));
+    // At the innermost value: the node one past the bound is the last
+    // property's reference.
+    assert_eq!(failures[0].at, "/a".repeat(deepest + 1));
 }
 
 /// A schema nested deeper than `MAX_DEPTH` is left to the library.
