@@ -1,8 +1,10 @@
 //! The OpenAPI side: a document reduced to what is served (`prepare`, which
 //! the build script also runs over the bundled documents), compiled once per
-//! process (`spec`), their schema dialect (`schema`), the shape of an
-//! operation's parameters (`shape`), Stripe's bracket-notation inputs
-//! (`form`) and schema violations turned into Stripe's errors (`validate`). Nothing here knows about secrets.
+//! process (`spec`), their schema dialect (`schema`), the checks compiled
+//! from it (`rules`, or the `jsonschema` library for what they do not
+//! cover: `compiled`), the shape of an operation's parameters (`shape`),
+//! Stripe's bracket-notation inputs (`form`) and schema violations turned
+//! into Stripe's errors (`validate`). Nothing here knows about secrets.
 
 pub(crate) mod compiled;
 pub(crate) mod form;
