@@ -166,6 +166,12 @@ impl Lazy {
         &self.schema
     }
 
+    /// What it checks, as messages name it (`getAppsSecretsFind 200`).
+    #[cfg(test)]
+    pub fn what(&self) -> &str {
+        &self.what
+    }
+
     pub fn get(&self) -> Result<&Checker, String> {
         self.compiled
             .get_or_init(|| self.compiler.compile(&self.schema, &self.what))
