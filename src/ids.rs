@@ -36,13 +36,12 @@ impl IdGen {
 
     /// `prefix` followed by `len` characters from `[0-9A-Za-z]`.
     pub fn id(&mut self, prefix: &str, len: usize) -> String {
-        let mut out = String::with_capacity(prefix.len() + len);
-        out.push_str(prefix);
-        for _ in 0..len {
-            // 62 does not divide 2^64; the bias is below 1e-17, irrelevant here.
-            out.push(ALPHABET[(self.next_u64() % 62) as usize] as char);
-        }
-        out
+        let mut out = Vec::with_capacity(prefix.len() + len);
+        out.extend_from_slice(prefix.as_bytes());
+        // 62 does not divide 2^64; the bias is below 1e-17, irrelevant here.
+        out.extend((0..len).map(|_| ALPHABET[(self.next_u64() % 62) as usize]));
+        // A `&str` and ASCII letters and digits: always UTF-8.
+        String::from_utf8(out).unwrap_or_default()
     }
 
     /// A Stripe-shaped request id: `req_` and 14 alphanumerics.

@@ -431,14 +431,29 @@ impl std::fmt::Display for Closed {
 
 impl std::error::Error for Closed {}
 
-/// [`EVERY_RESPONSE`] as hyper's types, made once: a name made from a
-/// `&str` is parsed again every time.
-static EVERY_RESPONSE_HYPER: LazyLock<Vec<(HeaderName, HeaderValue)>> = LazyLock::new(|| {
-    EVERY_RESPONSE
-        .iter()
-        .map(|(n, v)| (HeaderName::from_static(n), HeaderValue::from_static(v)))
-        .collect()
-});
+/// The headers of every answer with a given content type, as hyper's map,
+/// made once for the content types the mock sends: cloning a map copies its
+/// entries, where building one hashes and places every name again (and a
+/// name made from a `&str` is parsed again every time).
+fn every_response(content_type: &'static str) -> HeaderMap {
+    fn made(content_type: &'static str) -> HeaderMap {
+        let mut headers = HeaderMap::with_capacity(EVERY_RESPONSE.len() + 6);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        for (name, value) in EVERY_RESPONSE {
+            headers.insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        headers
+    }
+    static JSON: LazyLock<HeaderMap> = LazyLock::new(|| made(crate::pipeline::request::JSON));
+    if content_type == crate::pipeline::request::JSON {
+        JSON.clone()
+    } else {
+        made(content_type)
+    }
+}
 const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
 const STRIPE_VERSION: HeaderName = HeaderName::from_static("stripe-version");
 
@@ -451,12 +466,8 @@ pub(crate) fn to_hyper(
 ) -> Response<Answer> {
     let mut out = Response::new(handling.answer_holding(res.body, res.streamed, permit));
     *out.status_mut() = res.status;
+    *out.headers_mut() = every_response(res.content_type);
     let headers = out.headers_mut();
-    headers.reserve(EVERY_RESPONSE.len() + 3 + res.headers.len());
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(res.content_type));
-    for (name, value) in EVERY_RESPONSE_HYPER.iter() {
-        headers.insert(name.clone(), value.clone());
-    }
     if let Ok(v) = HeaderValue::from_str(&res.request_id) {
         headers.insert(REQUEST_ID, v);
     }
