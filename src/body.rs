@@ -7,6 +7,48 @@ use std::sync::Arc;
 use hyper::body::Bytes;
 use serde_json::Value;
 
+mod tree;
+
+pub(crate) use tree::Json;
+
+/// An answer's body before it is written: a tree the mock built (a
+/// secret, a page of them) or a `Value` (an error, a control answer).
+#[derive(Debug)]
+pub(crate) enum Body {
+    Tree(Json),
+    Value(Value),
+}
+
+impl From<Json> for Body {
+    fn from(tree: Json) -> Body {
+        Body::Tree(tree)
+    }
+}
+
+impl From<Value> for Body {
+    fn from(value: Value) -> Body {
+        Body::Value(value)
+    }
+}
+
+impl Body {
+    /// The body as sent ([`render`]).
+    pub fn render(&self) -> String {
+        match self {
+            Body::Tree(tree) => tree.render(),
+            Body::Value(value) => render(value),
+        }
+    }
+
+    /// The `id` field of an object.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            Body::Tree(tree) => tree.get("id").and_then(Json::as_str),
+            Body::Value(value) => value.get("id").and_then(Value::as_str),
+        }
+    }
+}
+
 /// A body as Stripe sends it: JSON indented by two spaces, ending with a
 /// newline.
 pub(crate) fn render(body: &Value) -> String {

@@ -10,7 +10,7 @@ use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::{Draft, JsonType, Registry, ValidationError, Validator};
 use serde_json::Value;
 
-use crate::openapi::rules::{self, Failure, Kind, Rules, Ty};
+use crate::openapi::rules::{self, Failure, Instance, Kind, Rules, Ty};
 use crate::openapi::schema;
 
 /// What compiling needs, shared by every validator of one document.
@@ -68,11 +68,12 @@ pub(crate) enum Checker {
 }
 
 impl Checker {
-    /// Whether `value` conforms (allocates nothing when it does).
-    pub fn is_valid(&self, value: &Value) -> bool {
+    /// Whether `value` conforms (allocates nothing when it does and the
+    /// rules check it).
+    pub fn is_valid(&self, value: &impl Instance) -> bool {
         match self {
             Checker::Rules(r) => r.is_valid(value),
-            Checker::Library(v) => v.is_valid(value),
+            Checker::Library(v) => v.is_valid(&value.value()),
         }
     }
 

@@ -19,8 +19,11 @@ use std::fmt::Write as _;
 use serde_json::{Map, Value};
 
 mod compile;
+mod instance;
 
 pub(crate) use compile::compile;
+pub(crate) use instance::Instance;
+use instance::Parts;
 
 /// The JSON types, in the order the library lists a set of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -63,19 +66,6 @@ impl Ty {
     /// The bit of a type in a node's `type_mask`.
     pub fn bit(self) -> u8 {
         1 << self as u8
-    }
-
-    /// The bits of the types `value` is of: an integer is a number too.
-    fn bits_of(value: &Value) -> u8 {
-        match value {
-            Value::Null => Ty::Null.bit(),
-            Value::Bool(_) => Ty::Boolean.bit(),
-            Value::Number(n) if n.is_i64() || n.is_u64() => Ty::Integer.bit() | Ty::Number.bit(),
-            Value::Number(_) => Ty::Number.bit(),
-            Value::String(_) => Ty::String.bit(),
-            Value::Array(_) => Ty::Array.bit(),
-            Value::Object(_) => Ty::Object.bit(),
-        }
     }
 
     /// Whether `value` is of this type. Draft 4: an integer is a number
@@ -149,7 +139,7 @@ struct Node {
     /// `$ref` (draft 4: its siblings are ignored).
     reference: Option<usize>,
     types: Option<Vec<Ty>>,
-    /// `types` as bits ([`Ty::bits_of`]); all set when there is no `type`.
+    /// `types` as bits ([`Instance::bits`]); all set when there is no `type`.
     type_mask: u8,
     enumeration: Option<Vec<Value>>,
     /// In the schema's order, each with whether it is required.
@@ -291,7 +281,7 @@ impl Rules {
     /// Whether `value` conforms: a verdict only, which stops at the first
     /// rule broken and allocates nothing (every answer the mock sends is
     /// checked so).
-    pub fn is_valid(&self, value: &Value) -> bool {
+    pub fn is_valid(&self, value: &impl Instance) -> bool {
         self.valid(0, value, 0)
     }
 
@@ -307,7 +297,7 @@ impl Rules {
 
     /// Whether `value` conforms to node `index`, entered from a node at
     /// `parent` levels (the first node is at level 1).
-    fn valid(&self, index: usize, value: &Value, parent: u32) -> bool {
+    fn valid<I: Instance>(&self, index: usize, value: &I, parent: u32) -> bool {
         let depth = parent + 1;
         if depth > MAX_DEPTH {
             return false;
@@ -316,21 +306,24 @@ impl Rules {
         if let Some(target) = node.reference {
             return self.valid(target, value, depth);
         }
-        if node.type_mask & Ty::bits_of(value) == 0
-            || node.enumeration.as_ref().is_some_and(|o| !listed(o, value))
+        if node.type_mask & value.bits() == 0
+            || node
+                .enumeration
+                .as_ref()
+                .is_some_and(|o| !o.iter().any(|option| value.is(option)))
         {
             return false;
         }
-        let own = match value {
-            Value::String(text) => string_ok(node, text),
-            Value::Number(n) => node
+        let own = match value.parts() {
+            Parts::String(text) => string_ok(node, text),
+            Parts::Number(n) => node
                 .bounds()
                 .all(|(bound, beyond)| within(n, bound, beyond)),
-            Value::Object(fields) => self.object_valid(node, fields, depth),
-            Value::Array(items) => node
+            Parts::Object => self.object_valid(node, value, depth),
+            Parts::Array(items) => node
                 .items
                 .is_none_or(|item| items.iter().all(|v| self.valid(item, v, depth))),
-            _ => true,
+            Parts::Null | Parts::Bool => true,
         };
         if !own {
             return false;
@@ -347,32 +340,31 @@ impl Rules {
     }
 
     /// How many of `oneOf`'s schemas `value` conforms to, counted to two.
-    fn one_of_valid(&self, node: &Node, value: &Value, depth: u32) -> usize {
+    fn one_of_valid<I: Instance>(&self, node: &Node, value: &I, depth: u32) -> usize {
         let valid = node.one_of.iter().filter(|&&s| self.valid(s, value, depth));
         valid.take(2).count()
     }
 
-    fn object_valid(&self, node: &Node, fields: &Map<String, Value>, depth: u32) -> bool {
+    fn object_valid<I: Instance>(&self, node: &Node, object: &I, depth: u32) -> bool {
         let mut required_seen = 0;
         let mut next = 0;
-        for (key, field) in fields {
+        let fields_ok = object.all_fields(|key, field| {
             let schema = match node.property(key, &mut next) {
                 Some((index, required)) => {
                     required_seen += usize::from(required);
                     index
                 }
                 None => match node.additional {
-                    Additional::Any => continue,
+                    Additional::Any => return true,
                     Additional::Never => return false,
                     Additional::Schema(index) => index,
                 },
             };
-            if !self.valid(schema, field, depth) {
-                return false;
-            }
-        }
-        required_seen == node.required_properties
-            && (!node.required_elsewhere || node.required.iter().all(|n| fields.contains_key(n)))
+            self.valid(schema, field, depth)
+        });
+        fields_ok
+            && required_seen == node.required_properties
+            && (!node.required_elsewhere || node.required.iter().all(|n| object.has_field(n)))
     }
 
     /// Records every failure of `value` against node `index`.
@@ -392,7 +384,11 @@ impl Rules {
         if let Some(types) = node.types.as_ref().filter(|t| !admitted(t, value)) {
             walk.fail(value, Kind::Type(types.clone()), type_message(value, types));
         }
-        if let Some(options) = node.enumeration.as_ref().filter(|o| !listed(o, value)) {
+        if let Some(options) = node
+            .enumeration
+            .as_ref()
+            .filter(|o| !o.iter().any(|option| value.is(option)))
+        {
             let message = enum_message(value, options);
             walk.fail(value, Kind::Enum(options.clone()), message);
         }
@@ -519,13 +515,6 @@ impl Node {
 
 fn admitted(types: &[Ty], value: &Value) -> bool {
     types.iter().any(|t| t.admits(value))
-}
-
-fn listed(options: &[Value], value: &Value) -> bool {
-    match value {
-        Value::String(text) => options.iter().any(|o| o.as_str() == Some(text)),
-        _ => options.iter().any(|o| same(o, value)),
-    }
 }
 
 fn string_ok(node: &Node, text: &str) -> bool {

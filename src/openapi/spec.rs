@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::openapi::compiled::{Checker, Compiler, Lazy, Validators};
 use crate::openapi::prepare::{prepare, Prepared, PreparedOp};
-use crate::openapi::rules::{Failure, Kind};
+use crate::openapi::rules::{Failure, Instance, Kind};
 use crate::openapi::schema;
 use crate::openapi::shape::Shape;
 use crate::ops::OpKind;
@@ -219,7 +219,7 @@ impl Spec {
     }
 
     /// Checks an error body raised outside any operation.
-    pub fn validate_error(&self, body: &Value) -> Result<(), String> {
+    pub fn validate_error(&self, body: &impl Instance) -> Result<(), String> {
         match &self.error_validator {
             Some(v) => first_violation(v.get()?, body),
             None => Ok(()),
@@ -272,7 +272,7 @@ impl Operation {
 
     /// Checks a response body against the schema for its status (or
     /// `default`). A status the document does not describe is a violation.
-    pub fn validate_response(&self, status: u16, body: &Value) -> Result<(), String> {
+    pub fn validate_response(&self, status: u16, body: &impl Instance) -> Result<(), String> {
         let code = status.to_string();
         let validator = self
             .responses
@@ -285,13 +285,13 @@ impl Operation {
     }
 }
 
-fn first_violation(validator: &Checker, body: &Value) -> Result<(), String> {
+fn first_violation(validator: &Checker, body: &impl Instance) -> Result<(), String> {
     // The fast check allocates nothing; failures are collected only when
     // there is one.
     if validator.is_valid(body) {
         return Ok(());
     }
-    match validator.failures(body).into_iter().next() {
+    match validator.failures(&body.value()).into_iter().next() {
         None => Ok(()),
         Some(f) => {
             let at = if f.at.is_empty() { "/" } else { &f.at };

@@ -4,8 +4,8 @@
 //! naming the violation (the caller then undoes the request's change).
 
 use hyper::StatusCode;
-use serde_json::Value;
 
+use crate::body::Body;
 use crate::error::ApiError;
 use crate::openapi::spec::{Operation, Spec};
 
@@ -14,7 +14,7 @@ pub(crate) struct Checked {
     /// The status to send.
     pub status: StatusCode,
     /// The body to send.
-    pub body: Value,
+    pub body: Body,
     /// How the rendered result broke the spec, if it did (logged).
     pub violation: Option<String>,
     /// Whether the violation replaced the result with a 500 (strict mode):
@@ -29,18 +29,20 @@ pub(crate) fn finish(
     spec: &Spec,
     strict: bool,
     op: Option<&Operation>,
-    result: Result<Value, ApiError>,
+    result: Result<Body, ApiError>,
     request_id: &str,
     livemode: bool,
     now: i64,
 ) -> Checked {
     let (status, body) = match result {
-        Ok(v) => (StatusCode::OK, v),
-        Err(e) => (e.status, e.body(request_id, livemode, now)),
+        Ok(body) => (StatusCode::OK, body),
+        Err(e) => (e.status, Body::Value(e.body(request_id, livemode, now))),
     };
-    let check = match op {
-        Some(op) => op.validate_response(status.as_u16(), &body),
-        None => spec.validate_error(&body),
+    let check = match (op, &body) {
+        (Some(op), Body::Tree(tree)) => op.validate_response(status.as_u16(), tree),
+        (Some(op), Body::Value(value)) => op.validate_response(status.as_u16(), value),
+        (None, Body::Tree(tree)) => spec.validate_error(tree),
+        (None, Body::Value(value)) => spec.validate_error(value),
     };
     let Err(violation) = check else {
         return Checked {
@@ -65,7 +67,7 @@ pub(crate) fn finish(
     }
     Checked {
         status: StatusCode::INTERNAL_SERVER_ERROR,
-        body: ApiError::internal(message.clone()).body(request_id, livemode, now),
+        body: Body::Value(ApiError::internal(message.clone()).body(request_id, livemode, now)),
         violation: Some(message),
         replaced: true,
     }

@@ -39,8 +39,8 @@ pub(super) fn serve(state: &State, req: &MockRequest) -> MockResponse {
     };
     let (mut checked, listing) = match dispatch(state, op, req) {
         Ok(Reply::Page(html)) => return page(state, req, html, request_id),
-        Ok(Reply::Listing(listing)) => (finish(Ok(listing.envelope.clone())), Some(listing)),
-        Ok(Reply::Object(v)) => (finish(Ok(v)), None),
+        Ok(Reply::Listing(listing)) => (finish(Ok(listing.envelope.clone().into())), Some(listing)),
+        Ok(Reply::Object(v)) => (finish(Ok(v.into())), None),
         Err(e) => (finish(Err(e)), None),
     };
     let mut streamed = None;
@@ -62,7 +62,7 @@ pub(super) fn serve(state: &State, req: &MockRequest) -> MockResponse {
     }
     let body = match streamed {
         Some(_) => String::new(),
-        None => body::render(&checked.body),
+        None => checked.body.render(),
     };
     let mut response = respond(state, req, checked.status, body, request_id, Vec::new());
     response.streamed = streamed;

@@ -3,10 +3,7 @@
 //! and its journal entry made once, in its turn (written after the lock is
 //! released).
 
-use hyper::body::Bytes;
-use hyper::StatusCode;
-use serde_json::Value;
-
+use crate::body::Body;
 use crate::error::ApiError;
 use crate::openapi::spec::Operation;
 use crate::ops::OpKind;
@@ -20,6 +17,8 @@ use crate::secrets::idempotency::Saved;
 use crate::secrets::store::{Partition, PartitionKey};
 use crate::state::faults::{Fault, FaultKind};
 use crate::state::State;
+use hyper::body::Bytes;
+use hyper::StatusCode;
 
 use super::call::Call;
 use super::input::bad_header;
@@ -248,7 +247,7 @@ fn ran(
     partition: Option<&mut Partition>,
 ) -> Answer {
     let (result, undo) = match result {
-        Ok(done) => (Ok((done.body, done.outcome)), Some(done.undo)),
+        Ok(done) => (Ok((done.body.into(), done.outcome)), Some(done.undo)),
         Err(e) => (Err(e), None),
     };
     let answer = checked(state, call, turn, result);
@@ -264,7 +263,7 @@ fn checked(
     state: &State,
     call: &Call<'_>,
     turn: &Turn,
-    result: Result<(Value, Outcome), ApiError>,
+    result: Result<(Body, Outcome), ApiError>,
 ) -> Answer {
     let outcome = match &result {
         Ok((_, outcome)) => outcome.clone(),
@@ -287,11 +286,11 @@ fn checked(
         false => outcome,
     };
     let object_id = (c.status == StatusCode::OK)
-        .then(|| c.body.get("id").and_then(Value::as_str).map(String::from))
+        .then(|| c.body.id().map(String::from))
         .flatten();
     Answer {
         status: Some(c.status),
-        body: Bytes::from(crate::body::render(&c.body)),
+        body: Bytes::from(c.body.render()),
         headers: Vec::new(),
         outcome,
         object_id,

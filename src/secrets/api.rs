@@ -6,6 +6,8 @@
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use crate::body::Json;
+
 use crate::error::ApiError;
 use crate::openapi::spec::{Operation, HIDDEN_UNLESS_EXPANDED};
 use crate::ops::ApiOp;
@@ -39,15 +41,15 @@ pub(crate) struct Ctx<'a> {
 /// it made.
 pub(crate) struct Done {
     /// The response object.
-    pub body: Value,
+    pub body: Json,
     /// [`Outcome::Success`], or [`Outcome::HasMore`] for a page with more.
     pub outcome: Outcome,
     /// The change, to undo if the response breaks the spec.
     pub undo: Undo,
 }
 
-impl From<Value> for Done {
-    fn from(body: Value) -> Self {
+impl From<Json> for Done {
+    fn from(body: Json) -> Self {
         Done {
             body,
             outcome: Outcome::Success,
@@ -227,7 +229,7 @@ fn set(input: SetIn, expand: &[String], ctx: Ctx<'_>) -> Result<Done, ApiError> 
             .because(Reason::StoreFull),
         })?;
     Ok(Done {
-        body: render(&secret, ctx.livemode, &show(expand, ""), false),
+        body: render(secret, ctx.livemode, &show(expand, ""), false),
         outcome: Outcome::Success,
         undo,
     })
@@ -281,17 +283,17 @@ fn list(op: &Operation, input: ListIn, expand: &[String], ctx: Ctx<'_>) -> Resul
         .page(&scope, limit, cursor)
         .map_err(|id| ApiError::no_such_secret(id, param, Reason::CursorNotFound))?;
     let shown = show(expand, "data.");
-    let data: Vec<Value> = page
+    let data = page
         .into_iter()
         .map(|s| render(s, ctx.livemode, &shown, false))
         .collect();
     Ok(Done {
-        body: json!({
-            "object": "list",
-            "data": data,
-            "has_more": has_more,
-            "url": op.path,
-        }),
+        body: Json::Object(vec![
+            ("object", Json::Static("list")),
+            ("data", Json::Array(data)),
+            ("has_more", Json::Bool(has_more)),
+            ("url", Json::String(op.path.clone())),
+        ]),
         outcome: if has_more {
             Outcome::HasMore
         } else {
@@ -310,25 +312,25 @@ fn show<'a>(expand: &'a [String], prefix: &str) -> Vec<&'a str> {
         .collect()
 }
 
-/// A secret as Stripe returns it, in Stripe's field order.
-fn render(s: &Secret, livemode: bool, show: &[&str], deleted: bool) -> Value {
-    let payload = json!(s.payload);
-    let mut v = render_parts(
-        &s.id,
-        s.created,
-        s.expires_at,
-        livemode,
-        &json!(s.name),
-        show.contains(&"payload").then_some(&payload),
-        s.scope.to_json(),
-    );
+/// A secret as Stripe returns it, in Stripe's field order (alphabetical
+/// after `id` and `object`; [`render_parts`] is the same shape for the
+/// fixture loader, and a test holds the two together).
+fn render(s: &Secret, livemode: bool, show: &[&str], deleted: bool) -> Json {
+    let mut fields = Vec::with_capacity(9);
+    fields.push(("id", Json::String(s.id.clone())));
+    fields.push(("object", Json::Static("apps.secret")));
+    fields.push(("created", s.created.into()));
     if deleted {
-        if let Value::Object(obj) = &mut v {
-            // After `created`, as Stripe orders it.
-            obj.shift_insert(3, "deleted".into(), json!(true));
-        }
+        fields.push(("deleted", Json::Bool(true)));
     }
-    v
+    fields.push(("expires_at", s.expires_at.into()));
+    fields.push(("livemode", Json::Bool(livemode)));
+    fields.push(("name", Json::String(s.name.clone())));
+    if show.contains(&"payload") {
+        fields.push(("payload", Json::String(s.payload.clone())));
+    }
+    fields.push(("scope", s.scope.to_tree()));
+    Json::Object(fields)
 }
 
 /// An `apps.secret` from its parts, in Stripe's field order (alphabetical
@@ -343,6 +345,8 @@ pub(crate) fn render_parts(
     payload: Option<&Value>,
     scope: Value,
 ) -> Value {
+    // The fixture loader's entries may hold anything, so this shape is
+    // built as a `Value` (`render` builds the same for stored secrets).
     let mut obj = Map::with_capacity(8);
     obj.insert("id".into(), json!(id));
     obj.insert("object".into(), json!("apps.secret"));
@@ -360,6 +364,68 @@ pub(crate) fn render_parts(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::body;
+    use crate::secrets::store::Scope;
+
+    #[test]
+    fn a_stored_secret_is_answered_in_the_shape_the_fixture_loader_checks() {
+        for scope in [Scope::Account, Scope::User("u".into())] {
+            for expires_at in [None, Some(9)] {
+                let s = Secret {
+                    id: "appsecret_1".into(),
+                    name: "n\"".into(),
+                    payload: "p".into(),
+                    scope: scope.clone(),
+                    created: 5,
+                    expires_at,
+                };
+                for (livemode, show) in [(false, vec!["payload"]), (true, vec![])] {
+                    let payload = json!(s.payload);
+                    let parts = render_parts(
+                        &s.id,
+                        s.created,
+                        s.expires_at,
+                        livemode,
+                        &json!(s.name),
+                        show.contains(&"payload").then_some(&payload),
+                        s.scope.to_tree().to_value(),
+                    );
+                    let tree = render(&s, livemode, &show, false);
+                    assert_eq!(tree.render(), body::render(&parts));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_deleted_secret_says_so_after_created() {
+        let s = Secret {
+            id: "appsecret_1".into(),
+            name: "n".into(),
+            payload: "p".into(),
+            scope: Scope::Account,
+            created: 5,
+            expires_at: None,
+        };
+        let Json::Object(fields) = render(&s, false, &[], true) else {
+            panic!("a secret is an object");
+        };
+        let keys: Vec<&str> = fields.iter().map(|(k, _)| *k).collect();
+        assert_eq!(
+            keys,
+            [
+                "id",
+                "object",
+                "created",
+                "deleted",
+                "expires_at",
+                "livemode",
+                "name",
+                "scope"
+            ]
+        );
+        assert_eq!(fields[3].1, Json::Bool(true));
+    }
 
     #[test]
     fn only_a_list_can_come_to_a_page_with_more() {

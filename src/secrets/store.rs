@@ -16,8 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 use std::sync::Arc;
 
-use serde_json::{json, Value};
-
+use crate::body::Json;
 use crate::ids::IdGen;
 
 /// Which partition a request belongs to (docs/behaviour.md §2, isolation).
@@ -71,10 +70,13 @@ impl Scope {
     }
 
     /// The scope as the API shows it.
-    pub fn to_json(&self) -> Value {
+    pub fn to_tree(&self) -> Json {
         match self {
-            Scope::Account => json!({"type": "account"}),
-            Scope::User(u) => json!({"type": "user", "user": u}),
+            Scope::Account => Json::Object(vec![("type", Json::Static("account"))]),
+            Scope::User(u) => Json::Object(vec![
+                ("type", Json::Static("user")),
+                ("user", Json::String(u.clone())),
+            ]),
         }
     }
 }
@@ -225,6 +227,7 @@ type Rank = (Reverse<i64>, Reverse<u64>);
 
 /// One scope's secrets.
 #[derive(Clone, Debug, Default)]
+#[cfg_attr(test, derive(PartialEq))]
 struct ScopeIndex {
     /// Name → seq: lookups, and the per-scope count.
     names: HashMap<String, u64>,
@@ -245,6 +248,7 @@ pub(crate) struct Partition {
 
 /// A partition's secrets and indexes.
 #[derive(Clone, Debug, Default)]
+#[cfg_attr(test, derive(PartialEq))]
 struct Index {
     /// The next seq: insertion order, and the tie-break for listing.
     next_seq: u64,
@@ -299,6 +303,47 @@ impl Index {
             self.expiry.remove(&(at, seq));
         }
         Some(secret)
+    }
+
+    /// Puts `secret` (same scope and name as the secret at `seq`) in that
+    /// secret's place, as the most recently set, with a fresh id drawn from
+    /// `ids` once the old one is out of use: what [`Index::remove`] then
+    /// [`Index::insert`] would do, without dropping and making again the
+    /// scope's index and the name's entry. Returns the secret replaced and
+    /// the new seq; with no secret at `seq`, it is an insert.
+    fn replace(&mut self, seq: u64, ids: &mut IdGen, secret: Secret) -> (Option<Secret>, u64) {
+        let Some(old) = self.secrets.remove(&seq) else {
+            let secret = Secret {
+                id: fresh_id(ids, self),
+                ..secret
+            };
+            return (None, self.insert(secret));
+        };
+        self.bytes -= cost(&old);
+        self.by_id.remove(&old.id);
+        if let Some(at) = old.expires_at {
+            self.expiry.remove(&(at, seq));
+        }
+        let secret = Secret {
+            id: fresh_id(ids, self),
+            ..secret
+        };
+        let new = self.next_seq;
+        self.next_seq += 1;
+        if let Some(index) = self.scopes.get_mut(&old.scope) {
+            index.order.remove(&rank(&old, seq));
+            index.order.insert(rank(&secret, new));
+            if let Some(entry) = index.names.get_mut(&old.name) {
+                *entry = new;
+            }
+        }
+        self.by_id.insert(secret.id.clone(), new);
+        if let Some(at) = secret.expires_at {
+            self.expiry.insert((at, new));
+        }
+        self.bytes += cost(&secret);
+        self.secrets.insert(new, secret);
+        (Some(old), new)
     }
 
     fn seq_of(&self, scope: &Scope, name: &str) -> Option<u64> {
@@ -386,7 +431,7 @@ impl Partition {
         expires_at: Option<i64>,
         now: i64,
         limits: Limits<'_>,
-    ) -> Result<(Secret, Undo), SetError> {
+    ) -> Result<(&Secret, Undo), SetError> {
         let Limits {
             per_scope: max_per_scope,
             store: totals,
@@ -404,23 +449,32 @@ impl Partition {
         }
         let Partition { ids, index } = self;
         let index = Arc::make_mut(index);
-        let removed = existing.and_then(|seq| index.remove(seq).map(|s| (seq, s)));
         let secret = Secret {
-            id: fresh_id(ids, index),
+            id: String::new(),
             name,
             payload,
             scope,
             created: now,
             expires_at,
         };
-        let seq = index.insert(secret.clone());
-        Ok((
-            secret,
-            Undo {
-                added: Some(seq),
-                removed,
-            },
-        ))
+        let (removed, seq) = match existing {
+            Some(old) => {
+                let (removed, seq) = index.replace(old, ids, secret);
+                (removed.map(|s| (old, s)), seq)
+            }
+            None => {
+                let secret = Secret {
+                    id: fresh_id(ids, index),
+                    ..secret
+                };
+                (None, index.insert(secret))
+            }
+        };
+        let undo = Undo {
+            added: Some(seq),
+            removed,
+        };
+        Ok((&index.secrets[&seq], undo))
     }
 
     /// A fresh secret id from the partition's stream.
@@ -542,300 +596,4 @@ fn collect<'s, 'r>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn part() -> Partition {
-        Partition::new(IdGen::new(1, &["k"]))
-    }
-
-    fn set(p: &mut Partition, scope: Scope, name: &str, now: i64, max: usize) -> Secret {
-        p.set(
-            scope,
-            name.into(),
-            "v".into(),
-            None,
-            now,
-            Limits {
-                per_scope: max,
-                store: &Totals::default(),
-            },
-        )
-        .unwrap()
-        .0
-    }
-
-    fn names(v: &[&Secret]) -> Vec<String> {
-        v.iter().map(|s| s.name.clone()).collect()
-    }
-
-    #[test]
-    fn only_user_scope_takes_a_user_and_it_needs_one() {
-        assert_eq!(
-            Scope::parse(Some("user"), Some("usr_1")),
-            Ok(Scope::User("usr_1".into()))
-        );
-        assert_eq!(
-            Scope::parse(Some("user"), None),
-            Err(ScopeError::MissingUser)
-        );
-        for kind in [Some("account"), None] {
-            assert_eq!(
-                Scope::parse(kind, Some("usr_1")),
-                Err(ScopeError::UnexpectedUser),
-                "{kind:?}"
-            );
-            assert_eq!(Scope::parse(kind, None), Ok(Scope::Account));
-        }
-    }
-
-    #[test]
-    fn a_secret_costs_its_name_payload_and_user_as_written_plus_its_overhead() {
-        let user = Scope::User("usr_\u{1}".into());
-        assert_eq!(
-            strings_cost("n", "p\"", &user),
-            1 + 3 + 10 + SECRET_OVERHEAD
-        );
-        assert_eq!(strings_cost("", "", &Scope::Account), SECRET_OVERHEAD);
-    }
-
-    #[test]
-    fn strings_count_as_json_writes_them() {
-        for s in [
-            "",
-            "plain é",
-            "\"q\" \\ \n\r\t\u{8}\u{c}",
-            "\u{1}\u{1f}\u{7f}",
-        ] {
-            let written = serde_json::to_string(s).unwrap().len() - 2;
-            assert_eq!(json_len(s), written, "{s:?}");
-        }
-    }
-
-    #[test]
-    fn the_store_wide_bound_counts_secrets_and_bytes_and_a_replacement_only_its_growth() {
-        let mut p = part();
-        let totals = Totals::default();
-        let set = |p: &mut Partition, name: &str, payload: &str, totals: &Totals| {
-            let before = p.footprint();
-            let r = p.set(
-                Scope::Account,
-                name.into(),
-                payload.into(),
-                None,
-                0,
-                Limits {
-                    per_scope: 10,
-                    store: totals,
-                },
-            );
-            totals.apply(before, p.footprint());
-            r.map(|_| ())
-        };
-        set(&mut p, "a", "xy", &totals).unwrap();
-        assert_eq!(totals.get(), (1, 1 + 2 + SECRET_OVERHEAD));
-        // At the count bound: a new name is refused, a replacement is not.
-        totals.reset(MAX_SECRETS, 0);
-        assert_eq!(set(&mut p, "b", "", &totals), Err(SetError::StoreFull));
-        set(&mut p, "a", "z", &totals).unwrap();
-        // At the byte bound exactly: a replacement that grows is refused,
-        // one that does not grow is taken.
-        totals.reset(1, MAX_STORED_BYTES);
-        assert_eq!(set(&mut p, "a", "zz", &totals), Err(SetError::StoreFull));
-        set(&mut p, "a", "y", &totals).unwrap();
-        // One byte under it: a secret that fits exactly is taken.
-        let fits = MAX_STORED_BYTES - (1 + SECRET_OVERHEAD);
-        totals.reset(1, fits);
-        set(&mut p, "c", "", &totals).unwrap();
-        assert_eq!(totals.get(), (2, MAX_STORED_BYTES));
-        // Deleting gives the room back.
-        let before = p.footprint();
-        let _ = p.delete(&Scope::Account, "c").unwrap();
-        totals.apply(before, p.footprint());
-        assert_eq!(totals.get(), (1, fits));
-    }
-
-    #[test]
-    fn replacing_keeps_one_secret_with_a_new_id() {
-        let mut p = part();
-        let a = set(&mut p, Scope::Account, "n", 10, 10);
-        let (b, _) = p
-            .set(
-                Scope::Account,
-                "n".into(),
-                "2".into(),
-                None,
-                20,
-                Limits {
-                    per_scope: 10,
-                    store: &Totals::default(),
-                },
-            )
-            .unwrap();
-        assert_ne!(a.id, b.id);
-        assert_eq!(p.find(&Scope::Account, "n").unwrap().payload, "2");
-        assert_eq!(p.page(&Scope::Account, 10, None).unwrap().0.len(), 1);
-        assert!(!p.contains_id(&a.id) && p.contains_id(&b.id));
-    }
-
-    #[test]
-    fn scope_limit_counts_distinct_names_per_scope() {
-        let mut p = part();
-        set(&mut p, Scope::Account, "a", 0, 1);
-        assert_eq!(
-            p.set(
-                Scope::Account,
-                "b".into(),
-                "".into(),
-                None,
-                0,
-                Limits {
-                    per_scope: 1,
-                    store: &Totals::default()
-                }
-            )
-            .err(),
-            Some(SetError::ScopeFull(1))
-        );
-        assert!(p
-            .set(
-                Scope::Account,
-                "a".into(),
-                "x".into(),
-                None,
-                0,
-                Limits {
-                    per_scope: 1,
-                    store: &Totals::default()
-                }
-            )
-            .is_ok());
-        set(&mut p, Scope::User("u".into()), "b", 0, 1);
-        assert_eq!(p.count(&Scope::Account), 1);
-        assert_eq!(p.len(), 2);
-    }
-
-    #[test]
-    fn pages_walk_both_ways() {
-        let mut p = part();
-        let ids: Vec<String> = (0..5)
-            .map(|i| set(&mut p, Scope::Account, &format!("n{i}"), 100, 10).id)
-            .collect();
-        // Same second: most recently set first.
-        let (first, more) = p.page(&Scope::Account, 2, None).unwrap();
-        assert_eq!(
-            (names(&first), more),
-            (vec!["n4".into(), "n3".into()], true)
-        );
-        let (next, more) = p
-            .page(&Scope::Account, 2, Some(Cursor::StartingAfter(&ids[3])))
-            .unwrap();
-        assert_eq!((names(&next), more), (vec!["n2".into(), "n1".into()], true));
-        let (last, more) = p
-            .page(&Scope::Account, 2, Some(Cursor::StartingAfter(&ids[1])))
-            .unwrap();
-        assert_eq!((names(&last), more), (vec!["n0".into()], false));
-        let (prev, more) = p
-            .page(&Scope::Account, 2, Some(Cursor::EndingBefore(&ids[2])))
-            .unwrap();
-        assert_eq!(
-            (names(&prev), more),
-            (vec!["n4".into(), "n3".into()], false)
-        );
-        let (prev, more) = p
-            .page(&Scope::Account, 2, Some(Cursor::EndingBefore(&ids[0])))
-            .unwrap();
-        assert_eq!((names(&prev), more), (vec!["n2".into(), "n1".into()], true));
-        assert_eq!(
-            p.page(&Scope::Account, 2, Some(Cursor::StartingAfter("nope"))),
-            Err("nope")
-        );
-    }
-
-    #[test]
-    fn newer_created_lists_first_whatever_the_order_of_setting() {
-        let mut p = part();
-        set(&mut p, Scope::Account, "late", 200, 10);
-        set(&mut p, Scope::Account, "early", 100, 10);
-        set(&mut p, Scope::Account, "also-late", 200, 10);
-        let (page, _) = p.page(&Scope::Account, 10, None).unwrap();
-        assert_eq!(names(&page), ["also-late", "late", "early"]);
-    }
-
-    #[test]
-    fn a_cursor_from_another_scope_is_not_in_this_list() {
-        let mut p = part();
-        let user = set(&mut p, Scope::User("u".into()), "n", 0, 10);
-        set(&mut p, Scope::Account, "n", 0, 10);
-        assert_eq!(
-            p.page(&Scope::Account, 10, Some(Cursor::EndingBefore(&user.id))),
-            Err(user.id.as_str())
-        );
-    }
-
-    #[test]
-    fn purge_visits_only_what_is_due_and_is_final() {
-        let mut p = part();
-        for (name, at) in [("soon", 50), ("later", 60)] {
-            let _ = p.set(
-                Scope::Account,
-                name.into(),
-                "".into(),
-                Some(at),
-                0,
-                Limits {
-                    per_scope: 10,
-                    store: &Totals::default(),
-                },
-            );
-        }
-        set(&mut p, Scope::Account, "never", 0, 10);
-        assert!(!p.has_expired(49));
-        p.purge(49);
-        assert_eq!(p.len(), 3);
-        assert!(p.has_expired(50));
-        p.purge(50);
-        assert!(p.find(&Scope::Account, "soon").is_none());
-        assert_eq!(p.count(&Scope::Account), 2);
-        p.purge(0);
-        assert!(p.find(&Scope::Account, "soon").is_none());
-        p.purge(i64::MAX);
-        assert_eq!(
-            names(&p.page(&Scope::Account, 10, None).unwrap().0),
-            ["never"]
-        );
-    }
-
-    #[test]
-    fn undo_restores_a_replaced_or_deleted_secret_in_place() {
-        let mut p = part();
-        let a = set(&mut p, Scope::Account, "a", 0, 10);
-        set(&mut p, Scope::Account, "b", 0, 10);
-        let before: Vec<Secret> = p.secrets().cloned().collect();
-        let (_, undo) = p
-            .set(
-                Scope::Account,
-                "a".into(),
-                "new".into(),
-                Some(9),
-                5,
-                Limits {
-                    per_scope: 10,
-                    store: &Totals::default(),
-                },
-            )
-            .unwrap();
-        p.undo(undo);
-        assert_eq!(p.secrets().cloned().collect::<Vec<_>>(), before);
-        assert!(!p.has_expired(i64::MAX));
-        let (_, undo) = p.delete(&Scope::Account, "a").unwrap();
-        assert!(p.find(&Scope::Account, "a").is_none());
-        p.undo(undo);
-        assert_eq!(p.secrets().cloned().collect::<Vec<_>>(), before);
-        assert_eq!(
-            names(&p.page(&Scope::Account, 10, None).unwrap().0),
-            ["b", "a"]
-        );
-        assert!(p.contains_id(&a.id));
-    }
-}
+mod tests;

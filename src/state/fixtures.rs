@@ -279,7 +279,7 @@ pub(crate) fn export_secret(key: &PartitionKey, s: &Secret) -> Value {
     e.insert("id".into(), json!(s.id));
     e.insert("name".into(), json!(s.name));
     e.insert("payload".into(), json!(s.payload));
-    e.insert("scope".into(), s.scope.to_json());
+    e.insert("scope".into(), s.scope.to_tree().to_value());
     e.insert("created".into(), json!(s.created));
     e.insert("expires_at".into(), json!(s.expires_at));
     Value::Object(e)

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use super::*;
+use crate::body::Json;
 use crate::openapi::compiled::{Checker, Compiler};
 use crate::openapi::schema::{follow, translate, DEFINITIONS};
 use crate::openapi::spec::Spec;
@@ -151,8 +152,41 @@ fn listed(checker: &Checker, value: &Value) -> Vec<String> {
         .collect()
 }
 
+/// `value` as the tree the mock builds its answers in (keys interned: a
+/// tree's keys are `&'static str`).
+fn tree_of(value: &Value) -> Json {
+    fn key(k: &str) -> &'static str {
+        thread_local! {
+            static KEYS: std::cell::RefCell<std::collections::HashSet<&'static str>> =
+                Default::default();
+        }
+        KEYS.with(|keys| {
+            let mut keys = keys.borrow_mut();
+            match keys.get(k) {
+                Some(interned) => interned,
+                None => {
+                    let leaked: &'static str = Box::leak(k.to_owned().into_boxed_str());
+                    keys.insert(leaked);
+                    leaked
+                }
+            }
+        })
+    }
+    match value {
+        Value::Null => Json::Null,
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Number(n) => Json::Number(n.clone()),
+        Value::String(s) => Json::String(s.clone()),
+        Value::Array(items) => Json::Array(items.iter().map(tree_of).collect()),
+        Value::Object(fields) => {
+            Json::Object(fields.iter().map(|(k, v)| (key(k), tree_of(v))).collect())
+        }
+    }
+}
+
 /// `cases` values of `schema` give the same verdicts and failures from the
-/// rules as from the library; returns how many were valid and invalid.
+/// rules as from the library, read as a `Value` or as a tree; returns how
+/// many were valid and invalid.
 fn agree(schema: &Value, defs: &Arc<Value>, cases: u32, seed: u64) -> (u32, u32) {
     let compiler = Compiler::new(Arc::clone(defs));
     let ours = compiler.compile(schema, "ours").unwrap();
@@ -164,6 +198,10 @@ fn agree(schema: &Value, defs: &Arc<Value>, cases: u32, seed: u64) -> (u32, u32)
         let value = sample(schema, defs, &mut rng, 0);
         let verdict = library.is_valid(&value);
         assert_eq!(ours.is_valid(&value), verdict, "{schema}\n{value}");
+        let tree = tree_of(&value);
+        assert_eq!(tree.to_value(), value);
+        assert_eq!(ours.is_valid(&tree), verdict, "tree: {schema}\n{value}");
+        assert_eq!(library.is_valid(&tree), verdict, "tree: {schema}\n{value}");
         // The verdict path and the failure path agree with each other too.
         assert_eq!(
             verdict,
