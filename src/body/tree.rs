@@ -126,11 +126,11 @@ fn write_nested<T>(
     let inner = indent + 2;
     for (i, e) in entries.iter().enumerate() {
         out.extend_from_slice(if i == 0 { b"\n" } else { b",\n" });
-        out.resize(out.len() + inner, b' ');
+        indent_by(out, inner);
         entry(out, e, inner);
     }
     out.push(b'\n');
-    out.resize(out.len() + indent, b' ');
+    indent_by(out, indent);
     out.push(open_close[1]);
 }
 
@@ -161,6 +161,25 @@ fn write_number(out: &mut Vec<u8>, n: &Number) {
     out.extend_from_slice(&digits[at..]);
 }
 
+/// For each byte, how serde_json escapes it: `0` for not at all, else the
+/// letter after the backslash (`u` for `\u00XX`).
+const ESCAPE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = b'u';
+        b += 1;
+    }
+    table[0x08] = b'b';
+    table[0x09] = b't';
+    table[0x0a] = b'n';
+    table[0x0c] = b'f';
+    table[0x0d] = b'r';
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table
+};
+
 /// `text` quoted, escaped as serde_json escapes: `"`, `\` and the control
 /// characters below U+0020 (the usual five by letter, the rest as
 /// `\u00XX`), nothing else.
@@ -169,18 +188,9 @@ fn write_string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
     let bytes = text.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let short = match b {
-            b'"' => b'"',
-            b'\\' => b'\\',
-            b'\n' => b'n',
-            b'\r' => b'r',
-            b'\t' => b't',
-            0x08 => b'b',
-            0x0c => b'f',
-            0x00..=0x1f => b'u',
-            _ => continue,
-        };
+    while let Some(i) = next_escape(bytes, start) {
+        let b = bytes[i];
+        let short = ESCAPE[usize::from(b)];
         out.extend_from_slice(&bytes[start..i]);
         out.push(b'\\');
         out.push(short);
@@ -193,6 +203,46 @@ fn write_string(out: &mut Vec<u8>, text: &str) {
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// Where the first byte at or after `from` that needs escaping is. Eight
+/// bytes are looked at a time while none does (most text has none).
+fn next_escape(bytes: &[u8], from: usize) -> Option<usize> {
+    let rest = bytes.get(from..)?;
+    let mut clean = 0;
+    for word in rest.chunks_exact(8) {
+        let word = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        if may_need_escape(word) {
+            break;
+        }
+        clean += 8;
+    }
+    rest[clean..]
+        .iter()
+        .position(|&b| ESCAPE[usize::from(b)] != 0)
+        .map(|i| from + clean + i)
+}
+
+/// Whether any byte of `word` is below `0x20`, `"` or `\` (exact: the
+/// bit tricks below test for a byte below a bound and for a zero byte).
+fn may_need_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below = |w: u64, bound: u64| w.wrapping_sub(ONES * bound) & !w & HIGH;
+    let quote = word ^ (ONES * u64::from(b'"'));
+    let backslash = word ^ (ONES * u64::from(b'\\'));
+    below(word, 0x20) | below(quote, 1) | below(backslash, 1) != 0
+}
+
+/// `n` spaces.
+fn indent_by(out: &mut Vec<u8>, n: usize) {
+    const SPACES: &[u8; 32] = b"                                ";
+    let mut left = n;
+    while left > 0 {
+        let step = left.min(SPACES.len());
+        out.extend_from_slice(&SPACES[..step]);
+        left -= step;
+    }
 }
 
 #[cfg(test)]
@@ -242,7 +292,23 @@ mod tests {
                 )])]),
             ),
         ]);
-        for tree in items.iter().chain([&nested, &Json::Array(items.clone())]) {
+        // Each escaped byte at every place in and around an eight-byte
+        // word, alone and beside another.
+        for special in ["\"", "\\", "\n", "\u{1}", "\u{1f}", "\u{0}"] {
+            for at in 0..20 {
+                let text = format!("{}{special}{}", "a".repeat(at), "é".repeat(at % 3));
+                items.push(Json::String(text.clone()));
+                items.push(Json::String(format!("{text}{special}{text}")));
+            }
+        }
+        // Deeper than the indentation written a piece at a time.
+        let deepest = (0..20).fold(Json::from(1), |inner, _| {
+            Json::Object(vec![("k", Json::Array(vec![inner, Json::Null]))])
+        });
+        for tree in items
+            .iter()
+            .chain([&nested, &Json::Array(items.clone()), &deepest])
+        {
             assert_eq!(tree.render(), render(&tree.to_value()), "{tree:?}");
         }
     }

@@ -118,10 +118,18 @@ fn insert(
     let Some((first, tail)) = rest.split_first() else {
         // Last one wins for a repeated scalar; a scalar may not replace a hash
         // or array sent under the same name.
-        match map.get(name) {
-            Some(Value::Object(_) | Value::Array(_)) => return Err(conflict(&path())),
-            _ => map.insert(name.to_string(), Value::String(value)),
-        };
+        // One lookup (its hash) whether the name is new or repeated.
+        match map.entry(name) {
+            serde_json::map::Entry::Vacant(slot) => {
+                slot.insert(Value::String(value));
+            }
+            serde_json::map::Entry::Occupied(mut slot) => {
+                if matches!(slot.get(), Value::Object(_) | Value::Array(_)) {
+                    return Err(conflict(&path()));
+                }
+                slot.insert(Value::String(value));
+            }
+        }
         return Ok(());
     };
     if first.is_empty() {
