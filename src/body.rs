@@ -9,7 +9,7 @@ use serde_json::Value;
 
 mod tree;
 
-pub(crate) use tree::Json;
+pub(crate) use tree::{needs_escape, Json};
 
 /// An answer's body before it is written: a tree the mock built (a
 /// secret, a page of them) or a `Value` (an error, a control answer).

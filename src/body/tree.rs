@@ -205,6 +205,11 @@ fn write_string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
+/// Whether serde_json escapes any byte of `text` (see [`write_string`]).
+pub(crate) fn needs_escape(text: &str) -> bool {
+    next_escape(text.as_bytes(), 0).is_some()
+}
+
 /// Where the first byte at or after `from` that needs escaping is. Eight
 /// bytes are looked at a time while none does (most text has none).
 fn next_escape(bytes: &[u8], from: usize) -> Option<usize> {
@@ -310,6 +315,10 @@ mod tests {
             .chain([&nested, &Json::Array(items.clone()), &deepest])
         {
             assert_eq!(tree.render(), render(&tree.to_value()), "{tree:?}");
+            if let Some(text) = tree.as_str() {
+                let plain = serde_json::to_string(text).unwrap() == format!("\"{text}\"");
+                assert_eq!(needs_escape(text), !plain, "{text:?}");
+            }
         }
     }
 

@@ -46,11 +46,12 @@ impl AddAssign for Lens {
 /// the control characters that have a short escape (`\n`, `\t`, …) in two
 /// bytes, the other control characters as `\u00XX`, in six.
 pub(crate) fn str_len(s: &str) -> usize {
-    let escaped = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
-    // Most strings need no escape: one quick pass finds out.
-    if !s.bytes().any(escaped) {
+    // Most strings need no escape: one quick pass (a word at a time)
+    // finds out.
+    if !crate::body::needs_escape(s) {
         return s.len() + 2;
     }
+    let escaped = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
     let extra: usize = s
         .bytes()
         .filter(|&b| escaped(b))
