@@ -9,7 +9,9 @@
 
 use serde_json::{Map, Number, Value};
 
-/// A JSON value with `&'static str` keys, fields in the order written.
+/// A JSON value with `&'static str` keys, fields in the order written. An
+/// object's keys are distinct, as in any JSON the mock sends (the rules
+/// count required fields on that footing).
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Json {
     Null,

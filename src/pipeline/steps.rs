@@ -3,6 +3,9 @@
 //! and its journal entry made once, in its turn (written after the lock is
 //! released).
 
+use hyper::body::Bytes;
+use hyper::StatusCode;
+
 use crate::body::Body;
 use crate::error::ApiError;
 use crate::openapi::spec::Operation;
@@ -17,8 +20,6 @@ use crate::secrets::idempotency::Saved;
 use crate::secrets::store::{Partition, PartitionKey};
 use crate::state::faults::{Fault, FaultKind};
 use crate::state::State;
-use hyper::body::Bytes;
-use hyper::StatusCode;
 
 use super::call::Call;
 use super::input::bad_header;

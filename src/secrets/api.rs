@@ -7,7 +7,6 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::body::Json;
-
 use crate::error::ApiError;
 use crate::openapi::spec::{Operation, HIDDEN_UNLESS_EXPANDED};
 use crate::ops::ApiOp;
