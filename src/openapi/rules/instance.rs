@@ -126,3 +126,33 @@ impl Instance for Json {
         Cow::Owned(self.to_value())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_tree_is_an_enum_option_exactly_when_its_value_is() {
+        let options = [json!(true), json!(false), json!(null), json!("a"), json!(1)];
+        let trees = [
+            Json::Bool(true),
+            Json::Bool(false),
+            Json::Null,
+            Json::Static("a"),
+            Json::String("b".into()),
+            Json::from(1),
+        ];
+        for tree in &trees {
+            for option in &options {
+                assert_eq!(
+                    tree.is(option),
+                    tree.to_value().is(option),
+                    "{tree:?} {option}"
+                );
+            }
+        }
+        assert!(Json::Bool(false).is(&json!(false)) && !Json::Bool(false).is(&json!(true)));
+    }
+}
