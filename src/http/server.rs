@@ -445,6 +445,10 @@ fn every_response(content_type: &'static str) -> HeaderMap {
                 HeaderValue::from_static(value),
             );
         }
+        // Held in place for `to_hyper` to fill: replacing a value keeps
+        // its place and grows nothing, where a clone has no room to add.
+        headers.insert(REQUEST_ID, HeaderValue::from_static(""));
+        headers.insert(STRIPE_VERSION, HeaderValue::from_static(""));
         headers
     }
     static JSON: LazyLock<HeaderMap> = LazyLock::new(|| made(crate::pipeline::request::JSON));
@@ -468,11 +472,15 @@ pub(crate) fn to_hyper(
     *out.status_mut() = res.status;
     *out.headers_mut() = every_response(res.content_type);
     let headers = out.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&res.request_id) {
-        headers.insert(REQUEST_ID, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&res.stripe_version) {
-        headers.insert(STRIPE_VERSION, v);
+    for (name, value) in [
+        (REQUEST_ID, &res.request_id),
+        (STRIPE_VERSION, &res.stripe_version),
+    ] {
+        match HeaderValue::from_str(value) {
+            Ok(v) => headers.insert(name, v),
+            // Not sent at all rather than sent empty.
+            Err(_) => headers.remove(name),
+        };
     }
     for (name, value) in res.headers {
         if let Ok(v) = HeaderValue::from_str(&value) {

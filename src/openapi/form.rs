@@ -30,10 +30,7 @@ pub(crate) const MAX_PARAMS: usize = 256;
 /// counting their pairs against [`MAX_PARAMS`] (a scan that allocates
 /// nothing, so an oversized request costs no more than its bytes).
 pub(crate) fn decode(inputs: &[&str]) -> Result<Map<String, Value>, ApiError> {
-    let pairs: usize = inputs
-        .iter()
-        .map(|i| i.split('&').filter(|p| !p.is_empty()).count())
-        .sum();
+    let pairs: usize = inputs.iter().map(|i| pairs_of(i).count()).sum();
     if pairs > MAX_PARAMS {
         return Err(ApiError::invalid(
             format!(
@@ -44,7 +41,9 @@ pub(crate) fn decode(inputs: &[&str]) -> Result<Map<String, Value>, ApiError> {
         )
         .because(Reason::TooManyParameters));
     }
-    let mut map = Map::new();
+    // Each pair adds at most one top-level name: room made once, so the
+    // map neither grows nor rehashes as it fills (at most MAX_PARAMS).
+    let mut map = Map::with_capacity(pairs);
     for input in inputs {
         decode_into(&mut map, input)?;
     }
@@ -53,8 +52,11 @@ pub(crate) fn decode(inputs: &[&str]) -> Result<Map<String, Value>, ApiError> {
 
 /// Decodes one query string or form body into `into`.
 pub(crate) fn decode_into(into: &mut Map<String, Value>, input: &str) -> Result<(), ApiError> {
-    for pair in input.split('&').filter(|p| !p.is_empty()) {
-        let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+    for pair in pairs_of(input) {
+        let (raw_key, raw_value) = match pair.bytes().position(|b| b == b'=') {
+            Some(eq) => (&pair[..eq], &pair[eq + 1..]),
+            None => (pair, ""),
+        };
         let key = percent_decode(raw_key).map_err(|bad| {
             let what = format!("parameter name {}", param_label(raw_key));
             ApiError::invalid(bad.describe(&what), None)
@@ -82,6 +84,24 @@ pub(crate) fn decode_into(into: &mut Map<String, Value>, input: &str) -> Result<
         insert(into, base, &segments, value, &|| base.to_string())?;
     }
     Ok(())
+}
+
+/// The non-empty `&`-separated pairs of `input`. A byte loop: the pairs
+/// are short, and `str::split`'s searcher costs more to set up than to run.
+fn pairs_of(input: &str) -> impl Iterator<Item = &str> {
+    let mut rest = input;
+    std::iter::from_fn(move || loop {
+        if rest.is_empty() {
+            return None;
+        }
+        // `&` is ASCII, so both cuts fall on character boundaries.
+        let end = rest.bytes().position(|b| b == b'&').unwrap_or(rest.len());
+        let pair = &rest[..end];
+        rest = rest.get(end + 1..).unwrap_or("");
+        if !pair.is_empty() {
+            return Some(pair);
+        }
+    })
 }
 
 /// `a[b][]` → (`a`, [`b`, ``]). A key with unbalanced brackets is taken

@@ -245,3 +245,17 @@ fn a_coercion_error_names_the_nested_place_of_its_value() {
     coerce(&mut v, &shape, Shape::ROOT, "outer", &mut errors);
     assert_eq!(errors[0].param.as_deref(), Some("outer[obj][n]"));
 }
+
+#[test]
+fn pairs_are_cut_at_each_ampersand_and_empty_ones_skipped() {
+    fn cut(s: &str) -> Vec<&str> {
+        pairs_of(s).collect()
+    }
+    assert_eq!(cut(""), Vec::<&str>::new());
+    assert_eq!(cut("&&"), Vec::<&str>::new());
+    assert_eq!(cut("a=1"), ["a=1"]);
+    assert_eq!(cut("&a=1&&b&"), ["a=1", "b"]);
+    assert_eq!(cut("é=ü&x=%26"), ["é=ü", "x=%26"]);
+    // A pair without `=` is a name with an empty value; the first `=` cuts.
+    assert_eq!(decode("b&c=x=y").unwrap(), json!({"b": "", "c": "x=y"}));
+}
