@@ -11,7 +11,8 @@ use serde_json::{Map, Number, Value};
 
 /// A JSON value with `&'static str` keys, fields in the order written. An
 /// object's keys are distinct, as in any JSON the mock sends (the rules
-/// count required fields on that footing).
+/// count required fields on that footing), and plain names, as are the
+/// texts of `Static`: they are written without looking for bytes to escape.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Json {
     Null,
@@ -94,7 +95,7 @@ impl Json {
             Json::Bool(false) => out.extend_from_slice(b"false"),
             Json::Number(n) => write_number(out, n),
             Json::String(s) => write_string(out, s),
-            Json::Static(s) => write_string(out, s),
+            Json::Static(s) => write_name(out, s),
             Json::Array(items) => {
                 write_nested(out, indent, b"[]", items, |out, item, inner| {
                     item.write(out, inner);
@@ -102,7 +103,7 @@ impl Json {
             }
             Json::Object(fields) => {
                 write_nested(out, indent, b"{}", fields, |out, (key, value), inner| {
-                    write_string(out, key);
+                    write_name(out, key);
                     out.extend_from_slice(b": ");
                     value.write(out, inner);
                 });
@@ -207,6 +208,17 @@ fn write_string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
+/// A name the mock gives (a key, `"apps.secret"`) quoted: such names are
+/// plain identifiers, which nothing escapes, so no byte of one is looked
+/// at (a debug build checks).
+fn write_name(out: &mut Vec<u8>, name: &'static str) {
+    debug_assert!(!needs_escape(name), "{name:?} needs escaping");
+    out.reserve(name.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'"');
+}
+
 /// Whether serde_json escapes any byte of `text` (see [`write_string`]).
 pub(crate) fn needs_escape(text: &str) -> bool {
     next_escape(text.as_bytes(), 0).is_some()
@@ -289,7 +301,7 @@ mod tests {
         ]);
         let nested = Json::Object(vec![
             ("id", Json::String("appsecret_1".into())),
-            ("a \"key\"\n", Json::Array(items.clone())),
+            ("a_key", Json::Array(items.clone())),
             ("empty", Json::Object(vec![])),
             (
                 "deep",
@@ -322,6 +334,13 @@ mod tests {
                 assert_eq!(needs_escape(text), !plain, "{text:?}");
             }
         }
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "needs escaping")]
+    fn a_name_that_would_need_escaping_stops_a_debug_build() {
+        Json::Object(vec![("a \"key\"", Json::Null)]).render();
     }
 
     #[test]
