@@ -472,15 +472,25 @@ pub(crate) fn to_hyper(
     *out.status_mut() = res.status;
     *out.headers_mut() = every_response(res.content_type);
     let headers = out.headers_mut();
-    for (name, value) in [
-        (REQUEST_ID, &res.request_id),
-        (STRIPE_VERSION, &res.stripe_version),
-    ] {
-        match HeaderValue::from_str(value) {
-            Ok(v) => headers.insert(name, v),
-            // Not sent at all rather than sent empty.
-            Err(_) => headers.remove(name),
+    // The placeholders are filled where they stand, found by a walk of a
+    // dozen entries rather than by hashing their names.
+    let mut invalid = Vec::new();
+    for (name, slot) in headers.iter_mut() {
+        let value = if *name == REQUEST_ID {
+            &res.request_id
+        } else if *name == STRIPE_VERSION {
+            &res.stripe_version
+        } else {
+            continue;
         };
+        match HeaderValue::from_str(value) {
+            Ok(v) => *slot = v,
+            Err(_) => invalid.push(name.clone()),
+        }
+    }
+    // Not sent at all rather than sent empty.
+    for name in invalid {
+        headers.remove(name);
     }
     for (name, value) in res.headers {
         if let Ok(v) = HeaderValue::from_str(&value) {
