@@ -273,14 +273,15 @@ impl Operation {
     /// Checks a response body against the schema for its status (or
     /// `default`). A status the document does not describe is a violation.
     pub fn validate_response(&self, status: u16, body: &impl Instance) -> Result<(), String> {
-        let code = status.to_string();
+        // A key of three digits names a status (HTTP's are 100 to 999):
+        // read as a number, no text is made for the status.
         let validator = self
             .responses
             .iter()
-            .find(|(s, _)| *s == code)
+            .find(|(s, _)| s.len() == 3 && s.parse() == Ok(status))
             .or_else(|| self.responses.iter().find(|(s, _)| s == "default"))
             .map(|(_, v)| v)
-            .ok_or_else(|| format!("the spec defines no {code} response for {}", self.id))?;
+            .ok_or_else(|| format!("the spec defines no {status} response for {}", self.id))?;
         first_violation(validator.get()?, body)
     }
 }

@@ -406,8 +406,13 @@ impl Record {
     }
 }
 
-/// Entries the bounds dropped, freed when this is dropped.
-pub(crate) struct Evicted(Vec<Entry>);
+/// Entries the bounds dropped, freed when this is dropped. A full journal
+/// drops one entry for each it takes, so the first is held without a
+/// `Vec` (nothing allocated a request).
+pub(crate) struct Evicted {
+    first: Option<Entry>,
+    more: Vec<Entry>,
+}
 
 /// A [`Record`] made into an entry, before the journal's lock is taken.
 pub(crate) struct Pending {
@@ -546,7 +551,10 @@ impl Journal {
             .rposition(|e| e.record.turn <= entry.record.turn)
             .map_or(0, |i| i + 1);
         self.entries.insert(at, entry);
-        let mut evicted = Evicted(Vec::new());
+        let mut evicted = Evicted {
+            first: None,
+            more: Vec::new(),
+        };
         while self.entries.len() > self.max_entries || self.bytes > self.max_bytes {
             let Some(oldest) = self.entries.pop_front() else {
                 break;
@@ -554,7 +562,10 @@ impl Journal {
             self.bytes -= oldest.size;
             self.dropped += 1;
             self.unref(oldest.partition());
-            evicted.0.push(oldest);
+            match evicted.first {
+                None => evicted.first = Some(oldest),
+                Some(_) => evicted.more.push(oldest),
+            }
         }
         evicted
     }
