@@ -107,13 +107,14 @@ fn pairs_of(input: &str) -> impl Iterator<Item = &str> {
 /// `a[b][]` → (`a`, [`b`, ``]). A key with unbalanced brackets is taken
 /// literally, so it surfaces as an unknown parameter.
 fn split_key(key: &str) -> (&str, Vec<&str>) {
-    let Some(open) = key.find('[') else {
+    // Byte loops, as in `pairs_of`: `[` and `]` are ASCII.
+    let Some(open) = key.bytes().position(|b| b == b'[') else {
         return (key, Vec::new());
     };
     let (base, mut rest) = key.split_at(open);
     let mut segments = Vec::new();
     while let Some(stripped) = rest.strip_prefix('[') {
-        let Some(close) = stripped.find(']') else {
+        let Some(close) = stripped.bytes().position(|b| b == b']') else {
             return (key, Vec::new());
         };
         segments.push(&stripped[..close]);

@@ -83,11 +83,11 @@ impl Counts {
     /// parameters `sent` (from [`sent_parameters`]).
     pub fn count(&mut self, op: Option<&str>, outcome: Outcome, sent: &Sent) {
         let op = op.unwrap_or(UNROUTED);
-        if !self.ops.contains_key(op) {
-            self.ops.insert(op.to_string(), OpCounts::default());
-        }
-        let Some(c) = self.ops.get_mut(op) else {
-            return;
+        // One lookup for an operation counted before (every request but
+        // its first).
+        let c = match self.ops.get_mut(op) {
+            Some(c) => c,
+            None => self.ops.entry(op.to_string()).or_default(),
         };
         c.requests += 1;
         match c.outcomes.get_mut(&outcome) {
