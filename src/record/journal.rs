@@ -23,11 +23,12 @@ use memchr::memmem;
 
 use crate::record::pretty::{self, int_len, str_len, Container, Lens};
 
+pub(crate) use self::kept::shorten;
 #[cfg(test)]
 use self::kept::MAX_PARAMS_BYTES;
-pub(crate) use self::kept::{kept, shorten};
 use self::kept::{kept_len, lens, shortened_len, View};
-use crate::record::transcript::{Interaction, TranscriptRequest, TranscriptResponse, REDACTED};
+pub(crate) use self::packed::Packed;
+use crate::record::transcript::REDACTED;
 use crate::secrets::store::PartitionKey;
 
 pub(crate) use crate::config::{JOURNAL_BYTES, JOURNAL_ENTRIES};
@@ -38,7 +39,7 @@ pub(crate) const MAX_RAW_BYTES: usize = 16 << 10;
 
 /// Fixed cost counted for each entry besides what it writes: the entry and
 /// its record, and room for their allocations' rounding.
-const ENTRY_OVERHEAD: usize = std::mem::size_of::<Entry>() + std::mem::size_of::<Record>() + 256;
+const ENTRY_OVERHEAD: usize = std::mem::size_of::<Entry>() + std::mem::size_of::<Packed>() + 256;
 
 /// One request served on the Stripe paths, as the journal shows it.
 #[derive(Clone, Debug, PartialEq)]
@@ -143,14 +144,6 @@ impl Sent {
             body: cut(body).into_owned(),
         }
     }
-
-    /// The decoded parameters, read back.
-    fn decoded(&self) -> Option<Value> {
-        match self {
-            Sent::Params { text, .. } => serde_json::from_str(text).ok(),
-            Sent::Raw { .. } => None,
-        }
-    }
 }
 
 /// Bytes as text (lossy), cut at [`MAX_RAW_BYTES`] with a note.
@@ -253,31 +246,13 @@ fn masked_room(v: &str) -> usize {
 }
 
 impl Record {
-    /// The entry as the journal shows it.
-    pub fn recorded(&self) -> RecordedRequest {
-        RecordedRequest {
-            at: self.at,
-            request_id: self.request_id.clone(),
-            method: shorten(&self.method).into_owned(),
-            path: shorten(&self.path).into_owned(),
-            operation: self.operation.as_deref().map(String::from),
-            app: self.app.clone(),
-            account: self.account.clone(),
-            params: self.sent.decoded().map(|p| kept(&p)),
-            status: self.response.as_ref().map(|a| a.status),
-            object_id: self.object_id.clone(),
-            fault: self.fault.clone(),
-            replayed: self.replayed,
-        }
-    }
-
     /// The bytes its entry adds to `GET /_mock/requests` (inside `data`,
     /// pretty-printed): the fixed frame of keys and punctuation, measured
     /// once, and its values.
     fn line_len(&self) -> usize {
         static FRAME: LazyLock<usize> = LazyLock::new(|| {
             let blank = Record::blank();
-            let written = pretty::lens(&blank.recorded().to_json(), LINE_DEPTH).pretty;
+            let written = pretty::lens(&Packed::of(&blank).recorded().to_json(), LINE_DEPTH).pretty;
             written - blank.line_values_len()
         });
         *FRAME + self.line_values_len()
@@ -368,42 +343,6 @@ impl Record {
                     + 10 * payloads
             })
     }
-
-    /// The whole interaction, as sent.
-    pub fn interaction(&self) -> Interaction {
-        let (params, query, body) = match &self.sent {
-            Sent::Params { .. } => (self.sent.decoded(), None, None),
-            Sent::Raw { query, body } => (None, Some(query.clone()), Some(body.clone())),
-        };
-        let response = self.response.as_ref().map(|a| TranscriptResponse {
-            status: a.status,
-            headers: a
-                .headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect(),
-            body: serde_json::from_slice(&a.body)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&a.body).into_owned())),
-        });
-        Interaction {
-            operation: self.operation.as_deref().map(String::from),
-            request: TranscriptRequest {
-                method: self.method.clone(),
-                path: self.path.clone(),
-                headers: self
-                    .headers
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.clone()))
-                    .collect(),
-                params,
-                query,
-                body,
-            },
-            response,
-            fault: self.fault.clone(),
-            violations: Vec::new(),
-        }
-    }
 }
 
 /// Entries the bounds dropped, freed when this is dropped. A full journal
@@ -416,7 +355,14 @@ pub(crate) struct Evicted {
 
 /// A [`Record`] made into an entry, before the journal's lock is taken.
 pub(crate) struct Pending {
-    entry: Entry,
+    /// Its texts.
+    packed: Packed,
+    /// The partition it was served in.
+    partition: Option<PartitionKey>,
+    /// Its place in the order requests were served.
+    turn: u64,
+    /// Bytes counted against [`JOURNAL_BYTES`].
+    size: usize,
 }
 
 impl Pending {
@@ -430,10 +376,10 @@ impl Pending {
                 p.key.len() + p.account.as_ref().map_or(0, String::len)
             });
         Pending {
-            entry: Entry {
-                record: Arc::new(record),
-                size,
-            },
+            packed: Packed::of(&record),
+            partition: record.partition,
+            turn: record.turn,
+            size,
         }
     }
 }
@@ -443,7 +389,12 @@ impl Pending {
 struct Entry {
     /// The record (shared, so a reader copies it out of the lock cheaply
     /// and reads it after).
-    record: Arc<Record>,
+    record: Arc<Packed>,
+    /// The partition it was served in: the journal's one copy of each
+    /// partition's key, shared by its entries.
+    partition: Option<Arc<PartitionKey>>,
+    /// Its place in the order requests were served.
+    turn: u64,
     /// Bytes counted against [`JOURNAL_BYTES`].
     size: usize,
 }
@@ -454,7 +405,7 @@ impl Entry {
     }
 
     fn partition(&self) -> Option<&PartitionKey> {
-        self.record.partition.as_ref()
+        self.partition.as_deref()
     }
 }
 
@@ -471,7 +422,7 @@ pub(crate) struct Journal {
     bytes: usize,
     /// How many entries each partition has (a partition with none, no
     /// secrets and no saved answers is forgotten).
-    per_partition: HashMap<PartitionKey, usize>,
+    per_partition: HashMap<PartitionKey, (Arc<PartitionKey>, usize)>,
     /// Partitions whose last entry went since last asked.
     released: Vec<PartitionKey>,
     /// Entries dropped to stay within the bounds since the last clear.
@@ -492,7 +443,7 @@ pub(crate) struct Filter<'a> {
 impl Filter<'_> {
     fn keeps(&self, e: &Entry) -> bool {
         self.operation
-            .is_none_or(|o| e.record.operation.as_deref() == Some(o))
+            .is_none_or(|o| e.record.operation() == Some(o))
             && self.app.is_none_or(|k| e.made_with(k))
             && self.account.is_none_or(|a| {
                 e.partition()
@@ -535,20 +486,25 @@ impl Journal {
     /// for the caller to drop once the lock is released.
     #[must_use = "the entries dropped for the bounds, to free after the lock"]
     pub fn insert(&mut self, pending: Pending) -> Evicted {
-        let Pending { entry } = pending;
-        if let Some(p) = entry.partition() {
-            match self.per_partition.get_mut(p) {
-                Some(n) => *n += 1,
-                None => {
-                    self.per_partition.insert(p.clone(), 1);
-                }
-            }
-        }
+        let partition = pending.partition.map(|p| {
+            let (shared, n) = self
+                .per_partition
+                .entry(p)
+                .or_insert_with_key(|p| (Arc::new(p.clone()), 0));
+            *n += 1;
+            shared.clone()
+        });
+        let entry = Entry {
+            record: Arc::new(pending.packed),
+            partition,
+            turn: pending.turn,
+            size: pending.size,
+        };
         self.bytes += entry.size;
         let at = self
             .entries
             .iter()
-            .rposition(|e| e.record.turn <= entry.record.turn)
+            .rposition(|e| e.turn <= entry.turn)
             .map_or(0, |i| i + 1);
         self.entries.insert(at, entry);
         let mut evicted = Evicted {
@@ -572,7 +528,7 @@ impl Journal {
 
     fn unref(&mut self, partition: Option<&PartitionKey>) {
         let Some(p) = partition else { return };
-        if let Some(n) = self.per_partition.get_mut(p) {
+        if let Some((_, n)) = self.per_partition.get_mut(p) {
             *n -= 1;
             if *n == 0 {
                 self.per_partition.remove(p);
@@ -583,10 +539,10 @@ impl Journal {
 
     /// The records of the entries `filter` keeps, oldest first, and how
     /// many entries the bounds have dropped: shared, so the caller makes
-    /// what it shows of them ([`Record::recorded`], [`Record::interaction`])
+    /// what it shows of them ([`Packed::recorded`], [`Packed::interaction`])
     /// after releasing the lock, and a long journal never holds requests up
     /// while it is read.
-    pub fn records(&self, filter: Filter<'_>) -> (Vec<Arc<Record>>, u64) {
+    pub fn records(&self, filter: Filter<'_>) -> (Vec<Arc<Packed>>, u64) {
         let kept = self
             .entries
             .iter()
@@ -608,7 +564,7 @@ impl Journal {
 
     /// How many entries partition `key` has.
     pub fn count(&self, key: &PartitionKey) -> usize {
-        self.per_partition.get(key).copied().unwrap_or(0)
+        self.per_partition.get(key).map_or(0, |(_, n)| *n)
     }
 
     /// Drops every entry.
@@ -640,6 +596,7 @@ impl Journal {
 }
 
 mod kept;
+mod packed;
 
 #[cfg(test)]
 mod tests;

@@ -38,7 +38,7 @@ use crate::ids::IdGen;
 use crate::openapi::spec::{Spec, SpecRef};
 use crate::outcome::Outcome;
 use crate::record::coverage;
-use crate::record::journal::{Filter, Journal, Pending, Record, RecordedRequest};
+use crate::record::journal::{Filter, Journal, Packed, Pending, Record, RecordedRequest};
 use crate::record::transcript::Transcript;
 use crate::secrets::idempotency::{Idempotency, Saved};
 use crate::secrets::store::{Partition, PartitionKey, Totals, MAX_SECRETS, MAX_STORED_BYTES};
@@ -426,7 +426,7 @@ impl State {
 
     /// The journal's records that `filter` keeps, oldest first, and how
     /// many entries were dropped for the bound.
-    pub fn journal_records(&self, filter: Filter<'_>) -> (Vec<Arc<Record>>, u64) {
+    pub fn journal_records(&self, filter: Filter<'_>) -> (Vec<Arc<Packed>>, u64) {
         self.journal.lock().records(filter)
     }
 

@@ -1,3 +1,4 @@
+use super::kept::kept;
 use super::*;
 use crate::record::pretty::tests::{json_value, pretty_at};
 use crate::record::transcript::Transcript;
@@ -20,7 +21,7 @@ fn record(partition: &str, path: &str) -> Record {
 
 /// The bytes `r`'s entry adds to `GET /_mock/requests` as written.
 fn line_written(r: &Record) -> usize {
-    pretty_at(&r.recorded().to_json(), LINE_DEPTH)
+    pretty_at(&Packed::of(r).recorded().to_json(), LINE_DEPTH)
 }
 
 /// The bytes `r`'s interaction adds to a transcript as written, as it is
@@ -28,7 +29,7 @@ fn line_written(r: &Record) -> usize {
 /// the first item, `,` and a line break, then the interaction indented
 /// four spaces (it sits two levels deep).
 fn written(r: &Record) -> [usize; 2] {
-    let as_is = r.interaction();
+    let as_is = Packed::of(r).interaction();
     let mut t = Transcript::new("v");
     t.interactions.push(as_is.clone());
     t.redact_payloads();
@@ -231,7 +232,7 @@ fn an_entry_written_late_goes_where_its_turn_says() {
         j.records(Filter::default())
             .0
             .iter()
-            .map(|r| r.path.clone())
+            .map(|r| r.recorded().path)
             .collect()
     };
     let late = [(0, "/a"), (2, "/c"), (1, "/b"), (3, "/d"), (3, "/e")];
@@ -361,7 +362,7 @@ fn an_entry_counts_what_it_writes_and_what_it_holds() {
     j.record(r);
     // Pinned: the documented bound is this count (docs/limits.md), the
     // bytes written and the entry held beside them.
-    assert_eq!((written, j.bytes()), (597, 1291));
+    assert_eq!((written, j.bytes()), (597, 947));
 }
 
 #[test]
@@ -401,4 +402,92 @@ fn removing_a_partitions_entries_uncounts_them() {
     let gone = j.remove(|p| p.key == "a");
     assert_eq!((gone, j.len(), j.bytes()), (2, 1, one));
     assert_eq!(j.count(&PartitionKey::new("a", None)), 0);
+}
+
+#[test]
+fn a_packed_record_reads_back_every_part_it_was_given() {
+    let full = Record {
+        at: 7,
+        request_id: "req_9".into(),
+        method: "POST".into(),
+        path: "/v1/apps/secrets".into(),
+        operation: Some("postAppsSecrets".into()),
+        app: Some("sk_test_***123".into()),
+        account: Some("acct_1".into()),
+        sent: Sent::params(&json!({"name": "n", "payload": "p"})),
+        headers: vec![
+            ("authorization", "Bearer k".into()),
+            ("stripe-version", "v".into()),
+        ],
+        response: Some(Answered {
+            status: 402,
+            headers: vec![
+                ("request-id", "req_9".into()),
+                ("idempotent-replayed", "true".into()),
+            ],
+            body: Bytes::from_static(b"{\"a\": 1}"),
+        }),
+        object_id: Some("appsecret_1".into()),
+        fault: Some("status 402".into()),
+        replayed: true,
+        partition: None,
+        turn: 0,
+    };
+    let p = Packed::of(&full);
+    assert_eq!(p.operation(), Some("postAppsSecrets"));
+    let shown = p.recorded();
+    assert_eq!(
+        shown.to_json(),
+        json!({
+            "object": "mock.request", "at": 7, "request_id": "req_9", "method": "POST",
+            "path": "/v1/apps/secrets", "operation": "postAppsSecrets",
+            "app": "sk_test_***123", "account": "acct_1",
+            "params": {"name": "n", "payload": "[redacted]"}, "status": 402,
+            "object_id": "appsecret_1", "fault": "status 402", "replayed": true,
+        })
+    );
+    let i = p.interaction();
+    let pairs = |h: &[(&str, &str)]| {
+        h.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    assert_eq!(i.operation.as_deref(), Some("postAppsSecrets"));
+    assert_eq!(i.fault.as_deref(), Some("status 402"));
+    assert_eq!(
+        i.request.headers,
+        pairs(&[("authorization", "Bearer k"), ("stripe-version", "v")])
+    );
+    assert_eq!(i.request.params, Some(json!({"name": "n", "payload": "p"})));
+    assert_eq!((i.request.query, i.request.body), (None, None));
+    let response = i.response.unwrap();
+    assert_eq!((response.status, response.body), (402, json!({"a": 1})));
+    assert_eq!(
+        response.headers,
+        pairs(&[("request-id", "req_9"), ("idempotent-replayed", "true")])
+    );
+
+    // Absent parts stay absent and empty ones empty; raw parameters come
+    // back raw; a closed connection has no answer.
+    let bare = Record {
+        operation: Some("".into()),
+        sent: Sent::raw(b"a=%zz", b""),
+        ..Record::blank()
+    };
+    let p = Packed::of(&bare);
+    assert_eq!(p.operation(), Some(""));
+    let shown = p.recorded();
+    assert_eq!(
+        (shown.app, shown.account, shown.object_id),
+        (None, None, None)
+    );
+    assert_eq!(
+        (shown.params, shown.status, shown.replayed),
+        (None, None, false)
+    );
+    let i = p.interaction();
+    assert_eq!(i.request.query.as_deref(), Some("a=%zz"));
+    assert_eq!(i.request.body.as_deref(), Some(""));
+    assert!(i.response.is_none() && i.request.headers.is_empty());
+    assert_eq!(Packed::of(&Record::blank()).operation(), None);
 }
