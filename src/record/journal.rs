@@ -389,7 +389,7 @@ impl Pending {
 struct Entry {
     /// The record (shared, so a reader copies it out of the lock cheaply
     /// and reads it after).
-    record: Arc<Packed>,
+    record: Packed,
     /// The partition it was served in: the journal's one copy of each
     /// partition's key, shared by its entries.
     partition: Option<Arc<PartitionKey>>,
@@ -495,7 +495,7 @@ impl Journal {
             shared.clone()
         });
         let entry = Entry {
-            record: Arc::new(pending.packed),
+            record: pending.packed,
             partition,
             turn: pending.turn,
             size: pending.size,
@@ -542,7 +542,7 @@ impl Journal {
     /// what it shows of them ([`Packed::recorded`], [`Packed::interaction`])
     /// after releasing the lock, and a long journal never holds requests up
     /// while it is read.
-    pub fn records(&self, filter: Filter<'_>) -> (Vec<Arc<Packed>>, u64) {
+    pub fn records(&self, filter: Filter<'_>) -> (Vec<Packed>, u64) {
         let kept = self
             .entries
             .iter()

@@ -426,7 +426,7 @@ impl State {
 
     /// The journal's records that `filter` keeps, oldest first, and how
     /// many entries were dropped for the bound.
-    pub fn journal_records(&self, filter: Filter<'_>) -> (Vec<Arc<Packed>>, u64) {
+    pub fn journal_records(&self, filter: Filter<'_>) -> (Vec<Packed>, u64) {
         self.journal.lock().records(filter)
     }
 

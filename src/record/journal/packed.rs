@@ -1,11 +1,13 @@
-//! A [`Record`] as the journal keeps it: every text it has (ids, path,
-//! parameters, headers, the answer's body) one after another in a single
-//! allocation. A kept entry is then two blocks however many parts its
-//! request had, so making one costs two allocations and dropping the
-//! oldest (long since out of the caches when the journal is full) two
-//! frees, where a [`Record`] has a block for each text (docs/benchmarks.md).
+//! A [`Record`] as the journal keeps it: its numbers and every text it has
+//! (ids, path, parameters, headers, the answer's body) one after another in
+//! a single shared block. Making an entry costs one allocation however many
+//! parts its request had, and dropping the oldest (long since out of the
+//! caches when the journal is full) one free, where a [`Record`] has a
+//! block for each text (docs/benchmarks.md).
 //! What the journal shows is read back from it ([`Packed::recorded`],
 //! [`Packed::interaction`]).
+
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -16,21 +18,28 @@ use crate::record::transcript::{Interaction, TranscriptRequest, TranscriptRespon
 /// The length that stands for an absent text.
 const ABSENT: u32 = u32::MAX;
 
-/// A record's texts in one block, and its numbers beside them.
-#[derive(Debug)]
-pub(crate) struct Packed {
-    /// Mock clock when it was served.
-    at: i64,
-    /// The answer's status; `None` when the connection was closed.
-    status: Option<u16>,
-    /// Whether the answer was a replay.
-    replayed: bool,
-    /// Whether the parameters are decoded JSON ([`Sent::Params`]) rather
-    /// than the raw query and body.
-    decoded: bool,
-    /// Each text as its length (4 bytes, little-endian; [`ABSENT`] for
-    /// `None`) then its bytes, in the order [`Packed::of`] writes them.
-    texts: Box<[u8]>,
+/// A record in one block, shared (a reader clones it out of the journal's
+/// lock and reads it after): [`HEAD`] bytes of numbers, then each text as
+/// its length (4 bytes, little-endian; [`ABSENT`] for `None`) and its
+/// bytes, in the order [`Packed::of`] writes them.
+#[derive(Clone, Debug)]
+pub(crate) struct Packed(Arc<[u8]>);
+
+/// The numbers before the texts: the mock clock when it was served (8
+/// bytes), the answer's status (2), and [`Flags`] (1).
+const HEAD: usize = 11;
+
+/// What the flags byte says.
+struct Flags;
+
+impl Flags {
+    /// There is an answer (the connection was not closed unanswered).
+    const ANSWERED: u8 = 1;
+    /// The answer was a replay.
+    const REPLAYED: u8 = 2;
+    /// The parameters are decoded JSON ([`Sent::Params`]), not the raw
+    /// query and body.
+    const DECODED: u8 = 4;
 }
 
 /// Writes texts one after another, each behind its length.
@@ -148,13 +157,22 @@ impl Packed {
             Some(first),
             Some(second),
         ];
-        let size = texts
-            .iter()
-            .map(|t| 4 + t.map_or(0, str::len))
-            .sum::<usize>()
+        let size = HEAD
+            + texts
+                .iter()
+                .map(|t| 4 + t.map_or(0, str::len))
+                .sum::<usize>()
             + headers_len(&record.headers)
             + response.map_or(0, |a| headers_len(&a.headers) + 4 + a.body.len());
         let mut w = Writer(Vec::with_capacity(size));
+        w.0.extend_from_slice(&record.at.to_le_bytes());
+        w.0.extend_from_slice(&response.map_or(0, |a| a.status).to_le_bytes());
+        let flags = [
+            (response.is_some(), Flags::ANSWERED),
+            (record.replayed, Flags::REPLAYED),
+            (decoded, Flags::DECODED),
+        ];
+        w.0.push(flags.iter().filter(|(on, _)| *on).map(|(_, f)| f).sum());
         for t in texts {
             w.opt(t);
         }
@@ -164,24 +182,40 @@ impl Packed {
             w.put(Some(&a.body));
         }
         debug_assert_eq!(w.0.len(), size, "Packed::of measures what it writes");
-        Packed {
-            at: record.at,
-            status: response.map(|a| a.status),
-            replayed: record.replayed,
-            decoded,
-            texts: w.0.into_boxed_slice(),
-        }
+        Packed(Arc::from(w.0))
+    }
+
+    /// Bytes its block holds (the shared counts, then the record).
+    #[cfg(test)]
+    pub(super) fn held(&self) -> usize {
+        2 * std::mem::size_of::<usize>() + self.0.len()
+    }
+
+    /// Mock clock when it was served.
+    fn at(&self) -> i64 {
+        i64::from_le_bytes(self.0[..8].try_into().unwrap_or_default())
+    }
+
+    /// Whether the flags byte has `flag`.
+    fn has(&self, flag: u8) -> bool {
+        self.0[HEAD - 1] & flag != 0
+    }
+
+    /// The answer's status; `None` when the connection was closed.
+    fn status(&self) -> Option<u16> {
+        let status = u16::from_le_bytes([self.0[8], self.0[9]]);
+        self.has(Flags::ANSWERED).then_some(status)
     }
 
     /// The spec's `operationId` it was routed to.
     pub fn operation(&self) -> Option<&str> {
-        let mut r = Reader(&self.texts);
+        let mut r = Reader(&self.0[HEAD..]);
         let _ = (r.take(), r.take(), r.take());
         r.opt()
     }
 
     fn texts(&self) -> Texts<'_> {
-        let mut r = Reader(&self.texts);
+        let mut r = Reader(&self.0[HEAD..]);
         Texts {
             request_id: r.text(),
             method: r.text(),
@@ -203,7 +237,7 @@ impl Packed {
     pub fn recorded(&self) -> RecordedRequest {
         let t = self.texts();
         RecordedRequest {
-            at: self.at,
+            at: self.at(),
             request_id: t.request_id.to_string(),
             method: shorten(t.method).into_owned(),
             path: shorten(t.path).into_owned(),
@@ -211,16 +245,16 @@ impl Packed {
             app: t.app.map(String::from),
             account: t.account.map(String::from),
             params: self.params(&t).map(|p| kept(&p)),
-            status: self.status,
+            status: self.status(),
             object_id: t.object_id.map(String::from),
             fault: t.fault.map(String::from),
-            replayed: self.replayed,
+            replayed: self.has(Flags::REPLAYED),
         }
     }
 
     /// The decoded parameters, read back.
     fn params(&self, t: &Texts<'_>) -> Option<Value> {
-        match self.decoded {
+        match self.has(Flags::DECODED) {
             true => serde_json::from_str(t.params_or_query).ok(),
             false => None,
         }
@@ -229,7 +263,7 @@ impl Packed {
     /// The whole interaction, as sent.
     pub fn interaction(&self) -> Interaction {
         let t = self.texts();
-        let (params, query, body) = match self.decoded {
+        let (params, query, body) = match self.has(Flags::DECODED) {
             true => (self.params(&t), None, None),
             false => (
                 None,
@@ -242,7 +276,7 @@ impl Packed {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect()
         };
-        let response = self.status.map(|status| TranscriptResponse {
+        let response = self.status().map(|status| TranscriptResponse {
             status,
             headers: owned(&t.response_headers),
             body: serde_json::from_slice(t.body)
