@@ -493,3 +493,30 @@ fn a_packed_record_reads_back_every_part_it_was_given() {
     assert!(i.response.is_none() && i.request.headers.is_empty());
     assert_eq!(Packed::of(&Record::blank()).operation(), None);
 }
+
+#[test]
+fn the_operation_filter_keeps_that_operation_only() {
+    let mut j = Journal::new(10, JOURNAL_BYTES);
+    for op in [Some("getAppsSecretsFind"), Some("postAppsSecrets"), None] {
+        j.record(Record {
+            operation: op.map(Into::into),
+            ..record("k", "/v1/apps/secrets")
+        });
+    }
+    let kept = |o| {
+        let filter = Filter {
+            operation: Some(o),
+            ..Filter::default()
+        };
+        let (records, _) = j.records(filter);
+        records
+            .iter()
+            .map(|r| r.recorded().operation)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        kept("postAppsSecrets"),
+        [Some("postAppsSecrets".to_string())]
+    );
+    assert!(kept("deleteAppsSecrets").is_empty());
+}
