@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 const RUN: Duration = Duration::from_secs(4);
 /// Keep-alive connections wrk holds open.
 const CONNECTIONS: u32 = 32;
-/// Alternating rounds of bare hyper and the empty mock.
+/// Alternating rounds of bare hyper and the empty mock, and of the scale
+/// servers and a fresh empty mock.
 const ROUNDS: usize = 3;
 /// SDK-style POSTs, each with a new `Idempotency-Key`.
 const KEYED_POSTS: u32 = 200_000;
@@ -89,21 +90,8 @@ fn main() {
     drop(bare);
     let b = Figures::median(&bare_rounds);
     let m = Figures::median(&mock_rounds);
-    for (what, rounds) in [("bare hyper", &bare_rounds), ("empty mock", &mock_rounds)] {
-        let each = |f: fn(&Figures) -> f64| {
-            rounds
-                .iter()
-                .map(|r| format!("{:.0}", f(r)))
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
-        println!(
-            "  rounds, {what}: find {}; set {}; list {}",
-            each(|r| r.find),
-            each(|r| r.set),
-            each(|r| r.list)
-        );
-    }
+    print_rounds("bare hyper", &bare_rounds);
+    print_rounds("empty mock", &mock_rounds);
     println!();
     row("find (req/s)", m.find, b.find, "bare hyper");
     row("set (req/s)", m.set, b.set, "bare hyper");
@@ -123,42 +111,56 @@ fn main() {
 
     // The same mock after 200k SDK-style POSTs (new Idempotency-Key each):
     // RSS halfway and at the end shows whether it plateaus.
-    mock.wrk_requests(&scripts.keyed, KEYED_POSTS / 2);
-    let half_keyed_rss = mock.rss_kib();
-    mock.wrk_requests(&scripts.keyed, KEYED_POSTS / 2);
-    let keyed_rss = mock.rss_kib();
-    let k = Figures::measure(&mock, &scripts);
-    drop(mock);
+    let keyed = mock;
+    keyed.wrk_requests(&scripts.keyed, KEYED_POSTS / 2);
+    let half_keyed_rss = keyed.rss_kib();
+    keyed.wrk_requests(&scripts.keyed, KEYED_POSTS / 2);
+    let keyed_rss = keyed.rss_kib();
 
+    // The scale figures: each server that holds something measured in
+    // ROUNDS rounds alternating with a fresh empty mock, each figure the
+    // median of its rounds against the empty mock's median, as above (a
+    // single round each, against rounds measured minutes before, read 0.72
+    // in one run and 0.94 in the next for the same figure).
     let big_server = Server::start(&mock_bin, &fixture_arg);
     let big_rss = big_server.rss_kib();
-    let h = Figures::measure(&big_server, &scripts);
-    drop(big_server);
-
     let apps_server = Server::start(&mock_bin, &["--fixtures", apps.to_str().unwrap()]);
-    let a = Figures::measure(&apps_server, &scripts);
-    drop(apps_server);
-
+    let empty = Server::start(&mock_bin, &[]);
+    let scale = [
+        ("empty mock", &empty),
+        ("100k stored secrets", &big_server),
+        ("1,000 other apps", &apps_server),
+        ("200k saved keys", &keyed),
+    ];
+    let mut rounds: Vec<Vec<Figures>> = scale.iter().map(|_| Vec::new()).collect();
+    for _ in 0..ROUNDS {
+        for ((_, server), r) in scale.iter().zip(&mut rounds) {
+            r.push(Figures::measure(server, &scripts));
+        }
+    }
     println!();
-    for (what, f) in [
-        ("100k stored secrets", &h),
-        ("1,000 other apps", &a),
-        ("200k saved keys", &k),
-    ] {
+    for ((what, _), r) in scale.iter().zip(&rounds) {
+        print_rounds(what, r);
+    }
+    let e = Figures::median(&rounds[0]);
+    println!();
+    for ((what, _), r) in scale.iter().zip(&rounds).skip(1) {
+        let f = Figures::median(r);
         row(
             &format!("find, {what} (req/s)"),
             f.find,
-            m.find,
+            e.find,
             "empty mock",
         );
-        row(&format!("set, {what} (req/s)"), f.set, m.set, "empty mock");
+        row(&format!("set, {what} (req/s)"), f.set, e.set, "empty mock");
         row(
             &format!("list, {what} (req/s)"),
             f.list,
-            m.list,
+            e.list,
             "empty mock",
         );
     }
+    drop((empty, big_server, apps_server, keyed));
     println!();
     row(
         "RSS after 200k keyed POSTs (MiB)",
@@ -173,6 +175,23 @@ fn main() {
         per_secret,
         6.0,
         "its name and payload",
+    );
+}
+
+/// Prints each round's figures of one server.
+fn print_rounds(what: &str, rounds: &[Figures]) {
+    let each = |f: fn(&Figures) -> f64| {
+        rounds
+            .iter()
+            .map(|r| format!("{:.0}", f(r)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    println!(
+        "  rounds, {what}: find {}; set {}; list {}",
+        each(|r| r.find),
+        each(|r| r.set),
+        each(|r| r.list)
     );
 }
 
