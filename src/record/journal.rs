@@ -5,8 +5,8 @@
 //! Bounded by entries and by bytes (by default [`JOURNAL_ENTRIES`] and
 //! [`JOURNAL_BYTES`]; `Config::journal_entries` and `journal_bytes`), oldest
 //! dropped first. An entry holds the request's parts as sent and its answer
-//! as sent ([`Record`]); what a person reads is made from them when the
-//! journal is read: payload values redacted, long strings abbreviated, and
+//! as sent ([`Record`], kept packed in one block: [`Packed`]); what a person
+//! reads is made from them when the journal is read: payload values redacted, long strings abbreviated, and
 //! parameters too large to read replaced by a note saying how large they
 //! were. Each entry is counted as the bytes it adds to both answers that
 //! show it, as written (measured, not written, when it is recorded), which
