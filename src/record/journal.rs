@@ -421,7 +421,9 @@ pub(crate) struct Journal {
     /// Bytes counted against [`JOURNAL_BYTES`].
     bytes: usize,
     /// How many entries each partition has (a partition with none, no
-    /// secrets and no saved answers is forgotten).
+    /// secrets and no saved answers is forgotten), beside the copy of its
+    /// key its entries share: an entry's key is found with one lookup by
+    /// the key it was served with.
     per_partition: HashMap<PartitionKey, (Arc<PartitionKey>, usize)>,
     /// Partitions whose last entry went since last asked.
     released: Vec<PartitionKey>,
