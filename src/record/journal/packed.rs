@@ -117,10 +117,10 @@ impl<'a> Reader<'a> {
 
 /// The texts of a [`Packed`], borrowed.
 struct Texts<'a> {
+    operation: Option<&'a str>,
     request_id: &'a str,
     method: &'a str,
     path: &'a str,
-    operation: Option<&'a str>,
     app: Option<&'a str>,
     account: Option<&'a str>,
     object_id: Option<&'a str>,
@@ -145,11 +145,12 @@ impl Packed {
         let headers_len = |h: &[(&str, String)]| -> usize {
             4 + h.iter().map(|(k, v)| 8 + k.len() + v.len()).sum::<usize>()
         };
+        // The operation first: a filter reads it alone.
         let texts = [
+            record.operation.as_deref(),
             Some(record.request_id.as_str()),
             Some(record.method.as_str()),
             Some(record.path.as_str()),
-            record.operation.as_deref(),
             record.app.as_deref(),
             record.account.as_deref(),
             record.object_id.as_deref(),
@@ -207,20 +208,19 @@ impl Packed {
         self.has(Flags::ANSWERED).then_some(status)
     }
 
-    /// The spec's `operationId` it was routed to.
+    /// The spec's `operationId` it was routed to: the first text, read
+    /// without the rest.
     pub fn operation(&self) -> Option<&str> {
-        let mut r = Reader(&self.0[HEAD..]);
-        let _ = (r.take(), r.take(), r.take());
-        r.opt()
+        Reader(&self.0[HEAD..]).opt()
     }
 
     fn texts(&self) -> Texts<'_> {
         let mut r = Reader(&self.0[HEAD..]);
         Texts {
+            operation: r.opt(),
             request_id: r.text(),
             method: r.text(),
             path: r.text(),
-            operation: r.opt(),
             app: r.opt(),
             account: r.opt(),
             object_id: r.opt(),
